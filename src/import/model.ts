@@ -1,0 +1,128 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RnnxError } from '../ir/errors.js';
+import { normalizeDomain, type Attribute, type Dim, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
+import { dtypeFromOnnx, type Tensor } from '../ir/tensor.js';
+import { onnx, toNum, type OnnxNs } from './proto.js';
+import { decodeTensor, type ExternalDataContext } from './tensor-proto.js';
+
+/** Reads a model from a path (external data resolved beside it) or from bytes. */
+export function loadModel(source: string | Uint8Array): Model {
+  if (typeof source === 'string') {
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(source);
+    } catch (e) {
+      throw new RnnxError(`Cannot read model '${source}': ${(e as Error).message}`);
+    }
+    return decodeModel(bytes, { baseDir: path.dirname(path.resolve(source)) });
+  }
+  return decodeModel(source, {});
+}
+
+export function decodeModel(bytes: Uint8Array, ctx: ExternalDataContext): Model {
+  let mp: OnnxNs.ModelProto;
+  try {
+    mp = onnx.ModelProto.decode(bytes);
+  } catch (e) {
+    throw new RnnxError(`Not a valid ONNX model: protobuf decoding failed (${(e as Error).message})`);
+  }
+  if (!mp.graph) throw new RnnxError('Not a valid ONNX model: it has no graph');
+  const opsets = new Map<string, number>();
+  for (const o of mp.opsetImport ?? []) opsets.set(normalizeDomain(o.domain ?? ''), toNum(o.version));
+  if (!opsets.has('')) {
+    if (toNum(mp.irVersion) < 3) opsets.set('', 1);
+    else throw new RnnxError('Not a valid ONNX model: no opset_import for the default domain (ai.onnx)');
+  }
+  return {
+    irVersion: toNum(mp.irVersion),
+    producerName: mp.producerName ?? '',
+    producerVersion: mp.producerVersion ?? '',
+    opsets,
+    graph: decodeGraph(mp.graph, ctx),
+  };
+}
+
+export function decodeGraph(gp: OnnxNs.IGraphProto, ctx: ExternalDataContext): Graph {
+  const initializers = new Map<string, Tensor>();
+  for (const tp of gp.initializer ?? []) {
+    initializers.set(tp.name ?? '', decodeTensor(tp, ctx, 'initializer'));
+  }
+  if ((gp.sparseInitializer ?? []).length > 0) {
+    throw new RnnxError(`Graph '${gp.name ?? ''}': sparse initializers are not supported`);
+  }
+  const inputs = (gp.input ?? []).map(decodeValueInfo).filter((v) => !initializers.has(v.name));
+  const valueInfo = new Map<string, ValueInfo>();
+  for (const vi of gp.valueInfo ?? []) {
+    const v = decodeValueInfo(vi);
+    valueInfo.set(v.name, v);
+  }
+  const nodes: Node[] = (gp.node ?? []).map((np, i) => decodeNode(np, i, ctx));
+  return {
+    name: gp.name ?? '',
+    nodes,
+    inputs,
+    outputs: (gp.output ?? []).map(decodeValueInfo),
+    initializers,
+    valueInfo,
+  };
+}
+
+function decodeValueInfo(vi: OnnxNs.IValueInfoProto): ValueInfo {
+  const tt = vi.type?.tensorType;
+  if (!tt) return { name: vi.name ?? '' };
+  const type = dtypeFromOnnx(tt.elemType ?? 0);
+  const shape: Dim[] | undefined = tt.shape
+    ? (tt.shape.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue != null && toNum(d.dimValue) >= 0 && (d as { value?: string }).value === 'dimValue' ? toNum(d.dimValue) : null))
+    : undefined;
+  return { name: vi.name ?? '', type, shape };
+}
+
+function decodeNode(np: OnnxNs.INodeProto, index: number, ctx: ExternalDataContext): Node {
+  const opType = np.opType ?? '';
+  const name = np.name || `${opType}_${index}`;
+  const attributes = new Map<string, Attribute>();
+  for (const ap of np.attribute ?? []) {
+    attributes.set(ap.name ?? '', decodeAttribute(ap, ctx, name, opType));
+  }
+  return {
+    name,
+    opType,
+    domain: normalizeDomain(np.domain ?? ''),
+    inputs: [...(np.input ?? [])],
+    outputs: [...(np.output ?? [])],
+    attributes,
+  };
+}
+
+const AT = onnx.AttributeProto.AttributeType;
+
+function decodeAttribute(ap: OnnxNs.IAttributeProto, ctx: ExternalDataContext, node: string, opType: string): Attribute {
+  const what = `node ${node} (${opType}) attribute '${ap.name}'`;
+  const utf8 = (b: Uint8Array) => Buffer.from(b).toString('utf8');
+  // Old exporters leave `type` unset; infer it from the field that is filled.
+  let type = ap.type ?? AT.UNDEFINED;
+  if (type === AT.UNDEFINED) {
+    if (ap.floats?.length) type = AT.FLOATS;
+    else if (ap.ints?.length) type = AT.INTS;
+    else if (ap.strings?.length) type = AT.STRINGS;
+    else if (ap.t) type = AT.TENSOR;
+    else if (ap.g) type = AT.GRAPH;
+    else if (ap.s?.length) type = AT.STRING;
+    else if (ap.i != null && toNum(ap.i) !== 0) type = AT.INT;
+    else if (ap.f) type = AT.FLOAT;
+  }
+  switch (type) {
+    case AT.FLOAT: return { type: 'float', value: ap.f ?? 0 };
+    case AT.INT: return { type: 'int', value: toNum(ap.i) };
+    case AT.STRING: return { type: 'string', value: utf8(ap.s ?? new Uint8Array()) };
+    case AT.TENSOR: return { type: 'tensor', value: decodeTensor(ap.t!, ctx, what) };
+    case AT.GRAPH: return { type: 'graph', value: decodeGraph(ap.g!, ctx) };
+    case AT.FLOATS: return { type: 'floats', value: [...(ap.floats ?? [])] };
+    case AT.INTS: return { type: 'ints', value: (ap.ints ?? []).map(toNum) };
+    case AT.STRINGS: return { type: 'strings', value: (ap.strings ?? []).map(utf8) };
+    case AT.TENSORS: return { type: 'tensors', value: (ap.tensors ?? []).map((t) => decodeTensor(t, ctx, what)) };
+    case AT.GRAPHS: return { type: 'graphs', value: (ap.graphs ?? []).map((g) => decodeGraph(g, ctx)) };
+    default: return { type: 'unsupported', value: `attribute type ${type}` };
+  }
+}

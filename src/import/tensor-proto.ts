@@ -1,0 +1,104 @@
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { RnnxError } from '../ir/errors.js';
+import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, sizeOf, type BigArray, type NumericArray } from '../ir/tensor.js';
+import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
+
+/** Where external tensor data may be read from; undefined when the model came as bytes. */
+export interface ExternalDataContext {
+  readonly baseDir?: string;
+}
+
+/** TensorProto -> Tensor, from raw_data, the typed fields, or an external file. */
+export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, what: string): Tensor {
+  const code = tp.dataType ?? 0;
+  const type = dtypeFromOnnx(code);
+  const name = tp.name ? `'${tp.name}'` : what;
+  if (!type) throw new RnnxError(`Tensor ${name}: data type ${onnxDtypeName(code)} is not supported`);
+  const dims = (tp.dims ?? []).map(toNum);
+  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new RnnxError(`Tensor ${name}: invalid dims [${dims}]`);
+  const n = sizeOf(dims);
+  if (tp.segment) throw new RnnxError(`Tensor ${name}: segmented tensors are not supported`);
+
+  if (tp.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
+    return new Tensor(type, fromBytes(type, readExternal(tp, ctx, name), n, name), dims);
+  }
+  if (type === 'string') {
+    const strs = (tp.stringData ?? []).map((b) => Buffer.from(b).toString('utf8'));
+    checkCount(strs.length, n, name);
+    return new Tensor(type, strs, dims);
+  }
+  if (tp.rawData && tp.rawData.length > 0) return new Tensor(type, fromBytes(type, tp.rawData, n, name), dims);
+
+  const out = allocData(type, n) as NumericArray | BigArray;
+  let src: ArrayLike<unknown>;
+  switch (type) {
+    case 'float32': src = tp.floatData ?? []; break;
+    case 'float64': src = tp.doubleData ?? []; break;
+    case 'int64': src = tp.int64Data ?? []; break;
+    case 'uint32': case 'uint64': src = tp.uint64Data ?? []; break;
+    default: src = tp.int32Data ?? []; // int8..int32, uint8, uint16, bool, float16, bfloat16 (as bits)
+  }
+  checkCount(src.length, n, name);
+  if (type === 'int64' || type === 'uint64') {
+    const big = out as BigArray;
+    for (let i = 0; i < n; i++) big[i] = toBig(src[i] as never, type === 'uint64');
+  } else {
+    const num = out as NumericArray;
+    for (let i = 0; i < n; i++) num[i] = toNum(src[i] as never);
+  }
+  return new Tensor(type, out, dims);
+}
+
+function checkCount(got: number, want: number, name: string): void {
+  if (got !== want) throw new RnnxError(`Tensor ${name}: dims need ${want} elements but the data holds ${got}`);
+}
+
+function fromBytes(type: Tensor['type'], bytes: Uint8Array, n: number, name: string): NumericArray | BigArray {
+  const ctor = DTYPES[type].ctor;
+  if (!ctor) throw new RnnxError(`Tensor ${name}: ${type} cannot be stored as raw bytes`);
+  const width = (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  checkCount(bytes.length / width, n, name);
+  const out = new ctor(n);
+  // Copy (not view): the protobuf buffer may be unaligned, and must not be kept alive.
+  new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, name: string): Uint8Array {
+  const kv = new Map((tp.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
+  const location = kv.get('location');
+  if (!location) throw new RnnxError(`Tensor ${name}: external data without a 'location'`);
+  if (ctx.baseDir === undefined) {
+    throw new RnnxError(`Tensor ${name}: external data '${location}' needs the model to be loaded from a file path`);
+  }
+  const base = path.resolve(ctx.baseDir);
+  const file = path.resolve(base, location);
+  const rel = path.relative(base, file);
+  if (path.isAbsolute(location) || rel.startsWith('..') || path.isAbsolute(rel)) {
+    throw new RnnxError(`Tensor ${name}: external data path '${location}' leaves the model's folder ${base}`);
+  }
+  let buf: Buffer;
+  try {
+    buf = fs.readFileSync(file);
+  } catch (e) {
+    throw new RnnxError(`Tensor ${name}: cannot read external data '${location}': ${(e as Error).message}`);
+  }
+  const offset = Number(kv.get('offset') ?? 0);
+  const length = kv.has('length') ? Number(kv.get('length')) : buf.length - offset;
+  if (!(offset >= 0 && length >= 0 && offset + length <= buf.length)) {
+    throw new RnnxError(`Tensor ${name}: external data range offset=${offset} length=${length} is outside '${location}' (${buf.length} bytes)`);
+  }
+  return buf.subarray(offset, offset + length);
+}
+
+/** Tensor -> TensorProto (raw_data for numbers, string_data for strings). */
+export function encodeTensor(t: Tensor, name: string): OnnxNs.ITensorProto {
+  const tp: OnnxNs.ITensorProto = { name, dims: [...t.dims], dataType: DTYPES[t.type].onnx };
+  if (t.type === 'string') tp.stringData = (t.data as string[]).map((s) => Buffer.from(s, 'utf8'));
+  else {
+    const d = t.data as NumericArray | BigArray;
+    tp.rawData = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+  }
+  return tp;
+}

@@ -1,0 +1,105 @@
+import { nodeError } from '../ir/errors.js';
+import { Tensor, allocData } from '../ir/tensor.js';
+import { checkType, defineOp, FLOATS, need, type OpContext } from './op.js';
+
+interface ConvAttrs {
+  autoPad: string;
+  dilations?: readonly number[];
+  group: number;
+  kernelShape?: readonly number[];
+  pads?: readonly number[];
+  strides?: readonly number[];
+}
+
+const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'];
+
+/** Conv for 1-D and 2-D inputs (1-D runs as 2-D with height 1): groups, pads, strides, dilations, auto_pad. */
+export const Conv = defineOp<ConvAttrs>({
+  parse(_ctx, a) {
+    const autoPad = a.string('auto_pad', 'NOTSET');
+    if (!AUTO_PADS.includes(autoPad)) throw a.error('auto_pad', `expected one of ${AUTO_PADS.join(', ')}, got '${autoPad}'`);
+    const group = a.int('group', 1);
+    if (group < 1) throw a.error('group', `expected >= 1, got ${group}`);
+    return { autoPad, group, dilations: a.ints('dilations'), kernelShape: a.ints('kernel_shape'), pads: a.ints('pads'), strides: a.ints('strides') };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    const w = need(inputs, 1, ctx, 'W');
+    const b = inputs[2];
+    checkType(x, FLOATS, 0, ctx, 'X');
+    if (w.type !== x.type) throw nodeError(ctx.node, `input 1 (W): expected ${x.type}, got ${w.type}`);
+    const sp = x.dims.length - 2;
+    if (sp !== 1 && sp !== 2) throw nodeError(ctx.node, `only 1-D and 2-D convolutions are supported, X has rank ${x.dims.length}`);
+    if (w.dims.length !== x.dims.length) throw nodeError(ctx.node, `W rank ${w.dims.length} differs from X rank ${x.dims.length}`);
+    const [N, C] = x.dims;
+    const [M, CperG] = w.dims;
+    const G = p.group;
+    if (C !== CperG * G || M % G !== 0) {
+      throw nodeError(ctx.node, `channels do not match: X has ${C}, W is [${w.dims}] with group=${G}`);
+    }
+    if (b && (b.dims.length !== 1 || b.dims[0] !== M)) throw nodeError(ctx.node, `input 2 (B): expected shape [${M}], got [${b.dims}]`);
+    const inSp = x.dims.slice(2);
+    const kSp = w.dims.slice(2);
+    if (p.kernelShape && p.kernelShape.some((k, i) => k !== kSp[i])) {
+      throw nodeError(ctx.node, `attribute 'kernel_shape' [${p.kernelShape}] disagrees with W [${w.dims}]`);
+    }
+    const strides = p.strides ?? kSp.map(() => 1);
+    const dil = p.dilations ?? kSp.map(() => 1);
+    const pads = resolvePads(p, inSp, kSp, strides, dil, ctx);
+    const outSp = inSp.map((d, i) => Math.floor((d + pads[i] + pads[i + sp] - dil[i] * (kSp[i] - 1) - 1) / strides[i]) + 1);
+    if (outSp.some((d) => d < 1)) throw nodeError(ctx.node, `output spatial shape [${outSp}] is empty for X [${x.dims}], W [${w.dims}]`);
+    // Lift 1-D to 2-D: height 1.
+    const [H, W] = sp === 2 ? inSp : [1, inSp[0]];
+    const [KH, KW] = sp === 2 ? kSp : [1, kSp[0]];
+    const [OH, OW] = sp === 2 ? outSp : [1, outSp[0]];
+    const [sH, sW] = sp === 2 ? strides : [1, strides[0]];
+    const [dH, dW] = sp === 2 ? dil : [1, dil[0]];
+    const [pT, pL] = sp === 2 ? [pads[0], pads[1]] : [0, pads[0]];
+    const X = x.data as Float32Array, Wt = w.data as Float32Array, B = b?.data as Float32Array | undefined;
+    const out = allocData(x.type, N * M * OH * OW) as Float32Array;
+    const MperG = M / G;
+    for (let n = 0; n < N; n++)
+      for (let m = 0; m < M; m++) {
+        const g = Math.floor(m / MperG);
+        const bias = B ? B[m] : 0;
+        for (let oh = 0; oh < OH; oh++)
+          for (let ow = 0; ow < OW; ow++) {
+            let s = bias;
+            for (let c = 0; c < CperG; c++) {
+              const xc = ((n * C + g * CperG + c) * H) * W;
+              const wc = ((m * CperG + c) * KH) * KW;
+              for (let kh = 0; kh < KH; kh++) {
+                const ih = oh * sH - pT + kh * dH;
+                if (ih < 0 || ih >= H) continue;
+                for (let kw = 0; kw < KW; kw++) {
+                  const iw = ow * sW - pL + kw * dW;
+                  if (iw < 0 || iw >= W) continue;
+                  s += X[xc + ih * W + iw] * Wt[wc + kh * KW + kw];
+                }
+              }
+            }
+            out[((n * M + m) * OH + oh) * OW + ow] = s;
+          }
+      }
+    return [new Tensor(x.type, out, [N, M, ...outSp])];
+  },
+});
+
+function resolvePads(p: ConvAttrs, inSp: number[], kSp: number[], strides: readonly number[], dil: readonly number[], ctx: OpContext): number[] {
+  const sp = inSp.length;
+  if (p.autoPad === 'NOTSET') {
+    const pads = p.pads ?? new Array(2 * sp).fill(0);
+    if (pads.length !== 2 * sp) throw nodeError(ctx.node, `attribute 'pads': expected ${2 * sp} values, got ${pads.length}`);
+    return [...pads];
+  }
+  if (p.autoPad === 'VALID') return new Array(2 * sp).fill(0);
+  const pads = new Array(2 * sp).fill(0);
+  for (let i = 0; i < sp; i++) {
+    const out = Math.ceil(inSp[i] / strides[i]);
+    const total = Math.max(0, (out - 1) * strides[i] + dil[i] * (kSp[i] - 1) + 1 - inSp[i]);
+    const small = Math.floor(total / 2);
+    pads[i] = p.autoPad === 'SAME_UPPER' ? small : total - small;
+    pads[i + sp] = total - pads[i];
+  }
+  return pads;
+}

@@ -1,0 +1,160 @@
+import { nodeError } from '../ir/errors.js';
+import { Tensor, allocData, isBig, type DataType, type TensorData } from '../ir/tensor.js';
+import { broadcastIndex, broadcastShapes } from './broadcast.js';
+import { castTensor } from './cast.js';
+import { checkType, defineOp, need, NUMERIC, type OpContext, type OpDef } from './op.js';
+
+type Scalar = number | bigint | string; // strings only pass through (Equal, Where)
+type Fn2 = (a: any, b: any) => Scalar; // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** out[i] = f(a[ia], b[ib]) over the broadcast shape. */
+export function binaryMap(a: Tensor, b: Tensor, outType: DataType, f: Fn2, ctx: OpContext): Tensor {
+  const dims = broadcastShapes([a.dims, b.dims], ctx);
+  const ia = broadcastIndex(a.dims, dims);
+  const ib = broadcastIndex(b.dims, dims);
+  const out = allocData(outType, dims.reduce((x, y) => x * y, 1)) as Scalar[];
+  const A = a.data as Scalar[];
+  const B = b.data as Scalar[];
+  const n = out.length;
+  if (!ia && !ib) for (let i = 0; i < n; i++) out[i] = f(A[i], B[i]);
+  else if (!ia) for (let i = 0; i < n; i++) out[i] = f(A[i], B[ib![i]]);
+  else if (!ib) for (let i = 0; i < n; i++) out[i] = f(A[ia[i]], B[i]);
+  else for (let i = 0; i < n; i++) out[i] = f(A[ia[i]], B[ib[i]]);
+  return new Tensor(outType, out as unknown as TensorData, dims);
+}
+
+function sameType(a: Tensor, b: Tensor, ctx: OpContext): void {
+  if (a.type !== b.type) throw nodeError(ctx.node, `inputs must have the same type, got ${a.type} and ${b.type}`);
+}
+
+/** Arithmetic op with a number form and a bigint form. Integer results wrap/truncate like C. */
+function arith(num: (a: number, b: number) => number, big: (a: bigint, b: bigint) => bigint, intNum?: (a: number, b: number) => number): OpDef<null> {
+  return defineOp({
+    parse: () => null,
+    run(inputs, _a, ctx) {
+      const a = need(inputs, 0, ctx, 'A');
+      const b = need(inputs, 1, ctx, 'B');
+      checkType(a, NUMERIC, 0, ctx, 'A');
+      sameType(a, b, ctx);
+      if (isBig(a.type)) return [binaryMap(a, b, a.type, big, ctx)];
+      const isInt = a.type !== 'float32' && a.type !== 'float64';
+      return [binaryMap(a, b, a.type, isInt && intNum ? intNum : num, ctx)];
+    },
+  });
+}
+
+const divZero = (ctx: OpContext) => nodeError(ctx.node, 'integer division by zero');
+
+export const Add = arith((a, b) => a + b, (a, b) => a + b);
+export const Sub = arith((a, b) => a - b, (a, b) => a - b);
+// Math.imul wraps like C for int32/uint32; narrower ints are exact in it too.
+export const Mul = arith((a, b) => a * b, (a, b) => a * b, Math.imul);
+export const Div = defineOp({
+  parse: () => null,
+  run(inputs, _a, ctx) {
+    const a = need(inputs, 0, ctx, 'A');
+    const b = need(inputs, 1, ctx, 'B');
+    checkType(a, NUMERIC, 0, ctx, 'A');
+    sameType(a, b, ctx);
+    if (isBig(a.type)) return [binaryMap(a, b, a.type, (x: bigint, y: bigint) => { if (y === 0n) throw divZero(ctx); return x / y; }, ctx)];
+    if (a.type === 'float32' || a.type === 'float64') return [binaryMap(a, b, a.type, (x: number, y: number) => x / y, ctx)];
+    return [binaryMap(a, b, a.type, (x: number, y: number) => { if (y === 0) throw divZero(ctx); return Math.trunc(x / y); }, ctx)];
+  },
+});
+
+export const Pow = defineOp({
+  parse: () => null,
+  run(inputs, _a, ctx) {
+    const a = need(inputs, 0, ctx, 'X');
+    const b = need(inputs, 1, ctx, 'Y');
+    checkType(a, NUMERIC, 0, ctx, 'X');
+    checkType(b, NUMERIC, 1, ctx, 'Y');
+    if (isBig(a.type)) return [binaryMap(a, b, a.type, (x: bigint, y: Scalar) => BigInt(Math.trunc(Number(x) ** Number(y))), ctx)];
+    return [binaryMap(a, b, a.type, (x: number, y: Scalar) => x ** Number(y), ctx)];
+  },
+});
+
+function compare(f: (a: Scalar, b: Scalar) => boolean, allowBool: boolean): OpDef<null> {
+  return defineOp({
+    parse: () => null,
+    run(inputs, _a, ctx) {
+      const a = need(inputs, 0, ctx, 'A');
+      const b = need(inputs, 1, ctx, 'B');
+      checkType(a, allowBool ? [...NUMERIC, 'bool', 'string'] : NUMERIC, 0, ctx, 'A');
+      sameType(a, b, ctx);
+      return [binaryMap(a, b, 'bool', (x: Scalar, y: Scalar) => (f(x, y) ? 1 : 0), ctx)];
+    },
+  });
+}
+export const Equal = compare((a, b) => a === b, true);
+export const Less = compare((a, b) => a < b, false);
+export const Greater = compare((a, b) => a > b, false);
+export const LessOrEqual = compare((a, b) => a <= b, false);
+export const GreaterOrEqual = compare((a, b) => a >= b, false);
+
+function logical(f: (a: number, b: number) => number): OpDef<null> {
+  return defineOp({
+    parse: () => null,
+    run(inputs, _a, ctx) {
+      const a = need(inputs, 0, ctx, 'A');
+      const b = need(inputs, 1, ctx, 'B');
+      checkType(a, ['bool'], 0, ctx, 'A');
+      checkType(b, ['bool'], 1, ctx, 'B');
+      return [binaryMap(a, b, 'bool', f, ctx)];
+    },
+  });
+}
+export const And = logical((a, b) => (a && b ? 1 : 0));
+export const Or = logical((a, b) => (a || b ? 1 : 0));
+export const Xor = logical((a, b) => (!a !== !b ? 1 : 0));
+
+/** Min / Max: variadic with broadcasting; NaN propagates like onnxruntime. */
+function variadic(pick: (a: Scalar, b: Scalar) => Scalar): OpDef<null> {
+  const op: OpDef<null> = {
+    parse: () => null,
+    run(inputs, _a, ctx) {
+      const ts = inputs.filter((t): t is Tensor => t !== undefined);
+      if (ts.length === 0) throw nodeError(ctx.node, 'needs at least one input');
+      if (ts[0].type === 'float16') {
+        // Computed in float32: min, max and sum of halves round back exactly or as the spec allows.
+        const wide = ts.map((t) => castTensor(t, 'float32', ctx));
+        return [castTensor(op.run(wide, null, ctx)[0]!, 'float16', ctx)];
+      }
+      checkType(ts[0], NUMERIC, 0, ctx);
+      let acc = ts[0];
+      for (let i = 1; i < ts.length; i++) {
+        sameType(acc, ts[i], ctx);
+        acc = binaryMap(acc, ts[i], acc.type, pick, ctx);
+      }
+      return [ts.length === 1 ? new Tensor(acc.type, acc.data.slice(), acc.dims) : acc];
+    },
+  };
+  return op;
+}
+const nanOr = (a: Scalar, b: Scalar, r: Scalar) => (a !== a ? a : b !== b ? b : r);
+export const Min = variadic((a, b) => nanOr(a, b, a < b ? a : b));
+export const Max = variadic((a, b) => nanOr(a, b, a > b ? a : b));
+export const Sum = variadic((a, b) => (a as number) + (b as number));
+
+export const Where = defineOp({
+  parse: () => null,
+  run(inputs, _a, ctx) {
+    const c = need(inputs, 0, ctx, 'condition');
+    const x = need(inputs, 1, ctx, 'X');
+    const y = need(inputs, 2, ctx, 'Y');
+    checkType(c, ['bool'], 0, ctx, 'condition');
+    sameType(x, y, ctx);
+    const dims = broadcastShapes([c.dims, x.dims, y.dims], ctx);
+    const ic = broadcastIndex(c.dims, dims);
+    const ix = broadcastIndex(x.dims, dims);
+    const iy = broadcastIndex(y.dims, dims);
+    const out = allocData(x.type, dims.reduce((p, q) => p * q, 1)) as Scalar[];
+    const C = c.data as Uint8Array;
+    const X = x.data as Scalar[];
+    const Y = y.data as Scalar[];
+    for (let i = 0; i < out.length; i++) {
+      out[i] = C[ic ? ic[i] : i] ? X[ix ? ix[i] : i] : Y[iy ? iy[i] : i];
+    }
+    return [new Tensor(x.type, out as unknown as TensorData, dims)];
+  },
+});

@@ -1,0 +1,118 @@
+import { nodeError } from '../ir/errors.js';
+import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
+import { broadcastShapes, stridesOf } from './broadcast.js';
+import { matmul } from './gemm-kernel.js';
+import { checkType, defineOp, need, type OpContext } from './op.js';
+
+const MATMUL_TYPES = ['float32', 'float64', 'int32', 'int64', 'uint32', 'uint64'] as const;
+
+/** numpy.matmul: 1-D operands promoted then squeezed, batch dims broadcast. */
+export function matmulTensors(a: Tensor, b: Tensor, ctx: OpContext): Tensor {
+  if (a.type !== b.type) throw nodeError(ctx.node, `inputs must have the same type, got ${a.type} and ${b.type}`);
+  if (a.dims.length === 0 || b.dims.length === 0) throw nodeError(ctx.node, 'MatMul inputs must have rank >= 1');
+  const ad = a.dims.length === 1 ? [1, a.dims[0]] : [...a.dims];
+  const bd = b.dims.length === 1 ? [b.dims[0], 1] : [...b.dims];
+  const M = ad[ad.length - 2];
+  const K = ad[ad.length - 1];
+  const N = bd[bd.length - 1];
+  if (bd[bd.length - 2] !== K) {
+    throw nodeError(ctx.node, `inner dimensions differ: A is [${a.dims}], B is [${b.dims}] (expected B[-2] = ${K})`);
+  }
+  const batch = broadcastShapes([ad.slice(0, -2), bd.slice(0, -2)], ctx);
+  const outDims = [...batch, M, N];
+  const count = sizeOf(batch);
+  const out = allocData(a.type, count * M * N);
+  const aBatch = batchOffsets(ad.slice(0, -2), batch, M * K);
+  const bBatch = batchOffsets(bd.slice(0, -2), batch, K * N);
+  if (isBig(a.type)) {
+    const A = a.data as BigInt64Array, B = b.data as BigInt64Array, C = out as BigInt64Array;
+    for (let p = 0; p < count; p++)
+      for (let m = 0; m < M; m++)
+        for (let n = 0; n < N; n++) {
+          let s = 0n;
+          for (let k = 0; k < K; k++) s += A[aBatch[p] + m * K + k] * B[bBatch[p] + k * N + n];
+          C[p * M * N + m * N + n] = s;
+        }
+  } else {
+    for (let p = 0; p < count; p++) {
+      matmul(out as Float32Array, p * M * N, a.data as Float32Array, aBatch[p], b.data as Float32Array, bBatch[p], M, K, N);
+    }
+  }
+  const finalDims = outDims.filter((_, i) => !((a.dims.length === 1 && i === outDims.length - 2) || (b.dims.length === 1 && i === outDims.length - 1)));
+  return new Tensor(a.type, out as TensorData, finalDims);
+}
+
+/** Flat offset of each broadcast batch entry into an operand with batch dims `dims`. */
+function batchOffsets(dims: readonly number[], batch: readonly number[], matSize: number): number[] {
+  const count = sizeOf(batch);
+  const strides = stridesOf(dims);
+  const offs = new Array<number>(count);
+  for (let p = 0; p < count; p++) {
+    let rem = p;
+    let off = 0;
+    for (let d = batch.length - 1; d >= 0; d--) {
+      const i = rem % batch[d];
+      rem = Math.floor(rem / batch[d]);
+      const k = d - (batch.length - dims.length);
+      if (k >= 0 && dims[k] !== 1) off += i * strides[k];
+    }
+    offs[p] = off * matSize;
+  }
+  return offs;
+}
+
+export const MatMul = defineOp({
+  parse: () => null,
+  run(inputs, _a, ctx) {
+    const a = need(inputs, 0, ctx, 'A');
+    const b = need(inputs, 1, ctx, 'B');
+    checkType(a, MATMUL_TYPES, 0, ctx, 'A');
+    return [matmulTensors(a, b, ctx)];
+  },
+});
+
+/** Y = alpha · op(A) · op(B) + beta · C, C broadcast to [M, N]. */
+export const Gemm = defineOp({
+  parse: (_c, a) => ({
+    alpha: a.float('alpha', 1),
+    beta: a.float('beta', 1),
+    transA: a.int('transA', 0) !== 0,
+    transB: a.int('transB', 0) !== 0,
+    broadcast: a.int('broadcast', 1), // opset < 7 only; numpy-style broadcasting is applied either way
+  }),
+  run(inputs, p, ctx) {
+    const a = need(inputs, 0, ctx, 'A');
+    const b = need(inputs, 1, ctx, 'B');
+    const c = inputs[2];
+    checkType(a, ['float32', 'float64', 'int32', 'uint32'], 0, ctx, 'A');
+    if (a.type !== b.type) throw nodeError(ctx.node, `inputs must have the same type, got ${a.type} and ${b.type}`);
+    if (a.dims.length !== 2 || b.dims.length !== 2) throw nodeError(ctx.node, `A and B must be 2-D, got [${a.dims}] and [${b.dims}]`);
+    const [M, K] = p.transA ? [a.dims[1], a.dims[0]] : [a.dims[0], a.dims[1]];
+    const [K2, N] = p.transB ? [b.dims[1], b.dims[0]] : [b.dims[0], b.dims[1]];
+    if (K !== K2) throw nodeError(ctx.node, `inner dimensions differ: op(A) is [${M},${K}], op(B) is [${K2},${N}]`);
+    const A = p.transA ? transpose2d(a.data as Float32Array, a.dims[0], a.dims[1]) : (a.data as Float32Array);
+    const B = p.transB ? transpose2d(b.data as Float32Array, b.dims[0], b.dims[1]) : (b.data as Float32Array);
+    const acc = new Float64Array(M * N);
+    matmul(acc, 0, A, 0, B, 0, M, K, N);
+    const out = allocData(a.type, M * N) as Float32Array;
+    if (c !== undefined && p.beta !== 0) {
+      if (c.type !== a.type) throw nodeError(ctx.node, `input 2 (C): expected ${a.type}, got ${c.type}`);
+      const cd = c.dims;
+      const ok = cd.length <= 2 && cd.every((d, i) => d === 1 || d === [M, N][i + 2 - cd.length]);
+      if (!ok) throw nodeError(ctx.node, `input 2 (C): shape [${cd}] does not broadcast to [${M},${N}]`);
+      const C = c.data as Float32Array;
+      const rs = cd.length === 2 && cd[0] !== 1 ? (cd[1] === 1 ? 1 : N) : 0;
+      const cs = cd.length >= 1 && cd[cd.length - 1] !== 1 ? 1 : 0;
+      for (let m = 0; m < M; m++) for (let n = 0; n < N; n++) out[m * N + n] = p.alpha * acc[m * N + n] + p.beta * C[m * rs + n * cs];
+    } else {
+      for (let i = 0; i < M * N; i++) out[i] = p.alpha * acc[i];
+    }
+    return [new Tensor(a.type, out, [M, N])];
+  },
+});
+
+export function transpose2d<T extends { length: number; [i: number]: number }>(x: T, rows: number, cols: number): Float64Array {
+  const out = new Float64Array(rows * cols);
+  for (let r = 0; r < rows; r++) for (let c = 0; c < cols; c++) out[c * rows + r] = x[r * cols + c];
+  return out;
+}

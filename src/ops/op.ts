@@ -1,0 +1,115 @@
+import { nodeError } from '../ir/errors.js';
+import type { Attribute, Graph, Node } from '../ir/graph.js';
+import type { DataType, Tensor } from '../ir/tensor.js';
+
+export interface OpContext {
+  readonly node: Node;
+  /** The model's opset for the node's domain. */
+  readonly opset: number;
+}
+
+export type Inputs = readonly (Tensor | undefined)[];
+
+/**
+ * One op: `parse` reads and validates the attributes once when a session is created (built and
+ * imported graphs alike); `run` is a pure function of the input tensors and parsed attributes.
+ */
+export interface OpDef<A = unknown> {
+  parse(ctx: OpContext, attrs: AttrReader): A;
+  run(inputs: Inputs, attrs: A, ctx: OpContext): (Tensor | undefined)[];
+}
+
+export function defineOp<A>(def: OpDef<A>): OpDef<A> {
+  return def;
+}
+
+/** Typed attribute access that remembers what was read, so unread (unsupported) attributes can be refused. */
+export class AttrReader {
+  private readonly read = new Set<string>();
+  constructor(private readonly ctx: OpContext) {}
+
+  private get(name: string, type: Attribute['type']): Attribute | undefined {
+    this.read.add(name);
+    const a = this.ctx.node.attributes.get(name);
+    if (a === undefined) return undefined;
+    if (a.type !== type) throw this.error(name, `expected ${type}, got ${a.type}`);
+    return a;
+  }
+  has(name: string): boolean {
+    return this.ctx.node.attributes.has(name);
+  }
+  int(name: string, dflt: number): number;
+  int(name: string): number | undefined;
+  int(name: string, dflt?: number): number | undefined {
+    return (this.get(name, 'int')?.value as number | undefined) ?? dflt;
+  }
+  float(name: string, dflt: number): number;
+  float(name: string): number | undefined;
+  float(name: string, dflt?: number): number | undefined {
+    return (this.get(name, 'float')?.value as number | undefined) ?? dflt;
+  }
+  string(name: string, dflt: string): string;
+  string(name: string): string | undefined;
+  string(name: string, dflt?: string): string | undefined {
+    return (this.get(name, 'string')?.value as string | undefined) ?? dflt;
+  }
+  ints(name: string): readonly number[] | undefined {
+    return this.get(name, 'ints')?.value as readonly number[] | undefined;
+  }
+  floats(name: string): readonly number[] | undefined {
+    return this.get(name, 'floats')?.value as readonly number[] | undefined;
+  }
+  strings(name: string): readonly string[] | undefined {
+    return this.get(name, 'strings')?.value as readonly string[] | undefined;
+  }
+  tensor(name: string): Tensor | undefined {
+    return this.get(name, 'tensor')?.value as Tensor | undefined;
+  }
+  graph(name: string): Graph | undefined {
+    return this.get(name, 'graph')?.value as Graph | undefined;
+  }
+  /** Marks attributes that do not change the numbers at inference (e.g. Dropout's seed). */
+  ignore(...names: string[]): void {
+    for (const n of names) this.read.add(n);
+  }
+  error(name: string, detail: string): Error {
+    return nodeError(this.ctx.node, `attribute '${name}': ${detail}`);
+  }
+  /** Throws for any attribute the op did not read: never ignore one that could change the numbers. */
+  assertAllRead(): void {
+    const unread = [...this.ctx.node.attributes.keys()].filter((k) => !this.read.has(k));
+    if (unread.length > 0) {
+      throw nodeError(this.ctx.node, `attribute${unread.length > 1 ? 's' : ''} ${unread.map((u) => `'${u}'`).join(', ')} not supported for opset ${this.ctx.opset}`);
+    }
+  }
+}
+
+/** An input that must be present. */
+export function need(inputs: Inputs, i: number, ctx: OpContext, what?: string): Tensor {
+  const t = inputs[i];
+  if (t === undefined) throw nodeError(ctx.node, `input ${i}${what ? ` (${what})` : ''} is required but missing`);
+  return t;
+}
+
+export function checkType(t: Tensor, allowed: readonly DataType[], i: number, ctx: OpContext, what?: string): void {
+  if (!allowed.includes(t.type)) {
+    throw nodeError(ctx.node, `input ${i}${what ? ` (${what})` : ''}: expected ${allowed.join(' | ')}, got ${t.type}`);
+  }
+}
+
+export function normAxis(axis: number, rank: number, ctx: OpContext, what = 'axis'): number {
+  if (!Number.isInteger(axis) || axis < -rank || axis >= rank) {
+    throw nodeError(ctx.node, `${what} ${axis} is out of range for rank ${rank}`);
+  }
+  return axis < 0 ? axis + rank : axis;
+}
+
+/** Reads an int64/int32 tensor as numbers (shapes, axes, indices). */
+export function intsOf(t: Tensor): number[] {
+  const out = new Array<number>(t.data.length);
+  for (let i = 0; i < out.length; i++) out[i] = Number(t.data[i] as number | bigint);
+  return out;
+}
+
+export const FLOATS: readonly DataType[] = ['float32', 'float64'];
+export const NUMERIC: readonly DataType[] = ['float32', 'float64', 'int8', 'uint8', 'int16', 'uint16', 'int32', 'uint32', 'int64', 'uint64'];

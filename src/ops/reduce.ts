@@ -1,0 +1,162 @@
+import { nodeError } from '../ir/errors.js';
+import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
+import { checkType, defineOp, intsOf, need, normAxis, NUMERIC, type OpContext, type OpDef } from './op.js';
+
+interface ReduceAttrs {
+  axes?: readonly number[];
+  keepdims: boolean;
+  noopWithEmptyAxes: boolean;
+}
+
+type Arr = { length: number; [i: number]: number };
+
+/**
+ * Reduction over `axes`: the input is walked as [outer..., reduced..., inner...] by moving the
+ * reduced axes to the middle virtually (index arithmetic, no copy).
+ */
+function reduce(
+  x: Tensor, axes: number[], keepdims: boolean,
+  init: number, step: (acc: number, v: number) => number, finish: (acc: number, count: number) => number,
+): Tensor {
+  const r = x.dims.length;
+  const red = new Set(axes);
+  const outDims = x.dims.flatMap((d, i) => (red.has(i) ? (keepdims ? [1] : []) : [d]));
+  const keptAxes = x.dims.map((_, i) => i).filter((i) => !red.has(i));
+  const strides = new Array<number>(r);
+  for (let i = r - 1, s = 1; i >= 0; i--) { strides[i] = s; s *= x.dims[i]; }
+  const nOut = sizeOf(keptAxes.map((i) => x.dims[i]));
+  const redAxes = [...red].sort((a, b) => a - b);
+  const nRed = sizeOf(redAxes.map((i) => x.dims[i]));
+  const redOffsets = new Int32Array(nRed);
+  for (let k = 0; k < nRed; k++) {
+    let rem = k, off = 0;
+    for (let j = redAxes.length - 1; j >= 0; j--) {
+      const d = x.dims[redAxes[j]];
+      off += (rem % d) * strides[redAxes[j]];
+      rem = Math.floor(rem / d);
+    }
+    redOffsets[k] = off;
+  }
+  const X = (isBig(x.type) ? Float64Array.from(x.data as BigInt64Array, Number) : x.data) as Arr;
+  const out = allocData(x.type, nOut) as Arr;
+  const vals = new Float64Array(nOut);
+  for (let o = 0; o < nOut; o++) {
+    let rem = o, base = 0;
+    for (let j = keptAxes.length - 1; j >= 0; j--) {
+      const d = x.dims[keptAxes[j]];
+      base += (rem % d) * strides[keptAxes[j]];
+      rem = Math.floor(rem / d);
+    }
+    let acc = init;
+    for (let k = 0; k < nRed; k++) acc = step(acc, X[base + redOffsets[k]]);
+    vals[o] = finish(acc, nRed);
+  }
+  if (isBig(x.type)) {
+    const big = out as unknown as BigInt64Array;
+    for (let o = 0; o < nOut; o++) big[o] = BigInt(Math.trunc(vals[o]));
+  } else for (let o = 0; o < nOut; o++) out[o] = vals[o];
+  return new Tensor(x.type, out as unknown as TensorData, outDims);
+}
+
+/** Axes are an attribute before `inputSince`, an optional input after. */
+function reduceOp(inputSince: number, init: number, step: (a: number, v: number) => number, finish: (a: number, n: number) => number): OpDef<ReduceAttrs> {
+  return defineOp<ReduceAttrs>({
+    parse: (ctx, a) => ({
+      axes: ctx.opset < inputSince ? a.ints('axes') : undefined,
+      keepdims: a.int('keepdims', 1) !== 0,
+      noopWithEmptyAxes: ctx.opset >= inputSince ? a.int('noop_with_empty_axes', 0) !== 0 : false,
+    }),
+    run(inputs, p, ctx) {
+      const x = need(inputs, 0, ctx, 'data');
+      checkType(x, NUMERIC, 0, ctx, 'data');
+      let axes = p.axes ? [...p.axes] : undefined;
+      if (ctx.opset >= inputSince && inputs[1]) {
+        checkType(inputs[1], ['int64'], 1, ctx, 'axes');
+        axes = intsOf(inputs[1]);
+      }
+      if (!axes || axes.length === 0) {
+        if (p.noopWithEmptyAxes) return [x];
+        axes = x.dims.map((_, i) => i);
+      }
+      const norm = axes.map((a) => normAxis(a, x.dims.length, ctx));
+      if (x.size === 0 && init === -Infinity) throw nodeError(ctx.node, 'cannot take the maximum of an empty tensor');
+      return [reduce(x, norm, p.keepdims, init, step, finish)];
+    },
+  });
+}
+
+export const ReduceSum = reduceOp(13, 0, (a, v) => a + v, (a) => a);
+export const ReduceMean = reduceOp(18, 0, (a, v) => a + v, (a, n) => a / n);
+export const ReduceMax = reduceOp(18, -Infinity, (a, v) => (v > a || v !== v ? v : a), (a) => a);
+export const ReduceMin = reduceOp(18, Infinity, (a, v) => (v < a || v !== v ? v : a), (a) => a);
+export const ReduceProd = reduceOp(18, 1, (a, v) => a * v, (a) => a);
+
+/** ArgMax along one axis; ties pick the first index unless select_last_index. */
+export const ArgMax = defineOp({
+  parse: (ctx, a) => ({
+    axis: a.int('axis', 0),
+    keepdims: a.int('keepdims', 1) !== 0,
+    last: ctx.opset >= 12 ? a.int('select_last_index', 0) !== 0 : false,
+  }),
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    checkType(x, NUMERIC, 0, ctx, 'data');
+    const ax = normAxis(p.axis, x.dims.length, ctx);
+    const D = x.dims[ax];
+    if (D === 0) throw nodeError(ctx.node, `axis ${ax} is empty`);
+    const outer = sizeOf(x.dims.slice(0, ax));
+    const inner = sizeOf(x.dims.slice(ax + 1));
+    const X = x.data as unknown as Arr;
+    const out = new BigInt64Array(outer * inner);
+    for (let o = 0; o < outer; o++)
+      for (let i = 0; i < inner; i++) {
+        const base = o * D * inner + i;
+        let best = X[base], bi = 0;
+        for (let d = 1; d < D; d++) {
+          const v = X[base + d * inner];
+          if (v > best || (p.last && v === best)) { best = v; bi = d; }
+        }
+        out[o * inner + i] = BigInt(bi);
+      }
+    const dims = p.keepdims ? x.dims.map((d, i) => (i === ax ? 1 : d)) : x.dims.filter((_, i) => i !== ax);
+    return [new Tensor('int64', out, dims)];
+  },
+});
+
+/**
+ * Softmax / LogSoftmax. Before opset 13 the input is coerced to 2-D at `axis` (default 1);
+ * from 13 the op runs along `axis` (default -1). The max is seeded with -Infinity.
+ */
+function softmaxOp(log: boolean): OpDef<number> {
+  return defineOp({
+    parse: (ctx, a) => a.int('axis', ctx.opset < 13 ? 1 : -1),
+    run(inputs, axis, ctx) {
+      const x = need(inputs, 0, ctx, 'input');
+      checkType(x, ['float32', 'float64'], 0, ctx, 'input');
+      const r = x.dims.length;
+      const ax = normAxis(axis, r, ctx);
+      const outer = sizeOf(x.dims.slice(0, ax));
+      const D = ctx.opset < 13 ? sizeOf(x.dims.slice(ax)) : x.dims[ax];
+      const inner = ctx.opset < 13 ? 1 : sizeOf(x.dims.slice(ax + 1));
+      const X = x.data as Float32Array;
+      const out = allocData(x.type, x.size) as Float32Array;
+      for (let o = 0; o < outer; o++)
+        for (let i = 0; i < inner; i++) {
+          const base = o * D * inner + i;
+          let max = -Infinity;
+          for (let d = 0; d < D; d++) max = Math.max(max, X[base + d * inner]);
+          let sum = 0;
+          for (let d = 0; d < D; d++) sum += Math.exp(X[base + d * inner] - max);
+          if (log) {
+            const ls = Math.log(sum);
+            for (let d = 0; d < D; d++) out[base + d * inner] = X[base + d * inner] - max - ls;
+          } else {
+            for (let d = 0; d < D; d++) out[base + d * inner] = Math.exp(X[base + d * inner] - max) / sum;
+          }
+        }
+      return [new Tensor(x.type, out, x.dims)];
+    },
+  });
+}
+export const Softmax = softmaxOp(false);
+export const LogSoftmax = softmaxOp(true);

@@ -1,0 +1,58 @@
+import type { OpDef } from './op.js';
+import * as cast from './cast.js';
+import * as conv from './conv.js';
+import * as ew from './elementwise.js';
+import * as mm from './matmul.js';
+import * as red from './reduce.js';
+import * as shape from './shape.js';
+import * as un from './unary.js';
+
+/** One row: ONNX op name verbatim, domain ('' = ai.onnx), the opset versions it covers, the module. */
+export interface OpRow {
+  readonly opType: string;
+  readonly domain: string;
+  readonly since: number;
+  readonly until: number;
+  readonly def: OpDef<any>; // eslint-disable-line @typescript-eslint/no-explicit-any
+}
+
+const LATEST = 22;
+const row = (opType: string, def: OpDef<any>, since = 1, until = LATEST): OpRow => ({ opType, domain: '', since, until, def }); // eslint-disable-line @typescript-eslint/no-explicit-any
+
+/** The explicit table: every op rnnx runs, nothing registered by side effect. */
+export const OPS: readonly OpRow[] = [
+  row('Abs', un.Abs), row('Neg', un.Neg), row('Exp', un.Exp), row('Log', un.Log), row('Sqrt', un.Sqrt),
+  row('Relu', un.Relu), row('LeakyRelu', un.LeakyRelu), row('Sigmoid', un.Sigmoid), row('Tanh', un.Tanh),
+  row('Erf', un.Erf, 9), row('Not', un.Not), row('Clip', un.Clip), row('Reciprocal', un.Reciprocal),
+  row('Floor', un.Floor), row('Ceil', un.Ceil),
+  row('Add', ew.Add, 7), row('Sub', ew.Sub, 7), row('Mul', ew.Mul, 7), row('Div', ew.Div, 7), row('Pow', ew.Pow, 7),
+  row('Equal', ew.Equal, 7), row('Less', ew.Less, 7), row('Greater', ew.Greater, 7),
+  row('LessOrEqual', ew.LessOrEqual, 12), row('GreaterOrEqual', ew.GreaterOrEqual, 12),
+  row('And', ew.And, 7), row('Or', ew.Or, 7), row('Xor', ew.Xor, 7),
+  row('Min', ew.Min, 8), row('Max', ew.Max, 8), row('Sum', ew.Sum, 8), row('Where', ew.Where, 9),
+  row('MatMul', mm.MatMul), row('Gemm', mm.Gemm), row('Conv', conv.Conv),
+  row('Softmax', red.Softmax), row('LogSoftmax', red.LogSoftmax),
+  row('ReduceMean', red.ReduceMean), row('ReduceSum', red.ReduceSum), row('ReduceMax', red.ReduceMax),
+  row('ReduceMin', red.ReduceMin), row('ReduceProd', red.ReduceProd), row('ArgMax', red.ArgMax),
+  row('Transpose', shape.Transpose), row('Reshape', shape.Reshape), row('Flatten', shape.Flatten),
+  row('Squeeze', shape.Squeeze), row('Unsqueeze', shape.Unsqueeze), row('Concat', shape.Concat),
+  row('Split', shape.Split), row('Slice', shape.Slice), row('Gather', shape.Gather), row('Expand', shape.Expand, 8),
+  row('Tile', shape.Tile, 6), row('Shape', shape.Shape), row('Size', shape.Size),
+  row('ConstantOfShape', shape.ConstantOfShape, 9), row('Constant', shape.Constant), row('Identity', shape.Identity),
+  row('Dropout', shape.Dropout), row('Range', shape.Range, 11),
+  row('Cast', cast.Cast, 6), row('CastLike', cast.CastLike, 15),
+];
+
+const byKey = new Map<string, OpRow[]>();
+for (const r of OPS) {
+  const k = `${r.domain}::${r.opType}`;
+  byKey.set(k, [...(byKey.get(k) ?? []), r]);
+}
+
+export function lookupOp(domain: string, opType: string, opset: number): OpRow | undefined {
+  return byKey.get(`${domain}::${opType}`)?.find((r) => opset >= r.since && opset <= r.until);
+}
+
+export function knownOp(domain: string, opType: string): readonly OpRow[] | undefined {
+  return byKey.get(`${domain}::${opType}`);
+}

@@ -1,0 +1,478 @@
+import { nodeError } from '../ir/errors.js';
+import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
+import { broadcastIndex, broadcastShapes, stridesOf } from './broadcast.js';
+import { checkType, defineOp, intsOf, need, normAxis, type Inputs, type OpContext } from './op.js';
+
+type AnyArr = { length: number; [i: number]: unknown };
+const INDEX_TYPES = ['int64', 'int32'] as const;
+
+/** Axes from an attribute before `inputSince`, from input `index` after. */
+function axesFrom(inputs: Inputs, attr: readonly number[] | undefined, ctx: OpContext, inputSince: number, index: number): number[] | undefined {
+  if (ctx.opset < inputSince) return attr ? [...attr] : undefined;
+  const t = inputs[index];
+  if (t === undefined) return undefined;
+  checkType(t, INDEX_TYPES, index, ctx, 'axes');
+  return intsOf(t);
+}
+
+export function transposeTensor(x: Tensor, perm: readonly number[]): Tensor {
+  const r = x.dims.length;
+  const outDims = perm.map((p) => x.dims[p]);
+  const inStr = stridesOf(x.dims);
+  const srcStr = perm.map((p) => inStr[p]);
+  const n = x.size;
+  const X = x.data as AnyArr;
+  const out = allocData(x.type, n) as AnyArr;
+  const counter = new Array<number>(r).fill(0);
+  let off = 0;
+  for (let k = 0; k < n; k++) {
+    out[k] = X[off];
+    for (let d = r - 1; d >= 0; d--) {
+      counter[d]++;
+      off += srcStr[d];
+      if (counter[d] < outDims[d]) break;
+      off -= srcStr[d] * outDims[d];
+      counter[d] = 0;
+    }
+  }
+  return new Tensor(x.type, out as TensorData, outDims);
+}
+
+export const Transpose = defineOp({
+  parse: (_c, a) => a.ints('perm'),
+  run(inputs, permAttr, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const r = x.dims.length;
+    const perm = permAttr ?? [...Array(r).keys()].reverse();
+    const sorted = [...perm].map((p) => (p < 0 ? p + r : p)).sort((a, b) => a - b);
+    if (perm.length !== r || sorted.some((p, i) => p !== i)) {
+      throw nodeError(ctx.node, `attribute 'perm' [${perm}] is not a permutation of ${r} axes`);
+    }
+    return [transposeTensor(x, perm.map((p) => (p < 0 ? p + r : p)))];
+  },
+});
+
+export const Reshape = defineOp({
+  parse: (ctx, a) => {
+    if (ctx.opset < 5) throw nodeError(ctx.node, 'Reshape-1 (shape as attribute) is not supported; re-export with opset >= 5');
+    return { allowzero: a.int('allowzero', 0) !== 0 };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const s = need(inputs, 1, ctx, 'shape');
+    checkType(s, ['int64'], 1, ctx, 'shape');
+    const shape = intsOf(s);
+    let infer = -1;
+    let known = 1;
+    const dims = shape.map((d, i) => {
+      if (d === 0 && !p.allowzero) {
+        if (i >= x.dims.length) throw nodeError(ctx.node, `shape [${shape}]: 0 at axis ${i} copies a dimension the input [${x.dims}] lacks`);
+        d = x.dims[i];
+      }
+      if (d === -1) {
+        if (infer >= 0) throw nodeError(ctx.node, `shape [${shape}] has more than one -1`);
+        infer = i;
+        return -1;
+      }
+      if (d < -1) throw nodeError(ctx.node, `shape [${shape}] has an invalid dimension ${d}`);
+      known *= d;
+      return d;
+    });
+    if (infer >= 0) {
+      if (known === 0 || x.size % known !== 0) throw nodeError(ctx.node, `cannot reshape [${x.dims}] (${x.size} elements) to [${shape}]`);
+      dims[infer] = x.size / known;
+    }
+    if (sizeOf(dims) !== x.size) throw nodeError(ctx.node, `cannot reshape [${x.dims}] (${x.size} elements) to [${shape}]`);
+    return [x.reshape(dims)];
+  },
+});
+
+export const Flatten = defineOp({
+  parse: (_c, a) => a.int('axis', 1),
+  run(inputs, axis, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    const r = x.dims.length;
+    const ax = axis === r ? r : normAxis(axis, r, ctx);
+    const outer = sizeOf(x.dims.slice(0, ax));
+    return [x.reshape([outer, sizeOf(x.dims.slice(ax))])];
+  },
+});
+
+export const Squeeze = defineOp({
+  parse: (ctx, a) => (ctx.opset < 13 ? a.ints('axes') : undefined),
+  run(inputs, attr, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const r = x.dims.length;
+    const axesRaw = axesFrom(inputs, attr, ctx, 13, 1);
+    const axes = axesRaw ? axesRaw.map((a) => normAxis(a, r, ctx)) : x.dims.flatMap((d, i) => (d === 1 ? [i] : []));
+    for (const a of axes) if (x.dims[a] !== 1) throw nodeError(ctx.node, `cannot squeeze axis ${a} of size ${x.dims[a]} (input [${x.dims}])`);
+    return [x.reshape(x.dims.filter((_, i) => !axes.includes(i)))];
+  },
+});
+
+export const Unsqueeze = defineOp({
+  parse: (ctx, a) => (ctx.opset < 13 ? a.ints('axes') : undefined),
+  run(inputs, attr, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const axesRaw = axesFrom(inputs, attr, ctx, 13, 1);
+    if (!axesRaw) throw nodeError(ctx.node, 'axes are required');
+    const r = x.dims.length + axesRaw.length;
+    const axes = axesRaw.map((a) => normAxis(a, r, ctx));
+    if (new Set(axes).size !== axes.length) throw nodeError(ctx.node, `axes [${axesRaw}] repeat an axis`);
+    const dims: number[] = [];
+    let j = 0;
+    for (let i = 0; i < r; i++) dims.push(axes.includes(i) ? 1 : x.dims[j++]);
+    return [x.reshape(dims)];
+  },
+});
+
+export function concatTensors(ts: readonly Tensor[], axis: number, ctx: OpContext): Tensor {
+  const first = ts[0];
+  const r = first.dims.length;
+  const ax = normAxis(axis, r, ctx);
+  for (const [i, t] of ts.entries()) {
+    if (t.type !== first.type) throw nodeError(ctx.node, `input ${i}: expected ${first.type}, got ${t.type}`);
+    if (t.dims.length !== r || t.dims.some((d, k) => k !== ax && d !== first.dims[k])) {
+      throw nodeError(ctx.node, `input ${i}: shape [${t.dims}] does not match [${first.dims}] outside axis ${ax}`);
+    }
+  }
+  const outer = sizeOf(first.dims.slice(0, ax));
+  const inner = sizeOf(first.dims.slice(ax + 1));
+  const total = ts.reduce((s, t) => s + t.dims[ax], 0);
+  const dims = [...first.dims];
+  dims[ax] = total;
+  const out = allocData(first.type, outer * total * inner) as AnyArr;
+  let off = 0;
+  for (const t of ts) {
+    const chunk = t.dims[ax] * inner;
+    const T = t.data as AnyArr;
+    for (let o = 0; o < outer; o++) {
+      const dst = o * total * inner + off;
+      for (let k = 0; k < chunk; k++) out[dst + k] = T[o * chunk + k];
+    }
+    off += chunk;
+  }
+  return new Tensor(first.type, out as TensorData, dims);
+}
+
+export const Concat = defineOp({
+  parse: (ctx, a) => {
+    const axis = a.int('axis');
+    if (axis === undefined) {
+      if (ctx.opset >= 4) throw a.error('axis', 'is required');
+      return 1;
+    }
+    return axis;
+  },
+  run(inputs, axis, ctx) {
+    const ts = inputs.filter((t): t is Tensor => t !== undefined);
+    if (ts.length === 0) throw nodeError(ctx.node, 'needs at least one input');
+    return [concatTensors(ts, axis, ctx)];
+  },
+});
+
+/** Copies x[..., start:start+len, ...] along axis. */
+export function sliceAxis(x: Tensor, axis: number, start: number, len: number): Tensor {
+  const outer = sizeOf(x.dims.slice(0, axis));
+  const inner = sizeOf(x.dims.slice(axis + 1));
+  const D = x.dims[axis];
+  const X = x.data as AnyArr;
+  const out = allocData(x.type, outer * len * inner) as AnyArr;
+  for (let o = 0; o < outer; o++) {
+    const src = (o * D + start) * inner;
+    const dst = o * len * inner;
+    for (let k = 0; k < len * inner; k++) out[dst + k] = X[src + k];
+  }
+  const dims = [...x.dims];
+  dims[axis] = len;
+  return new Tensor(x.type, out as TensorData, dims);
+}
+
+export const Split = defineOp({
+  parse: (ctx, a) => ({
+    axis: a.int('axis', 0),
+    split: ctx.opset < 13 ? a.ints('split') : undefined,
+    numOutputs: ctx.opset >= 18 ? a.int('num_outputs') : undefined,
+  }),
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    const ax = normAxis(p.axis, x.dims.length, ctx);
+    const D = x.dims[ax];
+    const nOut = ctx.node.outputs.length;
+    let sizes: number[];
+    const splitIn = ctx.opset >= 13 ? inputs[1] : undefined;
+    if (splitIn) {
+      checkType(splitIn, ['int64'], 1, ctx, 'split');
+      sizes = intsOf(splitIn);
+    } else if (p.split) {
+      sizes = [...p.split];
+    } else {
+      const parts = p.numOutputs ?? nOut;
+      const each = Math.ceil(D / parts);
+      sizes = Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, D - i * each)));
+      if (p.numOutputs === undefined && D % parts !== 0) {
+        throw nodeError(ctx.node, `axis ${ax} of size ${D} does not split evenly into ${parts} outputs`);
+      }
+    }
+    if (sizes.length !== nOut) throw nodeError(ctx.node, `split has ${sizes.length} parts but the node has ${nOut} outputs`);
+    if (sizes.reduce((s, v) => s + v, 0) !== D || sizes.some((v) => v < 0)) {
+      throw nodeError(ctx.node, `split [${sizes}] does not sum to axis ${ax} size ${D}`);
+    }
+    let start = 0;
+    return sizes.map((len) => {
+      const t = sliceAxis(x, ax, start, len);
+      start += len;
+      return t;
+    });
+  },
+});
+
+export const Slice = defineOp({
+  parse: (ctx, a) =>
+    ctx.opset < 10 ? { starts: a.ints('starts'), ends: a.ints('ends'), axes: a.ints('axes') } : { starts: undefined, ends: undefined, axes: undefined },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const r = x.dims.length;
+    let starts: number[], ends: number[], axes: number[] | undefined, steps: number[] | undefined;
+    if (ctx.opset < 10) {
+      if (!p.starts || !p.ends) throw nodeError(ctx.node, "attributes 'starts' and 'ends' are required");
+      [starts, ends, axes] = [[...p.starts], [...p.ends], p.axes ? [...p.axes] : undefined];
+    } else {
+      const get = (i: number, what: string) => {
+        const t = inputs[i];
+        if (!t) return undefined;
+        checkType(t, INDEX_TYPES, i, ctx, what);
+        return intsOf(t);
+      };
+      starts = get(1, 'starts') ?? [];
+      ends = get(2, 'ends') ?? [];
+      if (!inputs[1] || !inputs[2]) throw nodeError(ctx.node, 'inputs starts and ends are required');
+      axes = get(3, 'axes');
+      steps = get(4, 'steps');
+    }
+    axes = (axes ?? starts.map((_, i) => i)).map((a) => normAxis(a, r, ctx));
+    if (ends.length !== starts.length || axes.length !== starts.length || (steps && steps.length !== starts.length)) {
+      throw nodeError(ctx.node, `starts, ends, axes and steps must have the same length`);
+    }
+    const st = new Array<number>(r).fill(0);
+    const step = new Array<number>(r).fill(1);
+    const dims = [...x.dims];
+    axes.forEach((ax, i) => {
+      const D = x.dims[ax];
+      const s = steps ? steps[i] : 1;
+      if (s === 0) throw nodeError(ctx.node, `step for axis ${ax} is 0`);
+      let b = starts[i] < 0 ? starts[i] + D : starts[i];
+      let e = ends[i] < 0 ? ends[i] + D : ends[i];
+      if (s > 0) {
+        b = Math.min(Math.max(b, 0), D);
+        e = Math.min(Math.max(e, 0), D);
+        dims[ax] = Math.max(0, Math.ceil((e - b) / s));
+      } else {
+        b = Math.min(Math.max(b, 0), D - 1);
+        e = Math.min(Math.max(e, -1), D - 1);
+        dims[ax] = Math.max(0, Math.ceil((e - b) / s));
+      }
+      st[ax] = b;
+      step[ax] = s;
+    });
+    const inStr = stridesOf(x.dims);
+    const n = sizeOf(dims);
+    const X = x.data as AnyArr;
+    const out = allocData(x.type, n) as AnyArr;
+    const counter = new Array<number>(r).fill(0);
+    let base = 0;
+    for (let d = 0; d < r; d++) base += st[d] * inStr[d];
+    let off = base;
+    for (let k = 0; k < n; k++) {
+      out[k] = X[off];
+      for (let d = r - 1; d >= 0; d--) {
+        counter[d]++;
+        off += step[d] * inStr[d];
+        if (counter[d] < dims[d]) break;
+        off -= step[d] * inStr[d] * dims[d];
+        counter[d] = 0;
+      }
+    }
+    return [new Tensor(x.type, out as TensorData, dims)];
+  },
+});
+
+export const Gather = defineOp({
+  parse: (_c, a) => a.int('axis', 0),
+  run(inputs, axis, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const idx = need(inputs, 1, ctx, 'indices');
+    checkType(idx, INDEX_TYPES, 1, ctx, 'indices');
+    const ax = normAxis(axis, x.dims.length, ctx);
+    const D = x.dims[ax];
+    const ids = intsOf(idx).map((i) => {
+      if (i < -D || i >= D) throw nodeError(ctx.node, `index ${i} is out of range for axis ${ax} of size ${D}`);
+      return i < 0 ? i + D : i;
+    });
+    const outer = sizeOf(x.dims.slice(0, ax));
+    const inner = sizeOf(x.dims.slice(ax + 1));
+    const X = x.data as AnyArr;
+    const out = allocData(x.type, outer * ids.length * inner) as AnyArr;
+    let o = 0;
+    for (let a = 0; a < outer; a++)
+      for (const i of ids) {
+        const src = (a * D + i) * inner;
+        for (let k = 0; k < inner; k++) out[o++] = X[src + k];
+      }
+    return [new Tensor(x.type, out as TensorData, [...x.dims.slice(0, ax), ...idx.dims, ...x.dims.slice(ax + 1)])];
+  },
+});
+
+export function expandTo(x: Tensor, dims: readonly number[]): Tensor {
+  const idx = broadcastIndex(x.dims, dims);
+  if (!idx) return x;
+  const X = x.data as AnyArr;
+  const out = allocData(x.type, idx.length) as AnyArr;
+  for (let i = 0; i < idx.length; i++) out[i] = X[idx[i]];
+  return new Tensor(x.type, out as TensorData, dims);
+}
+
+export const Expand = defineOp({
+  parse: () => null,
+  run(inputs, _p, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    const s = need(inputs, 1, ctx, 'shape');
+    checkType(s, ['int64'], 1, ctx, 'shape');
+    return [expandTo(x, broadcastShapes([x.dims, intsOf(s)], ctx))];
+  },
+});
+
+export const Tile = defineOp({
+  parse: () => null,
+  run(inputs, _p, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    const rep = need(inputs, 1, ctx, 'repeats');
+    checkType(rep, ['int64'], 1, ctx, 'repeats');
+    const reps = intsOf(rep);
+    if (reps.length !== x.dims.length || reps.some((v) => v < 0)) {
+      throw nodeError(ctx.node, `repeats [${reps}] must hold ${x.dims.length} non-negative values`);
+    }
+    const dims = x.dims.map((d, i) => d * reps[i]);
+    const inStr = stridesOf(x.dims);
+    const n = sizeOf(dims);
+    const X = x.data as AnyArr;
+    const out = allocData(x.type, n) as AnyArr;
+    const outStr = stridesOf(dims);
+    for (let k = 0; k < n; k++) {
+      let off = 0;
+      let rem = k;
+      for (let d = 0; d < dims.length; d++) {
+        const c = Math.floor(rem / outStr[d]);
+        rem -= c * outStr[d];
+        off += (c % x.dims[d]) * inStr[d];
+      }
+      out[k] = X[off];
+    }
+    return [new Tensor(x.type, out as TensorData, dims)];
+  },
+});
+
+export const Shape = defineOp({
+  parse: (ctx, a) => (ctx.opset >= 15 ? { start: a.int('start', 0), end: a.int('end') } : { start: 0, end: undefined }),
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const r = x.dims.length;
+    const clamp = (v: number) => Math.min(Math.max(v < 0 ? v + r : v, 0), r);
+    const dims = x.dims.slice(clamp(p.start), p.end === undefined ? r : clamp(p.end));
+    return [new Tensor('int64', BigInt64Array.from(dims, (d) => BigInt(d)), [dims.length])];
+  },
+});
+
+export const Size = defineOp({
+  parse: () => null,
+  run(inputs, _p, ctx) {
+    return [new Tensor('int64', BigInt64Array.of(BigInt(need(inputs, 0, ctx, 'data').size)), [])];
+  },
+});
+
+export const ConstantOfShape = defineOp({
+  parse: (_c, a) => {
+    const v = a.tensor('value');
+    if (v && v.size !== 1) throw a.error('value', `expected a one-element tensor, got shape [${v.dims}]`);
+    return v ?? new Tensor('float32', new Float32Array(1), [1]);
+  },
+  run(inputs, value, ctx) {
+    const s = need(inputs, 0, ctx, 'input');
+    checkType(s, ['int64'], 0, ctx, 'input');
+    const dims = intsOf(s);
+    if (dims.some((d) => d < 0)) throw nodeError(ctx.node, `shape [${dims}] has a negative dimension`);
+    const out = allocData(value.type, sizeOf(dims)) as AnyArr;
+    const v = value.data[0];
+    if (v !== 0 && v !== 0n) for (let i = 0; i < out.length; i++) out[i] = v;
+    return [new Tensor(value.type, out as TensorData, dims)];
+  },
+});
+
+export const Constant = defineOp({
+  parse(ctx, a) {
+    const forms = ['value', 'value_float', 'value_floats', 'value_int', 'value_ints', 'value_string', 'value_strings', 'sparse_value'].filter((k) => a.has(k));
+    if (forms.length !== 1) throw nodeError(ctx.node, `expected exactly one value attribute, got ${forms.length ? forms.join(', ') : 'none'}`);
+    const f = forms[0];
+    switch (f) {
+      case 'value': return a.tensor('value')!;
+      case 'value_float': return new Tensor('float32', [a.float(f)!], []);
+      case 'value_floats': return new Tensor('float32', [...a.floats(f)!]);
+      case 'value_int': return new Tensor('int64', [BigInt(a.int(f)!)], []);
+      case 'value_ints': return new Tensor('int64', a.ints(f)!.map((v) => BigInt(v)));
+      case 'value_string': return new Tensor('string', [a.string(f)!], []);
+      case 'value_strings': return new Tensor('string', [...a.strings(f)!]);
+      default: throw a.error(f, 'sparse constants are not supported');
+    }
+  },
+  run: (_i, value) => [value],
+});
+
+export const Identity = defineOp({
+  parse: () => null,
+  run: (inputs, _p, ctx) => [need(inputs, 0, ctx, 'input')],
+});
+
+/**
+ * Dropout as inference runs it: identity with an all-true mask. Training mode is random unless
+ * the ratio is 0, so it is refused otherwise.
+ */
+export const Dropout = defineOp({
+  parse: (ctx, a) => {
+    a.ignore('seed');
+    const ratio = ctx.opset < 12 ? a.float('ratio', 0.5) : 0.5;
+    if (ctx.opset < 7) {
+      a.ignore('consumed_inputs');
+      if (a.int('is_test', 0) === 0 && ratio !== 0) throw a.error('is_test', 'training mode (is_test=0) is not supported; set is_test=1');
+    }
+    return null;
+  },
+  run(inputs, _p, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const training = inputs[2];
+    if (training && training.data[0]) {
+      const ratio = inputs[1] ? Number(inputs[1].data[0]) : 0.5;
+      if (ratio !== 0) throw nodeError(ctx.node, `training_mode=true with ratio ${ratio} is random and not supported (inference only)`);
+    }
+    const mask = new Tensor('bool', new Uint8Array(x.size).fill(1), x.dims);
+    return [x, mask];
+  },
+});
+
+export const Range = defineOp({
+  parse: () => null,
+  run(inputs, _p, ctx) {
+    const [s, l, d] = [0, 1, 2].map((i) => need(inputs, i, ctx, ['start', 'limit', 'delta'][i]));
+    for (const [i, t] of [s, l, d].entries()) {
+      if (t.size !== 1) throw nodeError(ctx.node, `input ${i} must be a scalar, got shape [${t.dims}]`);
+      if (t.type !== s.type) throw nodeError(ctx.node, `input ${i}: expected ${s.type}, got ${t.type}`);
+    }
+    checkType(s, ['float32', 'float64', 'int16', 'int32', 'int64'], 0, ctx, 'start');
+    const start = Number(s.data[0]), limit = Number(l.data[0]), delta = Number(d.data[0]);
+    if (delta === 0) throw nodeError(ctx.node, 'delta is 0');
+    const n = Math.max(Math.ceil((limit - start) / delta), 0);
+    const out = allocData(s.type, n) as AnyArr;
+    const big = s.type === 'int64';
+    for (let i = 0; i < n; i++) out[i] = big ? BigInt(start + i * delta) : start + i * delta;
+    return [new Tensor(s.type, out as TensorData, [n])];
+  },
+});

@@ -1,0 +1,110 @@
+import { nodeError } from '../ir/errors.js';
+import { Tensor, allocData, isBig, type DataType, type TensorData } from '../ir/tensor.js';
+import { checkType, defineOp, FLOATS, need, NUMERIC, type OpDef } from './op.js';
+import { erf, sigmoid } from './math.js';
+
+type NumArr = { length: number; [i: number]: number };
+
+/** out = f(x) elementwise, same type and shape. */
+export function unaryMap(x: Tensor, f: (v: number) => number): Tensor {
+  const X = x.data as NumArr;
+  const out = allocData(x.type, X.length) as NumArr;
+  for (let i = 0; i < X.length; i++) out[i] = f(X[i]);
+  return new Tensor(x.type, out as unknown as TensorData, x.dims);
+}
+
+function floatUnary(f: (v: number) => number): OpDef<null> {
+  return defineOp({
+    parse: () => null,
+    run(inputs, _a, ctx) {
+      const x = need(inputs, 0, ctx, 'X');
+      checkType(x, FLOATS, 0, ctx, 'X');
+      return [unaryMap(x, f)];
+    },
+  });
+}
+
+/** Ops defined on signed numbers: the bigint path for int64. */
+function signedUnary(f: (v: number) => number, big: (v: bigint) => bigint, types: readonly DataType[] = NUMERIC): OpDef<null> {
+  return defineOp({
+    parse: () => null,
+    run(inputs, _a, ctx) {
+      const x = need(inputs, 0, ctx, 'X');
+      checkType(x, types, 0, ctx, 'X');
+      if (isBig(x.type)) {
+        const X = x.data as BigInt64Array;
+        const out = new BigInt64Array(X.length);
+        for (let i = 0; i < X.length; i++) out[i] = big(X[i]);
+        return [new Tensor(x.type, out, x.dims)];
+      }
+      return [unaryMap(x, f)];
+    },
+  });
+}
+
+export const Neg = signedUnary((v) => -v, (v) => -v);
+export const Abs = signedUnary(Math.abs, (v) => (v < 0n ? -v : v));
+export const Relu = signedUnary((v) => (v > 0 ? v : 0), (v) => (v > 0n ? v : 0n));
+export const Exp = floatUnary(Math.exp);
+export const Log = floatUnary(Math.log);
+export const Sqrt = floatUnary(Math.sqrt);
+export const Sigmoid = floatUnary(sigmoid);
+export const Tanh = floatUnary(Math.tanh);
+export const Erf = floatUnary(erf);
+export const Reciprocal = floatUnary((v) => 1 / v);
+export const Floor = floatUnary(Math.floor);
+export const Ceil = floatUnary(Math.ceil);
+
+export const LeakyRelu = defineOp({
+  parse: (_c, a) => a.float('alpha', 0.01),
+  run(inputs, alpha, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    checkType(x, FLOATS, 0, ctx, 'X');
+    return [unaryMap(x, (v) => (v >= 0 ? v : alpha * v))];
+  },
+});
+
+export const Not = defineOp({
+  parse: () => null,
+  run(inputs, _a, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    checkType(x, ['bool'], 0, ctx, 'X');
+    return [unaryMap(x, (v) => (v ? 0 : 1))];
+  },
+});
+
+/** Clip: bounds are attributes before opset 11, optional scalar inputs after. */
+export const Clip = defineOp({
+  parse(ctx, a) {
+    if (ctx.opset < 11) return { min: a.float('min', -Infinity), max: a.float('max', Infinity) };
+    return { min: -Infinity, max: Infinity };
+  },
+  run(inputs, attrs, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    checkType(x, NUMERIC, 0, ctx, 'input');
+    const bound = (i: number, dflt: number | bigint) => {
+      const t = inputs[i];
+      if (t === undefined) return dflt;
+      if (t.type !== x.type) throw nodeError(ctx.node, `input ${i}: expected ${x.type} like the input, got ${t.type}`);
+      if (t.size !== 1) throw nodeError(ctx.node, `input ${i}: expected a scalar bound, got shape [${t.dims}]`);
+      return t.data[0] as number | bigint;
+    };
+    if (isBig(x.type)) {
+      const lo = bound(1, -(2n ** 63n)) as bigint;
+      const hi = bound(2, 2n ** 63n - 1n) as bigint;
+      const X = x.data as BigInt64Array;
+      const out = new BigInt64Array(X.length);
+      for (let i = 0; i < X.length; i++) {
+        const v = X[i] < lo ? lo : X[i];
+        out[i] = v > hi ? hi : v; // numpy: max wins when min > max
+      }
+      return [new Tensor(x.type, out, x.dims)];
+    }
+    const lo = Number(bound(1, attrs.min));
+    const hi = Number(bound(2, attrs.max));
+    return [unaryMap(x, (v) => {
+      const w = v < lo ? lo : v;
+      return w > hi ? hi : w;
+    })];
+  },
+});

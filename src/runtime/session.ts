@@ -1,0 +1,156 @@
+import { NodeError, RnnxError, nodeError } from '../ir/errors.js';
+import { validateGraph, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
+import { asTensor, type Tensor } from '../ir/tensor.js';
+import { loadModel } from '../import/model.js';
+import { AttrReader, type OpContext, type OpDef } from '../ops/op.js';
+import { knownOp, lookupOp } from '../ops/registry.js';
+
+interface Step {
+  readonly node: Node;
+  readonly def: OpDef<unknown>;
+  readonly attrs: unknown;
+  readonly ctx: OpContext;
+  /** Values whose last reader is this step: released after it runs. */
+  readonly release: readonly string[];
+}
+
+export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims: readonly number[] }>;
+
+/** A prepared graph: ops resolved, attributes parsed and validated, execution order fixed. */
+export class ExecutionPlan {
+  readonly steps: readonly Step[];
+
+  constructor(readonly model: Model) {
+    const graph = model.graph;
+    const order = validateGraph(graph);
+    const unsupported = new Map<string, number>();
+    const resolved: { node: Node; def: OpDef<unknown>; ctx: OpContext }[] = [];
+    for (const node of order) {
+      const opset = model.opsets.get(node.domain);
+      const key = node.domain ? `${node.domain}.${node.opType}` : node.opType;
+      if (opset === undefined) {
+        throw nodeError(node, `domain '${node.domain}' is not imported by the model (no opset_import)`);
+      }
+      const row = lookupOp(node.domain, node.opType, opset);
+      if (!row) {
+        const known = knownOp(node.domain, node.opType);
+        const label = known ? `${key} (opset ${opset}; supported: ${known.map((r) => `${r.since}-${r.until}`).join(', ')})` : `${key} (opset ${opset})`;
+        unsupported.set(label, (unsupported.get(label) ?? 0) + 1);
+        continue;
+      }
+      resolved.push({ node, def: row.def, ctx: { node, opset } });
+    }
+    if (unsupported.size > 0) {
+      const list = [...unsupported].map(([k, n]) => `${k} x${n}`).join(', ');
+      throw new RnnxError(`Unsupported ops in this model: ${list}`);
+    }
+    const lastUse = new Map<string, number>();
+    resolved.forEach((r, i) => r.node.inputs.forEach((name) => name && lastUse.set(name, i)));
+    const keep = new Set([...graph.outputs.map((o) => o.name), ...graph.initializers.keys()]);
+    this.steps = resolved.map((r, i) => {
+      const reader = new AttrReader(r.ctx);
+      const attrs = r.def.parse(r.ctx, reader);
+      reader.assertAllRead();
+      const release = [...new Set(r.node.inputs)].filter((n) => n && lastUse.get(n) === i && !keep.has(n));
+      // Outputs nobody reads are dropped right away.
+      for (const o of r.node.outputs) if (o && !lastUse.has(o) && !keep.has(o)) release.push(o);
+      return { ...r, attrs, release };
+    });
+  }
+
+  /** Runs the graph: `values` holds feeds and receives every output. */
+  execute(values: Map<string, Tensor>): void {
+    for (const s of this.steps) {
+      const inputs = s.node.inputs.map((name) => {
+        if (name === '') return undefined;
+        const v = values.get(name);
+        if (v === undefined) throw nodeError(s.node, `input '${name}' has no value`);
+        return v;
+      });
+      let outs: (Tensor | undefined)[];
+      try {
+        outs = s.def.run(inputs, s.attrs, s.ctx);
+      } catch (e) {
+        if (e instanceof RnnxError) throw e;
+        throw new NodeError(s.node.name, s.node.opType, `kernel failed: ${(e as Error).message}`);
+      }
+      s.node.outputs.forEach((name, i) => {
+        if (!name) return;
+        const t = outs[i];
+        if (t === undefined) throw nodeError(s.node, `output ${i} ('${name}') was requested but not produced`);
+        values.set(name, t);
+      });
+      for (const r of s.release) values.delete(r);
+    }
+  }
+}
+
+/** The engine's entry point, shaped like onnxruntime-node's InferenceSession. */
+export class InferenceSession {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  readonly inputMetadata: readonly ValueInfo[];
+  readonly outputMetadata: readonly ValueInfo[];
+  readonly plan: ExecutionPlan;
+
+  private constructor(readonly model: Model) {
+    this.plan = new ExecutionPlan(model);
+    this.inputMetadata = model.graph.inputs;
+    this.outputMetadata = model.graph.outputs;
+    this.inputNames = model.graph.inputs.map((v) => v.name);
+    this.outputNames = model.graph.outputs.map((v) => v.name);
+  }
+
+  /** From a file path, ONNX bytes, or an already-built Model. */
+  static createSync(source: string | Uint8Array | ArrayBuffer | Model): InferenceSession {
+    if (source instanceof ArrayBuffer) source = new Uint8Array(source);
+    const model = typeof source === 'string' || source instanceof Uint8Array ? loadModel(source) : source;
+    return new InferenceSession(model);
+  }
+
+  static async create(source: string | Uint8Array | ArrayBuffer | Model): Promise<InferenceSession> {
+    return InferenceSession.createSync(source);
+  }
+
+  get graph(): Graph {
+    return this.model.graph;
+  }
+
+  runSync(feeds: Feeds, fetches?: readonly string[]): Record<string, Tensor> {
+    const values = new Map<string, Tensor>();
+    for (const [k, v] of this.model.graph.initializers) values.set(k, v);
+    const byName = new Map(this.inputMetadata.map((v) => [v.name, v]));
+    for (const name of Object.keys(feeds)) {
+      if (!byName.has(name)) throw new RnnxError(`Feed '${name}' is not an input of the model (inputs: ${this.inputNames.join(', ') || 'none'})`);
+    }
+    const missing = this.inputNames.filter((n) => !(n in feeds));
+    if (missing.length > 0) throw new RnnxError(`Missing feed${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
+    for (const info of this.inputMetadata) {
+      const t = asTensor(feeds[info.name], `Feed '${info.name}'`);
+      checkFeed(info, t);
+      values.set(info.name, t);
+    }
+    for (const f of fetches ?? []) {
+      if (!this.outputNames.includes(f)) throw new RnnxError(`Fetch '${f}' is not an output of the model (outputs: ${this.outputNames.join(', ')})`);
+    }
+    this.plan.execute(values);
+    const result: Record<string, Tensor> = {};
+    for (const name of fetches ?? this.outputNames) result[name] = values.get(name)!;
+    return result;
+  }
+
+  async run(feeds: Feeds, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
+    return this.runSync(feeds, fetches);
+  }
+}
+
+function checkFeed(info: ValueInfo, t: Tensor): void {
+  if (info.type && t.type !== info.type) {
+    throw new RnnxError(`Feed '${info.name}': expected ${info.type}, got ${t.type}`);
+  }
+  if (!info.shape) return;
+  const want = info.shape.map((d) => (typeof d === 'number' ? String(d) : (d ?? '?')));
+  if (t.dims.length !== info.shape.length || info.shape.some((d, i) => typeof d === 'number' && d !== t.dims[i])) {
+    throw new RnnxError(`Feed '${info.name}': expected shape [${want.join(', ')}], got [${t.dims.join(', ')}]`);
+  }
+}
