@@ -6,6 +6,8 @@ export interface OpContext {
   readonly node: Node;
   /** The model's opset for the node's domain. */
   readonly opset: number;
+  /** Input i when it is a constant (initializer) known at prepare time, so ops can pack it once. */
+  readonly constant?: (i: number) => Tensor | undefined;
 }
 
 export type Inputs = readonly (Tensor | undefined)[];

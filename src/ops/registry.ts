@@ -6,6 +6,7 @@ import * as mm from './matmul.js';
 import * as red from './reduce.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
+import * as rec from './rec/ops.js';
 
 /** One row: ONNX op name verbatim, domain ('' = ai.onnx), the opset versions it covers, the module. */
 export interface OpRow {
@@ -40,6 +41,7 @@ export const OPS: readonly OpRow[] = [
   row('Tile', shape.Tile, 6), row('Shape', shape.Shape), row('Size', shape.Size),
   row('ConstantOfShape', shape.ConstantOfShape, 9), row('Constant', shape.Constant), row('Identity', shape.Identity),
   row('Dropout', shape.Dropout), row('Range', shape.Range, 11),
+  row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
   row('Cast', cast.Cast, 6), row('CastLike', cast.CastLike, 15),
 ];
 

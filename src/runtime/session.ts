@@ -38,7 +38,8 @@ export class ExecutionPlan {
         unsupported.set(label, (unsupported.get(label) ?? 0) + 1);
         continue;
       }
-      resolved.push({ node, def: row.def, ctx: { node, opset } });
+      const constant = (i: number) => (node.inputs[i] ? graph.initializers.get(node.inputs[i]) : undefined);
+      resolved.push({ node, def: row.def, ctx: { node, opset, constant } });
     }
     if (unsupported.size > 0) {
       const list = [...unsupported].map(([k, n]) => `${k} x${n}`).join(', ');
