@@ -15,15 +15,19 @@ interface ActivationSpec {
   readonly make: (alpha: number, beta: number) => (x: number) => number;
 }
 
-/** The 11 activation functions of the ONNX recurrent ops, with the defaults of their ONNX ops. */
+/**
+ * The 11 activation functions of the ONNX recurrent ops. Defaults for a missing alpha/beta follow
+ * onnxruntime (LeakyRelu 0.01, HardSigmoid 0.2/0.5, Elu 1.0, every other parameter 0), so models
+ * agree with it; note ThresholdedRelu and Affine then differ from their standalone ops' 1.0.
+ */
 const SPECS: readonly ActivationSpec[] = [
   { name: 'Relu', make: () => (x) => (x > 0 ? x : 0) },
   { name: 'Tanh', make: () => Math.tanh },
   { name: 'Sigmoid', make: () => sigmoid },
-  { name: 'Affine', alpha: 1, beta: 0, make: (a, b) => (x) => a * x + b },
+  { name: 'Affine', alpha: 0, beta: 0, make: (a, b) => (x) => a * x + b },
   { name: 'LeakyRelu', alpha: 0.01, make: (a) => (x) => (x >= 0 ? x : a * x) },
-  { name: 'ThresholdedRelu', alpha: 1, make: (a) => (x) => (x > a ? x : 0) },
-  { name: 'ScaledTanh', alpha: 1, beta: 1, make: (a, b) => (x) => a * Math.tanh(b * x) },
+  { name: 'ThresholdedRelu', alpha: 0, make: (a) => (x) => (x > a ? x : 0) },
+  { name: 'ScaledTanh', alpha: 0, beta: 0, make: (a, b) => (x) => a * Math.tanh(b * x) },
   { name: 'HardSigmoid', alpha: 0.2, beta: 0.5, make: (a, b) => (x) => Math.min(Math.max(a * x + b, 0), 1) },
   { name: 'Elu', alpha: 1, make: (a) => (x) => (x >= 0 ? x : a * (Math.exp(x) - 1)) },
   { name: 'Softsign', make: () => (x) => x / (1 + Math.abs(x)) },

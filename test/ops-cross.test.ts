@@ -1,0 +1,167 @@
+// Single-node cross-checks: every core op against onnxruntime-node on random inputs, several
+// shapes and attribute settings each.
+import { describe, expect, it } from 'vitest';
+import { Tensor, type DataType } from '../src/ir/tensor.js';
+import type { SingleNodeSpec } from '../src/export/onnx.js';
+import { crossCheck, OP_TOL, OP_TOL_F64, randTensor, rng } from './helpers.js';
+
+const r = rng(1234);
+const f = (dims: number[], lo = -2, hi = 2) => randTensor(r, dims, 'float32', lo, hi);
+const i64 = (vals: number[]) => new Tensor('int64', vals.map(BigInt), [vals.length]);
+const X = (t: Tensor, name = 'x') => ({ name, tensor: t });
+const C = (t: Tensor, name: string) => ({ name, tensor: t, constant: true });
+
+type Case = [string, SingleNodeSpec];
+const cases: Case[] = [];
+const add = (name: string, spec: SingleNodeSpec) => cases.push([name, spec]);
+
+// Unary
+for (const op of ['Abs', 'Neg', 'Exp', 'Relu', 'Sigmoid', 'Tanh', 'Erf']) {
+  for (const dims of [[7], [3, 5], [2, 3, 4]]) add(`${op} [${dims}]`, { opType: op, inputs: [X(f(dims, -4, 4))], outputs: ['y'] });
+  if (op !== 'Erf') add(`${op} float64`, { opType: op, inputs: [X(randTensor(r, [4, 5], 'float64', -4, 4))], outputs: ['y'] });
+}
+for (const op of ['Log', 'Sqrt']) for (const dims of [[6], [4, 5]]) add(`${op} [${dims}]`, { opType: op, inputs: [X(f(dims, 0.01, 5))], outputs: ['y'] });
+for (const alpha of [0.01, 0.3]) add(`LeakyRelu alpha=${alpha}`, { opType: 'LeakyRelu', inputs: [X(f([3, 4]))], outputs: ['y'], attrs: { alpha: { f: alpha } } });
+add('Not', { opType: 'Not', inputs: [X(randTensor(r, [3, 4], 'bool'))], outputs: ['y'] });
+add('Clip inputs', { opType: 'Clip', inputs: [X(f([4, 5])), C(new Tensor('float32', [-0.5], []), 'lo'), C(new Tensor('float32', [0.7], []), 'hi')], outputs: ['y'] });
+add('Clip max only', { opType: 'Clip', inputs: [X(f([4, 5])), null, C(new Tensor('float32', [0.2], []), 'hi')], outputs: ['y'] });
+add('Clip opset 6', { opType: 'Clip', inputs: [X(f([4, 5]))], outputs: ['y'], attrs: { min: { f: -0.3 }, max: { f: 0.4 } }, opset: 6 });
+
+// Binary with broadcasting
+const bshapes: [number[], number[]][] = [[[3, 4], [3, 4]], [[2, 3, 4], [4]], [[2, 1, 4], [3, 1]], [[1], [2, 3]]];
+for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
+  for (const [a, b] of bshapes) add(`${op} [${a}]x[${b}]`, { opType: op, inputs: [X(f(a), 'a'), X(f(b, 0.5, 2), 'b')], outputs: ['y'] });
+  add(`${op} int32`, { opType: op, inputs: [X(randTensor(r, [3, 4], 'int32', -50, 50), 'a'), X(randTensor(r, [4], 'int32', 1, 9), 'b')], outputs: ['y'] });
+  add(`${op} int64`, { opType: op, inputs: [X(randTensor(r, [3, 4], 'int64', -50, 50), 'a'), X(randTensor(r, [3, 1], 'int64', 1, 9), 'b')], outputs: ['y'] });
+}
+add('Pow', { opType: 'Pow', inputs: [X(f([3, 4], 0.1, 3), 'a'), X(f([4], -2, 2), 'b')], outputs: ['y'] });
+add('Pow int exponent', { opType: 'Pow', inputs: [X(f([3, 4]), 'a'), X(randTensor(r, [1], 'int64', 0, 3), 'b')], outputs: ['y'] });
+for (const op of ['Equal', 'Less', 'Greater']) {
+  for (const [a, b] of bshapes.slice(0, 3)) {
+    add(`${op} [${a}]x[${b}]`, { opType: op, inputs: [X(randTensor(r, a, 'int64', 0, 3), 'a'), X(randTensor(r, b, 'int64', 0, 3), 'b')], outputs: ['y'], outputTypes: ['bool'] });
+  }
+  add(`${op} float`, { opType: op, inputs: [X(f([3, 4]), 'a'), X(f([4]), 'b')], outputs: ['y'], outputTypes: ['bool'] });
+}
+add('And', { opType: 'And', inputs: [X(randTensor(r, [3, 4], 'bool'), 'a'), X(randTensor(r, [4], 'bool'), 'b')], outputs: ['y'] });
+for (const op of ['Min', 'Max']) {
+  add(`${op} 2`, { opType: op, inputs: [X(f([3, 4]), 'a'), X(f([4]), 'b')], outputs: ['y'] });
+  add(`${op} 3`, { opType: op, inputs: [X(f([2, 3, 4]), 'a'), X(f([3, 1]), 'b'), X(f([1]), 'c')], outputs: ['y'] });
+}
+add('Where', { opType: 'Where', inputs: [X(randTensor(r, [3, 1], 'bool'), 'c'), X(f([3, 4]), 'a'), X(f([4]), 'b')], outputs: ['y'], outputTypes: ['float32'] });
+add('Where int64', { opType: 'Where', inputs: [X(randTensor(r, [2, 3], 'bool'), 'c'), X(randTensor(r, [2, 3], 'int64', -9, 9), 'a'), X(randTensor(r, [3], 'int64', -9, 9), 'b')], outputs: ['y'], outputTypes: ['int64'] });
+
+// MatMul / Gemm
+for (const [a, b] of [[[3, 4], [4, 5]], [[4], [4, 3]], [[2, 3, 4], [4]], [[2, 1, 3, 4], [3, 4, 2]], [[5, 16], [16, 33]]]) {
+  add(`MatMul [${a}]x[${b}]`, { opType: 'MatMul', inputs: [X(f(a), 'a'), X(f(b), 'b')], outputs: ['y'] });
+}
+add('MatMul float64', { opType: 'MatMul', inputs: [X(randTensor(r, [3, 7], 'float64'), 'a'), X(randTensor(r, [7, 2], 'float64'), 'b')], outputs: ['y'] });
+for (const [tA, tB, cd] of [[0, 0, [5]], [1, 0, [3, 5]], [0, 1, [1, 5]], [1, 1, [3, 1]], [0, 0, []]] as [number, number, number[]][]) {
+  const A = tA ? f([4, 3]) : f([3, 4]);
+  const B = tB ? f([5, 4]) : f([4, 5]);
+  add(`Gemm transA=${tA} transB=${tB} C[${cd}]`, {
+    opType: 'Gemm', inputs: [X(A, 'a'), X(B, 'b'), X(f(cd), 'c')], outputs: ['y'],
+    attrs: { transA: tA, transB: tB, alpha: { f: 0.7 }, beta: { f: 1.3 } },
+  });
+}
+add('Gemm no C', { opType: 'Gemm', inputs: [X(f([2, 3]), 'a'), X(f([3, 4]), 'b')], outputs: ['y'] });
+
+// Conv
+const convs: [string, number[], number[], Record<string, number[] | number | string>][] = [
+  ['1-D', [2, 3, 10], [4, 3, 3], {}],
+  ['1-D pads strides', [1, 2, 11], [3, 2, 4], { pads: [1, 2], strides: [2] }],
+  ['1-D dilations groups', [2, 4, 12], [6, 2, 3], { dilations: [2], group: 2 }],
+  ['2-D', [1, 3, 6, 7], [2, 3, 3, 3], {}],
+  ['2-D pads strides dilations', [2, 2, 9, 8], [4, 2, 3, 2], { pads: [1, 0, 2, 1], strides: [2, 1], dilations: [1, 2] }],
+  ['2-D depthwise', [1, 4, 5, 5], [4, 1, 3, 3], { group: 4, pads: [1, 1, 1, 1] }],
+  ['2-D SAME_UPPER', [1, 2, 7, 6], [3, 2, 3, 3], { auto_pad: 'SAME_UPPER', strides: [2, 2] }],
+  ['2-D SAME_LOWER', [1, 2, 6, 6], [3, 2, 4, 4], { auto_pad: 'SAME_LOWER' }],
+  ['2-D VALID', [1, 2, 6, 6], [3, 2, 2, 3], { auto_pad: 'VALID' }],
+];
+for (const [name, xd, wd, attrs] of convs) {
+  add(`Conv ${name}`, { opType: 'Conv', inputs: [X(f(xd)), C(f(wd), 'w'), C(f([wd[0]]), 'b')], outputs: ['y'], attrs });
+}
+add('Conv no bias', { opType: 'Conv', inputs: [X(f([1, 2, 5, 5])), C(f([3, 2, 3, 3]), 'w')], outputs: ['y'] });
+
+// Softmax family and reductions
+for (const op of ['Softmax', 'LogSoftmax']) {
+  for (const [dims, axis, opset] of [[[3, 5], -1, 13], [[2, 3, 4], 1, 13], [[2, 3, 4], 0, 13], [[2, 3, 4], 1, 11], [[4, 6], 1, 11]] as [number[], number, number][]) {
+    add(`${op} [${dims}] axis=${axis} opset ${opset}`, { opType: op, inputs: [X(f(dims, -30, 30))], outputs: ['y'], attrs: { axis }, opset });
+  }
+}
+for (const op of ['ReduceMean', 'ReduceMax', 'ReduceSum']) {
+  for (const [axes, keepdims] of [[[1], 1], [[0, 2], 0], [[-1], 1], [undefined, 0]] as [number[] | undefined, number][]) {
+    const useInput = op === 'ReduceSum';
+    const spec: SingleNodeSpec = useInput
+      ? { opType: op, inputs: [X(f([2, 3, 4])), ...(axes ? [C(i64(axes), 'axes')] : [])], outputs: ['y'], attrs: { keepdims }, opset: 13 }
+      : { opType: op, inputs: [X(f([2, 3, 4]))], outputs: ['y'], attrs: axes ? { axes, keepdims } : { keepdims }, opset: 13 };
+    add(`${op} axes=${axes} keepdims=${keepdims}`, spec);
+  }
+}
+for (const [axis, keepdims, last] of [[0, 1, 0], [1, 0, 0], [-1, 1, 1]]) {
+  add(`ArgMax axis=${axis} keepdims=${keepdims} last=${last}`, {
+    opType: 'ArgMax', inputs: [X(randTensor(r, [3, 4, 5], 'int32', 0, 3))], outputs: ['y'], outputTypes: ['int64'],
+    attrs: { axis, keepdims, select_last_index: last }, opset: 13,
+  });
+}
+
+// Shape ops
+add('Transpose default', { opType: 'Transpose', inputs: [X(f([2, 3, 4]))], outputs: ['y'] });
+add('Transpose perm', { opType: 'Transpose', inputs: [X(f([2, 3, 4, 5]))], outputs: ['y'], attrs: { perm: [0, 2, 1, 3] } });
+for (const shape of [[4, -1], [0, 0, -1], [24], [2, 0, 2, 2]]) {
+  add(`Reshape [${shape}]`, { opType: 'Reshape', inputs: [X(f([2, 3, 4])), C(i64(shape), 's')], outputs: ['y'] });
+}
+for (const axis of [0, 1, 2, -1]) add(`Flatten axis=${axis}`, { opType: 'Flatten', inputs: [X(f([2, 3, 4]))], outputs: ['y'], attrs: { axis } });
+add('Squeeze axes input', { opType: 'Squeeze', inputs: [X(f([1, 3, 1, 2])), C(i64([0, -2]), 'a')], outputs: ['y'], opset: 13 });
+add('Squeeze all', { opType: 'Squeeze', inputs: [X(f([1, 3, 1, 2]))], outputs: ['y'], opset: 13 });
+add('Squeeze opset 11', { opType: 'Squeeze', inputs: [X(f([1, 3, 1, 2]))], outputs: ['y'], attrs: { axes: [2] }, opset: 11 });
+add('Unsqueeze input', { opType: 'Unsqueeze', inputs: [X(f([3, 2])), C(i64([0, 3]), 'a')], outputs: ['y'], opset: 13 });
+add('Unsqueeze opset 11', { opType: 'Unsqueeze', inputs: [X(f([3, 2]))], outputs: ['y'], attrs: { axes: [-1] }, opset: 11 });
+for (const axis of [0, 1, -1]) add(`Concat axis=${axis}`, { opType: 'Concat', inputs: [X(f([2, 3, 2]), 'a'), X(f([2, 3, 2]), 'b'), X(f([2, 3, 2]), 'c')], outputs: ['y'], attrs: { axis } });
+add('Split equal', { opType: 'Split', inputs: [X(f([6, 4]))], outputs: ['y0', 'y1', 'y2'], attrs: { axis: 0 }, opset: 13 });
+add('Split sizes input', { opType: 'Split', inputs: [X(f([2, 7])), C(i64([3, 4]), 's')], outputs: ['y0', 'y1'], attrs: { axis: 1 }, opset: 13 });
+add('Split opset 11', { opType: 'Split', inputs: [X(f([2, 7]))], outputs: ['y0', 'y1'], attrs: { axis: -1, split: [5, 2] }, opset: 11 });
+const slices: [number[], number[], number[] | null, number[] | null][] = [
+  [[1, 0], [3, 2], null, null], [[0], [-1], [1], null], [[-1], [-1000], [2], [-1]], [[0, 1], [100, 4], [0, 2], [2, 2]], [[2], [0], [0], [-1]],
+];
+for (const [s, e, a, st] of slices) {
+  const inputs = [X(f([4, 5, 6])), C(i64(s), 'starts'), C(i64(e), 'ends'), a ? C(i64(a), 'axes') : null, st ? C(i64(st), 'steps') : null];
+  while (inputs[inputs.length - 1] === null) inputs.pop();
+  add(`Slice starts=${s} ends=${e} axes=${a} steps=${st}`, { opType: 'Slice', inputs, outputs: ['y'] });
+}
+add('Slice opset 9', { opType: 'Slice', inputs: [X(f([4, 5]))], outputs: ['y'], attrs: { starts: [1], ends: [10], axes: [1] }, opset: 9 });
+for (const axis of [0, 1, -1]) {
+  add(`Gather axis=${axis}`, { opType: 'Gather', inputs: [X(f([4, 5, 3])), C(new Tensor('int64', [0n, 2n, -1n, 1n], [2, 2]), 'i')], outputs: ['y'], attrs: { axis } });
+}
+add('Gather scalar index', { opType: 'Gather', inputs: [X(f([4, 5])), C(new Tensor('int64', [2n], []), 'i')], outputs: ['y'] });
+add('Expand', { opType: 'Expand', inputs: [X(f([3, 1])), C(i64([2, 3, 4]), 's')], outputs: ['y'] });
+add('Expand smaller shape', { opType: 'Expand', inputs: [X(f([2, 3, 1])), C(i64([3, 5]), 's')], outputs: ['y'] });
+add('Tile', { opType: 'Tile', inputs: [X(f([2, 3])), C(i64([2, 3]), 'r')], outputs: ['y'] });
+add('Shape', { opType: 'Shape', inputs: [X(f([2, 3, 4]))], outputs: ['y'], outputTypes: ['int64'] });
+add('Shape start end', { opType: 'Shape', inputs: [X(f([2, 3, 4]))], outputs: ['y'], outputTypes: ['int64'], attrs: { start: 1, end: -1 }, opset: 15 });
+add('Size', { opType: 'Size', inputs: [X(f([2, 3, 4]))], outputs: ['y'], outputTypes: ['int64'] });
+add('ConstantOfShape', { opType: 'ConstantOfShape', inputs: [X(i64([2, 3]), 's')], outputs: ['y'], outputTypes: ['float32'], attrs: { value: new Tensor('float32', [1.5], [1]) } });
+add('ConstantOfShape int64', { opType: 'ConstantOfShape', inputs: [X(i64([4]), 's')], outputs: ['y'], outputTypes: ['int64'], attrs: { value: new Tensor('int64', [7n], [1]) } });
+add('Identity', { opType: 'Identity', inputs: [X(f([3]))], outputs: ['y'] });
+add('Dropout inference', { opType: 'Dropout', inputs: [X(f([3, 4]))], outputs: ['y'] });
+add('Range float', { opType: 'Range', inputs: [X(new Tensor('float32', [1], []), 's'), X(new Tensor('float32', [7.5], []), 'l'), X(new Tensor('float32', [1.5], []), 'd')], outputs: ['y'] });
+add('Range int64 negative', { opType: 'Range', inputs: [X(new Tensor('int64', [10n], []), 's'), X(new Tensor('int64', [-3n], []), 'l'), X(new Tensor('int64', [-4n], []), 'd')], outputs: ['y'] });
+const castPairs: [DataType, DataType, number][] = [
+  ['float32', 'int64', 13], ['float32', 'int32', 13], ['int64', 'float32', 13], ['float32', 'float64', 13], ['float64', 'float32', 13],
+  ['float32', 'bool', 13], ['bool', 'float32', 13], ['int32', 'int64', 13], ['float32', 'float16', 13], ['float32', 'uint8', 13],
+];
+for (const [from, to, opset] of castPairs) {
+  const code = { float32: 1, uint8: 2, int32: 6, int64: 7, bool: 9, float16: 10, float64: 11 }[to as string]!;
+  add(`Cast ${from} -> ${to}`, { opType: 'Cast', inputs: [X(randTensor(r, [3, 4], from, -9, 9))], outputs: ['y'], outputTypes: [to], attrs: { to: code }, opset });
+}
+
+describe('single-node cross-checks against onnxruntime-node', () => {
+  it.each(cases)('%s', async (_name, spec) => {
+    const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');
+    const res = await crossCheck(spec, f64 ? OP_TOL_F64 : OP_TOL);
+    expect(res.messages).toEqual([]);
+  });
+  it('covers every core op', () => {
+    const ops = new Set(cases.map(([, s]) => s.opType));
+    expect(ops.size).toBeGreaterThanOrEqual(45);
+  });
+});
