@@ -58,7 +58,7 @@ function buildInputs(c: Case) {
   const W = t([D, G * c.H, c.I], 0.8);
   const R = t([D, G * c.H, c.H], 0.8);
   const B = c.hasB ? t([D, 2 * G * c.H], 0.5) : undefined;
-  const lens = c.hasLens ? new Tensor('int32', Array.from({ length: c.N }, () => 1 + Math.floor(r() * c.T)), [c.N]) : undefined;
+  const lens = c.hasLens ? new Tensor('int32', Array.from({ length: c.N }, () => Math.floor(r() * (c.T + 1))), [c.N]) : undefined;
   const sdims = lay ? [c.N, D, c.H] : [D, c.N, c.H];
   const h0 = c.hasH0 ? t(sdims) : undefined;
   const c0 = c.hasC0 ? t(sdims) : undefined;

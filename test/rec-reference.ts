@@ -102,7 +102,8 @@ export function refRecurrent(
         if (mode === 'LSTM') c = nc;
         for (let j = 0; j < H; j++) Y[yIdx(t, d, n, j)] = h[j];
       }
-      for (let j = 0; j < H; j++) { Yh[sIdx(d, n, j)] = h[j]; Yc[sIdx(d, n, j)] = c[j]; }
+      // An empty sequence ends with zero states (onnxruntime's behaviour).
+      for (let j = 0; j < H; j++) { Yh[sIdx(d, n, j)] = L ? h[j] : 0; Yc[sIdx(d, n, j)] = L ? c[j] : 0; }
     }
   }
   return { Y, Yh, Yc, yDims: lay ? [N, T, D, H] : [T, D, N, H], sDims: lay ? [N, D, H] : [D, N, H] };

@@ -73,6 +73,11 @@ function runDirection(layer: RecurrentLayer, d: number, reverse: boolean, r: Rec
         for (let k = 0; k < H; k++) out.Y[yo + k] = h[hn + k];
       }
     }
+    // onnxruntime: an empty sequence ends with zero states, not the initial ones.
+    if (L === 0) {
+      h.fill(0, hn, hn + H);
+      c.fill(0, hn, hn + H);
+    }
   }
   storeState(out.Yh, h, d, D, N, H, layout);
   storeState(out.Yc, c, d, D, N, H, layout);
