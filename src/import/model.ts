@@ -21,6 +21,16 @@ export function loadModel(source: string | Uint8Array): Model {
 }
 
 export function decodeModel(bytes: Uint8Array, ctx: ExternalDataContext): Model {
+  try {
+    return decodeModelProto(bytes, ctx);
+  } catch (e) {
+    if (e instanceof RnnxError) throw e;
+    // A safety net: whatever a malformed file trips over is reported, never a crash.
+    throw new RnnxError(`Malformed ONNX model: ${(e as Error).message}`);
+  }
+}
+
+function decodeModelProto(bytes: Uint8Array, ctx: ExternalDataContext): Model {
   let mp: OnnxNs.ModelProto;
   try {
     mp = onnx.ModelProto.decode(bytes);
@@ -116,8 +126,12 @@ function decodeAttribute(ap: OnnxNs.IAttributeProto, ctx: ExternalDataContext, n
     case AT.FLOAT: return { type: 'float', value: ap.f ?? 0 };
     case AT.INT: return { type: 'int', value: toNum(ap.i) };
     case AT.STRING: return { type: 'string', value: utf8(ap.s ?? new Uint8Array()) };
-    case AT.TENSOR: return { type: 'tensor', value: decodeTensor(ap.t!, ctx, what) };
-    case AT.GRAPH: return { type: 'graph', value: decodeGraph(ap.g!, ctx) };
+    case AT.TENSOR:
+      if (!ap.t) throw new RnnxError(`${what}: TENSOR attribute without a tensor`);
+      return { type: 'tensor', value: decodeTensor(ap.t, ctx, what) };
+    case AT.GRAPH:
+      if (!ap.g) throw new RnnxError(`${what}: GRAPH attribute without a graph`);
+      return { type: 'graph', value: decodeGraph(ap.g, ctx) };
     case AT.FLOATS: return { type: 'floats', value: [...(ap.floats ?? [])] };
     case AT.INTS: return { type: 'ints', value: (ap.ints ?? []).map(toNum) };
     case AT.STRINGS: return { type: 'strings', value: (ap.strings ?? []).map(utf8) };

@@ -30,7 +30,6 @@ export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, 
   }
   if (tp.rawData && tp.rawData.length > 0) return new Tensor(type, fromBytes(type, tp.rawData, n, name), dims);
 
-  const out = allocData(type, n) as NumericArray | BigArray;
   let src: ArrayLike<unknown>;
   switch (type) {
     case 'float32': src = tp.floatData ?? []; break;
@@ -40,6 +39,7 @@ export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, 
     default: src = tp.int32Data ?? []; // int8..int32, uint8, uint16, bool, float16, bfloat16 (as bits)
   }
   checkCount(src.length, n, name);
+  const out = allocData(type, n) as NumericArray | BigArray;
   if (type === 'int64' || type === 'uint64') {
     const big = out as BigArray;
     for (let i = 0; i < n; i++) big[i] = toBig(src[i] as never, type === 'uint64');

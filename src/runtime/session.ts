@@ -50,7 +50,13 @@ export class ExecutionPlan {
     const keep = new Set([...graph.outputs.map((o) => o.name), ...graph.initializers.keys()]);
     this.steps = resolved.map((r, i) => {
       const reader = new AttrReader(r.ctx);
-      const attrs = r.def.parse(r.ctx, reader);
+      let attrs: unknown;
+      try {
+        attrs = r.def.parse(r.ctx, reader);
+      } catch (e) {
+        if (e instanceof RnnxError) throw e;
+        throw new NodeError(r.node.name, r.node.opType, `invalid node: ${(e as Error).message}`);
+      }
       reader.assertAllRead();
       const release = [...new Set(r.node.inputs)].filter((n) => n && lastUse.get(n) === i && !keep.has(n));
       // Outputs nobody reads are dropped right away.

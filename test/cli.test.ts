@@ -1,0 +1,80 @@
+// The CLI as a user runs it (through bin/rnnx.js on the built dist/).
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { readNpy } from '../src/io/npy.js';
+
+const root = path.join(import.meta.dirname, '..');
+const bin = path.join(root, 'bin', 'rnnx.js');
+const seed = path.join(root, 'test', 'fixtures', 'lstm_seed');
+const rnnx = (...args: string[]) => spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', cwd: root });
+
+beforeAll(() => {
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+}, 120_000);
+
+describe('rnnx CLI', () => {
+  it('--help lists the commands', () => {
+    const r = rnnx('--help');
+    expect(r.status).toBe(0);
+    for (const c of ['run', 'inspect', 'conformance', 'demo']) expect(r.stdout).toContain(`rnnx ${c}`);
+  });
+  it('run writes outputs as .npy equal to the library result and --check reports agreement', () => {
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnx-cli-'));
+    const r = rnnx('run', path.join(seed, 'model.onnx'), '--input', `x=${path.join(seed, 'in_x.npy')}`, '--input', `h0=${path.join(seed, 'in_h0.npy')}`,
+      '--input', `c0=${path.join(seed, 'in_c0.npy')}`, '--out', out, '--check');
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/agreement with onnxruntime-node:\n {2}y: max abs diff/);
+    const y = readNpy(fs.readFileSync(path.join(out, 'y.npy')));
+    const want = readNpy(fs.readFileSync(path.join(seed, 'out_y.npy')));
+    expect(y.dims).toEqual(want.dims);
+    const d = Array.from(y.data as Float32Array).map((v, i) => Math.abs(v - (want.data as Float32Array)[i]));
+    expect(Math.max(...d)).toBeLessThan(1e-5);
+  });
+  it('run --random makes inputs from declared shapes', () => {
+    const r = rnnx('run', path.join(seed, 'model.onnx'), '--random');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('y: float32 [2, 3, 5]');
+  });
+  it('run without inputs explains what is missing', () => {
+    const r = rnnx('run', path.join(seed, 'model.onnx'));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain("input 'x' has no --input file (or pass --random)");
+  });
+  it('inspect describes the recurrent layer, also as JSON', () => {
+    const r = rnnx('inspect', path.join(seed, 'model.onnx'));
+    expect(r.stdout).toContain('LSTM');
+    expect(r.stdout).toMatch(/input_size=4, hidden_size=5/);
+    const j = JSON.parse(rnnx('inspect', path.join(seed, 'model.onnx'), '--json').stdout);
+    expect(j.ops.LSTM).toBe(1);
+    expect(j.opsets['ai.onnx']).toBe(14);
+    expect(j.initializerBytes).toBeGreaterThan(0);
+  });
+  it('conformance prints one line per test and the closing count; exit 1 on a failure', () => {
+    const dir = path.join(root, 'test', 'data', 'onnx-node');
+    const r = rnnx('conformance', path.join(dir, 'test_lstm_defaults'), path.join(dir, 'test_relu'));
+    expect(r.status).toBe(0);
+    expect(r.stdout.trim().split('\n')).toEqual(['PASS test_lstm_defaults', 'PASS test_relu', '2 passed, 0 failed']);
+    const broken = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnx-conf-'));
+    fs.cpSync(path.join(dir, 'test_relu'), path.join(broken, 'test_relu'), { recursive: true });
+    fs.copyFileSync(path.join(dir, 'test_neg', 'model.onnx'), path.join(broken, 'test_relu', 'model.onnx'));
+    const json = path.join(broken, 'r.json');
+    const r2 = rnnx('conformance', broken, '--json', json);
+    expect(r2.status).toBe(1);
+    expect(r2.stdout).toContain('0 passed, 1 failed');
+    expect(JSON.parse(fs.readFileSync(json, 'utf8')).failed).toBe(1);
+  });
+  it('demo runs the bundled model and prints agreement with PyTorch and onnxruntime', () => {
+    const r = rnnx('demo');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('agreement with PyTorch:');
+    expect(r.stdout).toContain('agreement with onnxruntime-node:');
+  });
+  it('unknown commands and options are errors', () => {
+    expect(rnnx('frobnicate').status).toBe(2);
+    expect(rnnx('inspect', '--bogus', 'x').stderr).toContain('unknown option --bogus');
+  });
+});
