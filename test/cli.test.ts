@@ -46,9 +46,9 @@ describe('rnnx CLI', () => {
   });
   it('inspect describes the recurrent layer, also as JSON', () => {
     const r = rnnx('inspect', path.join(seed, 'model.onnx'));
-    expect(r.stdout).toContain('LSTM');
-    expect(r.stdout).toMatch(/input_size=4, hidden_size=5/);
-    const j = JSON.parse(rnnx('inspect', path.join(seed, 'model.onnx'), '--json').stdout);
+    expect(r.stdout).toContain('rnn: LSTM(input_size=4, hidden_size=5, num_layers=1, bidirectional=False, batch_first=True)');
+    expect(rnnx('inspect', path.join(seed, 'model.onnx'), '--no-fuse').stdout).toMatch(/ONNX LSTM node, input_size=4, hidden_size=5/);
+    const j = JSON.parse(rnnx('inspect', path.join(seed, 'model.onnx'), '--json', '--no-fuse').stdout);
     expect(j.ops.LSTM).toBe(1);
     expect(j.opsets['ai.onnx']).toBe(14);
     expect(j.initializerBytes).toBeGreaterThan(0);
@@ -72,6 +72,12 @@ describe('rnnx CLI', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('agreement with PyTorch:');
     expect(r.stdout).toContain('agreement with onnxruntime-node:');
+  });
+  it('export-weights writes the parameters under PyTorch names', () => {
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rnnx-w-')), 'w.safetensors');
+    const r = rnnx('export-weights', path.join(root, 'test', 'fixtures', 'lstm_l2_bi_bf', 'model.onnx'), '--out', out);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('rnn.weight_hh_l1_reverse: float32 [16, 4]');
   });
   it('unknown commands and options are errors', () => {
     expect(rnnx('frobnicate').status).toBe(2);

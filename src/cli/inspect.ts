@@ -1,5 +1,8 @@
 import type { Model, Node } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
+import type { RecMode } from '../ops/rec/layer.js';
+import { describeStack } from '../ops/rec/stack.js';
+import { RNNX_DOMAIN } from '../ops/registry.js';
 
 export interface ModelSummary {
   producer: string;
@@ -27,7 +30,7 @@ export function describeRecurrentNode(node: Node, initializers: ReadonlyMap<stri
   const G = { LSTM: 4, GRU: 3, RNN: 1 }[node.opType as 'LSTM'] ?? 1;
   const hidden = get('hidden_size') ?? (W ? W.dims[1] / G : '?');
   const input = W ? W.dims[2] : '?';
-  const parts = [`${node.opType} '${node.name}': input_size=${input}, hidden_size=${hidden}, direction=${get('direction') ?? 'forward'}`];
+  const parts = [`${node.name}: ONNX ${node.opType} node, input_size=${input}, hidden_size=${hidden}, direction=${get('direction') ?? 'forward'}`];
   if (get('layout') === 1) parts.push('layout=1 (batch first)');
   if (get('activations')) parts.push(`activations=[${(get('activations') as string[]).join(', ')}]`);
   if (get('clip') !== undefined) parts.push(`clip=${get('clip')}`);
@@ -39,6 +42,16 @@ export function describeRecurrentNode(node: Node, initializers: ReadonlyMap<stri
   if (node.inputs[5]) parts.push('initial_h');
   if (node.inputs[6] && node.opType === 'LSTM') parts.push('initial_c');
   return parts.join(', ');
+}
+
+/** A recovered PyTorch module: `rnn: LSTM(input_size=7, hidden_size=9, num_layers=3, …)`. */
+export function describeStackNode(n: Node): string {
+  const i = (k: string, d: number) => (n.attributes.get(k)?.value as number | undefined) ?? d;
+  return `${n.name}: ${describeStack({
+    mode: n.opType as RecMode, inputSize: i('input_size', 0), hiddenSize: i('hidden_size', 0), numLayers: i('num_layers', 1),
+    bias: i('bias', 1) !== 0, batchFirst: i('batch_first', 0) !== 0, bidirectional: i('bidirectional', 0) !== 0,
+    projSize: i('proj_size', 0), nonlinearity: (n.attributes.get('nonlinearity')?.value as 'tanh' | 'relu' | undefined) ?? 'tanh',
+  })}`;
 }
 
 export function summarize(model: Model): ModelSummary {
@@ -57,7 +70,11 @@ export function summarize(model: Model): ModelSummary {
     nodes: g.nodes.length,
     initializers: g.initializers.size,
     initializerBytes: bytes,
-    recurrent: g.nodes.filter((n) => ['LSTM', 'GRU', 'RNN'].includes(n.opType) && !n.domain).map((n) => describeRecurrentNode(n, g.initializers)),
+    recurrent: g.nodes.flatMap((n) => {
+      if (n.domain === RNNX_DOMAIN) return [describeStackNode(n)];
+      if (!n.domain && ['LSTM', 'GRU', 'RNN'].includes(n.opType)) return [describeRecurrentNode(n, g.initializers)];
+      return [];
+    }),
   };
 }
 

@@ -9,19 +9,25 @@ import { InferenceSession } from '../runtime/session.js';
 import { runNodeTest, type NodeTestResult } from '../runtime/node-test.js';
 import { agreement, runOnnxruntime } from '../runtime/ort-check.js';
 import { formatSummary, summarize } from './inspect.js';
+import { collectWeights } from '../export/weights.js';
+import { writeSafetensors } from '../io/safetensors.js';
 
 const HELP = `rnnx — run ONNX models (recurrent networks first) with TypeScript kernels
 
 Usage:
-  rnnx run MODEL [--input NAME=FILE.npy]... [--random] [--dim NAME=N]... [--seed N] [--out DIR] [--check]
+  rnnx run MODEL [--input NAME=FILE.npy]... [--random] [--dim NAME=N]... [--seed N] [--out DIR] [--check] [--no-fuse]
       Runs MODEL; writes each output to DIR/<output name>.npy (with --out) and prints a summary.
       --random   make missing inputs from the declared shapes (symbolic dims default to 1; set them with --dim)
       --check    also run onnxruntime-node and print max abs / rel difference per output
-  rnnx inspect MODEL [--json]
-      Inputs, outputs, opsets, op counts, initializer bytes, one line per recurrent layer.
+  rnnx inspect MODEL [--json] [--no-fuse]
+      Inputs, outputs, opsets, op counts, initializer bytes, one line per recurrent layer (recovered
+      PyTorch modules in PyTorch's terms; --no-fuse shows the ONNX nodes as written).
   rnnx conformance DIR... [--json FILE]
       Runs ONNX backend-style test folders (model.onnx, test_data_set_*/input_N.pb, output_N.pb);
       a DIR holding such folders runs each. Exit status 1 if any test failed.
+  rnnx export-weights MODEL --out FILE.safetensors
+      Writes the parameters under PyTorch's names (recovered recurrent layers: <module>.weight_ih_l0, …;
+      other initializers under their ONNX names).
   rnnx demo
       Runs the bundled PyTorch-exported LSTM and prints its agreement with PyTorch and onnxruntime.
   rnnx --help | --version
@@ -100,11 +106,11 @@ async function printCheck(bytes: Uint8Array, feeds: Record<string, Tensor>, ours
 
 async function cmdRun(argv: string[]): Promise<number> {
   const p = parseArgs(argv, ['input', 'dim', 'seed', 'out']);
-  checkFlags(p, ['input', 'dim', 'seed', 'out', 'random', 'check']);
+  checkFlags(p, ['input', 'dim', 'seed', 'out', 'random', 'check', 'no-fuse']);
   if (p.positional.length !== 1) throw new RnnxError('run needs exactly one MODEL (see rnnx --help)');
   const modelPath = p.positional[0];
   const bytes = readFile(modelPath);
-  const session = InferenceSession.createSync(loadModel(modelPath));
+  const session = InferenceSession.createSync(loadModel(modelPath, { fuse: !p.flags.has('no-fuse') }));
   const feeds: Record<string, Tensor> = {};
   for (const spec of p.flags.get('input') ?? []) {
     const eq = spec.indexOf('=');
@@ -155,9 +161,9 @@ function readFile(f: string): Buffer {
 
 function cmdInspect(argv: string[]): number {
   const p = parseArgs(argv, []);
-  checkFlags(p, ['json']);
+  checkFlags(p, ['json', 'no-fuse']);
   if (p.positional.length !== 1) throw new RnnxError('inspect needs exactly one MODEL');
-  const s = summarize(loadModel(p.positional[0]));
+  const s = summarize(loadModel(p.positional[0], { fuse: !p.flags.has('no-fuse') }));
   console.log(p.flags.has('json') ? JSON.stringify(s, null, 2) : formatSummary(s));
   return 0;
 }
@@ -197,6 +203,18 @@ function cmdConformance(argv: string[]): number {
   return failed > 0 ? 1 : 0;
 }
 
+function cmdExportWeights(argv: string[]): number {
+  const p = parseArgs(argv, ['out']);
+  checkFlags(p, ['out']);
+  const out = p.flags.get('out')?.[0];
+  if (p.positional.length !== 1 || !out) throw new RnnxError('export-weights needs MODEL and --out FILE.safetensors');
+  const weights = collectWeights(loadModel(p.positional[0]));
+  fs.writeFileSync(out, writeSafetensors(weights, { format: 'pt', producer: 'rnnx' }));
+  console.log(`wrote ${weights.size} tensors to ${out}`);
+  for (const [k, t] of weights) console.log(`  ${k}: ${t.type} [${t.dims.join(', ')}]`);
+  return 0;
+}
+
 async function cmdDemo(): Promise<number> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   const dir = path.join(root, 'test', 'fixtures', 'lstm_seed');
@@ -227,6 +245,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'run': return await cmdRun(rest);
       case 'inspect': return cmdInspect(rest);
       case 'conformance': return cmdConformance(rest);
+      case 'export-weights': return cmdExportWeights(rest);
       case 'demo': return await cmdDemo();
       case '--version': case '-v': console.log('rnnx 0.1.0'); return 0;
       case undefined: case '--help': case '-h': case 'help': console.log(HELP); return cmd === undefined ? 2 : 0;

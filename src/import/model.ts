@@ -5,9 +5,20 @@ import { normalizeDomain, type Attribute, type Dim, type Graph, type Model, type
 import { dtypeFromOnnx, type Tensor } from '../ir/tensor.js';
 import { onnx, toNum, type OnnxNs } from './proto.js';
 import { decodeTensor, type ExternalDataContext } from './tensor-proto.js';
+import { fuseRecurrent } from './fuse.js';
+
+export interface LoadOptions {
+  /** Recover whole PyTorch recurrent modules into ai.rnnx stack nodes (default true). */
+  readonly fuse?: boolean;
+}
 
 /** Reads a model from a path (external data resolved beside it) or from bytes. */
-export function loadModel(source: string | Uint8Array): Model {
+export function loadModel(source: string | Uint8Array, options: LoadOptions = {}): Model {
+  const model = readModel(source);
+  return options.fuse === false ? model : fuseRecurrent(model);
+}
+
+function readModel(source: string | Uint8Array): Model {
   if (typeof source === 'string') {
     let bytes: Buffer;
     try {

@@ -7,6 +7,7 @@ import * as red from './reduce.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
+import * as stack from './rec/stack.js';
 
 /** One row: ONNX op name verbatim, domain ('' = ai.onnx), the opset versions it covers, the module. */
 export interface OpRow {
@@ -18,6 +19,8 @@ export interface OpRow {
 }
 
 const LATEST = 22;
+/** Domain of rnnx's recurrent-stack ops. */
+export const RNNX_DOMAIN = 'ai.rnnx';
 const row = (opType: string, def: OpDef<any>, since = 1, until = LATEST): OpRow => ({ opType, domain: '', since, until, def }); // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /** The explicit table: every op rnnx runs, nothing registered by side effect. */
@@ -43,6 +46,10 @@ export const OPS: readonly OpRow[] = [
   row('Dropout', shape.Dropout), row('Range', shape.Range, 11),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
   row('Cast', cast.Cast, 6), row('CastLike', cast.CastLike, 15),
+  // rnnx's own domain: whole PyTorch recurrent modules, made by the importer's fusion or the graph API.
+  { opType: 'LSTM', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.LSTMStack },
+  { opType: 'GRU', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.GRUStack },
+  { opType: 'RNN', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.RNNStack },
 ];
 
 const byKey = new Map<string, OpRow[]>();

@@ -1,7 +1,7 @@
 import { NodeError, RnnxError, nodeError } from '../ir/errors.js';
 import { validateGraph, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
 import { asTensor, type Tensor } from '../ir/tensor.js';
-import { loadModel } from '../import/model.js';
+import { loadModel, type LoadOptions } from '../import/model.js';
 import { AttrReader, type OpContext, type OpDef } from '../ops/op.js';
 import { knownOp, lookupOp } from '../ops/registry.js';
 
@@ -109,14 +109,14 @@ export class InferenceSession {
   }
 
   /** From a file path, ONNX bytes, or an already-built Model. */
-  static createSync(source: string | Uint8Array | ArrayBuffer | Model): InferenceSession {
+  static createSync(source: string | Uint8Array | ArrayBuffer | Model, options: LoadOptions = {}): InferenceSession {
     if (source instanceof ArrayBuffer) source = new Uint8Array(source);
-    const model = typeof source === 'string' || source instanceof Uint8Array ? loadModel(source) : source;
+    const model = typeof source === 'string' || source instanceof Uint8Array ? loadModel(source, options) : source;
     return new InferenceSession(model);
   }
 
-  static async create(source: string | Uint8Array | ArrayBuffer | Model): Promise<InferenceSession> {
-    return InferenceSession.createSync(source);
+  static async create(source: string | Uint8Array | ArrayBuffer | Model, options: LoadOptions = {}): Promise<InferenceSession> {
+    return InferenceSession.createSync(source, options);
   }
 
   get graph(): Graph {

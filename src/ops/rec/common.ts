@@ -91,6 +91,8 @@ export interface RecRun {
   readonly lens: Int32Array | null;
   readonly h0?: FloatArray;
   readonly c0?: FloatArray;
+  /** Layout of h0/c0 and Y_h/Y_c: 0 [D, N, H], 1 [N, D, H]. */
+  readonly stateLayout: 0 | 1;
 }
 
 export function checkRunInputs(layer: RecurrentLayer, inputs: Inputs, ctx: OpContext): RecRun {
@@ -122,7 +124,7 @@ export function checkRunInputs(layer: RecurrentLayer, inputs: Inputs, ctx: OpCon
     }
     return t.data as FloatArray;
   };
-  return { T, N, X: x.data as FloatArray, lens, h0: state(5, 'initial_h'), c0: layer.mode === 'LSTM' ? state(6, 'initial_c') : undefined };
+  return { T, N, X: x.data as FloatArray, lens, h0: state(5, 'initial_h'), c0: layer.mode === 'LSTM' ? state(6, 'initial_c') : undefined, stateLayout: layer.layout };
 }
 
 /**

@@ -3,9 +3,16 @@ import { inputProjection, loadState, rowOf, storeState, yOffset, type RecRun } f
 import { GATES, type DirectionParams, type FloatArray, type RecurrentLayer } from './layer.js';
 
 export interface RecOutputs {
-  readonly Y: FloatArray | null; //  [T, D, N, H] or [N, T, D, H]
-  readonly Yh: FloatArray | null; // [D, N, H] or [N, D, H]
-  readonly Yc: FloatArray | null; // LSTM only
+  readonly Y: FloatArray | null; //  [T, D, N, S] or [N, T, D, S] (S = proj_size or hidden_size)
+  readonly Yh: FloatArray | null; // [D, N, S] or [N, D, S]
+  readonly Yc: FloatArray | null; // LSTM only, [D, N, H] or [N, D, H]
+  /** Where h_t of (t, d, n) goes in Y; default: the ONNX layout of `layer.layout`. */
+  readonly yAt?: (t: number, d: number, n: number) => number;
+}
+
+/** Width of the hidden state h: the projection size for LSTMP, else hidden_size. */
+export function stateSize(layer: RecurrentLayer): number {
+  return layer.projSize ?? layer.hiddenSize;
 }
 
 /**
@@ -21,34 +28,37 @@ export function runLayer(layer: RecurrentLayer, r: RecRun, out: RecOutputs): voi
   }
 }
 
+type Act = (x: number) => number;
+
 function runDirection(layer: RecurrentLayer, d: number, reverse: boolean, r: RecRun, out: RecOutputs): void {
   const { mode, hiddenSize: H, inputSize: I, layout } = layer;
+  const S = stateSize(layer);
   const { T, N, lens } = r;
   const D = layer.params.length;
-  const G = GATES[mode];
-  const GH = G * H;
+  const GH = GATES[mode] * H;
   const p = layer.params[d];
-  const h = new Float64Array(N * H);
-  const c = new Float64Array(N * H);
-  loadState(h, r.h0, d, D, N, H, layout);
-  loadState(c, r.c0, d, D, N, H, layout);
+  const h = new Float64Array(N * S); // hidden state, [N, S]
+  const c = new Float64Array(N * H); // LSTM cell, [N, H]
+  loadState(h, r.h0, d, D, N, S, r.stateLayout);
+  loadState(c, r.c0, d, D, N, H, r.stateLayout);
 
-  // Bias folded into the projection: b_ih + b_hh, except GRU's b_hn which sits inside r∘(…).
+  // Biases folded into the input projection: b_ih + b_hh, except GRU's b_hn which sits inside r∘(…).
   const bias = new Float64Array(GH);
   for (let g = 0; g < GH; g++) bias[g] = p.biasIh[g] + (mode === 'GRU' && g >= 2 * H ? 0 : p.biasHh[g]);
   const xw = inputProjection(r.X, T * N, I, p.weightIh, bias);
   const row = rowOf(layout, T, N);
-  const yAt = yOffset(layout, T, D, N, H);
+  const yAt = out.yAt ?? yOffset(layout, T, D, N, S);
   const gates = new Float64Array(GH);
   const tmp = new Float64Array(H);
   const acts = layer.activations[d].map(activationFn);
   const clip = layer.clip ?? Infinity;
   const cl = (v: number) => (v > clip ? clip : v < -clip ? -clip : v);
-  const Whh = p.weightHh;
+  const Whh = p.weightHh; // [G·H, S]
 
   for (let n = 0; n < N; n++) {
     const L = lens ? lens[n] : T;
-    const hn = n * H;
+    const hn = n * S;
+    const cn = n * H;
     for (let s = 0; s < L; s++) {
       const t = reverse ? L - 1 - s : s;
       const xo = row(t, n) * GH;
@@ -58,11 +68,11 @@ function runDirection(layer: RecurrentLayer, d: number, reverse: boolean, r: Rec
         // gates = XW[t] + h·W_hhᵀ
         for (let g = 0; g < GH; g++) {
           let acc = xw[xo + g];
-          const wo = g * H;
-          for (let k = 0; k < H; k++) acc += h[hn + k] * Whh[wo + k];
+          const wo = g * S;
+          for (let k = 0; k < S; k++) acc += h[hn + k] * Whh[wo + k];
           gates[g] = acc;
         }
-        if (mode === 'LSTM') lstmGates(layer, p, acts, cl, gates, h, c, hn, H);
+        if (mode === 'LSTM') lstmGates(layer, p, acts, cl, gates, h, hn, c, cn, tmp, H, S);
         else {
           const f = acts[0];
           for (let k = 0; k < H; k++) h[hn + k] = f(cl(gates[k]));
@@ -70,41 +80,51 @@ function runDirection(layer: RecurrentLayer, d: number, reverse: boolean, r: Rec
       }
       if (out.Y) {
         const yo = yAt(t, d, n);
-        for (let k = 0; k < H; k++) out.Y[yo + k] = h[hn + k];
+        for (let k = 0; k < S; k++) out.Y[yo + k] = h[hn + k];
       }
     }
     // onnxruntime: an empty sequence ends with zero states, not the initial ones.
     if (L === 0) {
-      h.fill(0, hn, hn + H);
-      c.fill(0, hn, hn + H);
+      h.fill(0, hn, hn + S);
+      c.fill(0, cn, cn + H);
     }
   }
-  storeState(out.Yh, h, d, D, N, H, layout);
-  storeState(out.Yc, c, d, D, N, H, layout);
+  storeState(out.Yh, h, d, D, N, S, r.stateLayout);
+  storeState(out.Yc, c, d, D, N, H, r.stateLayout);
 }
 
-/** PyTorch gate order i, f, g, o; peepholes p_i, p_o, p_f (ONNX order). */
+/** PyTorch gate order i, f, g, o; peepholes p_i, p_o, p_f (ONNX order); then h = W_hr·(o∘h(c)) for LSTMP. */
 function lstmGates(
-  layer: RecurrentLayer, p: DirectionParams, acts: ((x: number) => number)[], cl: (v: number) => number,
-  gates: Float64Array, h: Float64Array, c: Float64Array, hn: number, H: number,
+  layer: RecurrentLayer, p: DirectionParams, acts: Act[], cl: Act,
+  gates: Float64Array, h: Float64Array, hn: number, c: Float64Array, cn: number, tmp: Float64Array, H: number, S: number,
 ): void {
   const [f, g, hAct] = acts;
   const P = p.peephole;
+  const Whr = p.weightHr; // [S, H]
   for (let k = 0; k < H; k++) {
-    const cPrev = c[hn + k];
+    const cPrev = c[cn + k];
     const it = f(cl(gates[k] + (P ? P[k] * cPrev : 0)));
     const ft = layer.inputForget ? 1 - it : f(cl(gates[H + k] + (P ? P[2 * H + k] * cPrev : 0)));
     const gt = g(cl(gates[2 * H + k]));
     const ct = ft * cPrev + it * gt;
     const ot = f(cl(gates[3 * H + k] + (P ? P[H + k] * ct : 0)));
-    c[hn + k] = ct;
-    h[hn + k] = ot * hAct(ct);
+    c[cn + k] = ct;
+    if (Whr) tmp[k] = ot * hAct(ct);
+    else h[hn + k] = ot * hAct(ct);
+  }
+  if (Whr) {
+    for (let j = 0; j < S; j++) {
+      let acc = 0;
+      const wo = j * H;
+      for (let k = 0; k < H; k++) acc += Whr[wo + k] * tmp[k];
+      h[hn + j] = acc;
+    }
   }
 }
 
 /** PyTorch gate order r, z, n. `xw` holds X·W_ihᵀ + b_ih (+ b_hr, b_hz). */
 function gruStep(
-  layer: RecurrentLayer, p: DirectionParams, acts: ((x: number) => number)[], cl: (v: number) => number,
+  layer: RecurrentLayer, p: DirectionParams, acts: Act[], cl: Act,
   xw: Float64Array, xo: number, h: Float64Array, hn: number, gates: Float64Array, rh: Float64Array, H: number,
 ): void {
   const [f, g] = acts;

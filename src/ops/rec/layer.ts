@@ -22,6 +22,8 @@ export interface DirectionParams {
   readonly biasHh: FloatArray; //   [G·H]
   /** ONNX peepholes (LSTM only) as p_i, p_o, p_f, each [H]; absent when P was not given. */
   readonly peephole?: FloatArray; // [3·H]
+  /** LSTM projection (PyTorch proj_size): weight_hr [P, H]; then weightHh is [4·H, P]. */
+  readonly weightHr?: FloatArray;
 }
 
 /**
@@ -45,6 +47,8 @@ export interface RecurrentLayer {
   readonly linearBeforeReset: boolean;
   /** True when B was absent (zero biases). */
   readonly hasBias: boolean;
+  /** LSTM with projection: the size P of h (PyTorch proj_size). */
+  readonly projSize?: number;
 }
 
 export function numDirections(d: Direction): 1 | 2 {
@@ -115,4 +119,10 @@ export function paramsToOnnx(layer: RecurrentLayer): { W: Tensor; R: Tensor; B: 
 export function torchParamNames(k: number, reverse: boolean): { weightIh: string; weightHh: string; biasIh: string; biasHh: string } {
   const s = `l${k}${reverse ? '_reverse' : ''}`;
   return { weightIh: `weight_ih_${s}`, weightHh: `weight_hh_${s}`, biasIh: `bias_ih_${s}`, biasHh: `bias_hh_${s}` };
+}
+
+/** Module prefix from an exporter's node name: '/encoder/lstm/LSTM_1' -> 'encoder.lstm'. */
+export function modulePrefix(nodeName: string, opType: string): string {
+  const parts = nodeName.split('/').filter((p) => p !== '');
+  return parts.slice(0, -1).join('.') || opType.toLowerCase();
 }

@@ -1,0 +1,86 @@
+// The importer recovers whole PyTorch recurrent modules from their ONNX export; fused and unfused
+// graphs give the same numbers, and the recovered weights equal the module's state_dict.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { describeStackNode } from '../src/cli/inspect.js';
+import { collectWeights } from '../src/export/weights.js';
+import type { Model } from '../src/ir/graph.js';
+import { Tensor } from '../src/ir/tensor.js';
+import { fuseRecurrent } from '../src/import/fuse.js';
+import { loadModel } from '../src/import/model.js';
+import { readNpy, readNpz } from '../src/io/npy.js';
+import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
+import { compareTensors } from '../src/runtime/compare.js';
+import { InferenceSession } from '../src/runtime/session.js';
+
+const root = path.join(import.meta.dirname, 'fixtures');
+const fixtures = fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, 'meta.json'))).sort();
+/** Fused and unfused run the same kernels on the same numbers; only memory layout differs. */
+const SAME = { rtol: 1e-6, atol: 1e-7 };
+
+function feedsOf(name: string): Record<string, Tensor> {
+  const meta = JSON.parse(fs.readFileSync(path.join(root, name, 'meta.json'), 'utf8')) as { inputs: string[] };
+  return Object.fromEntries(meta.inputs.map((n) => [n, readNpy(fs.readFileSync(path.join(root, name, `in_${n}.npy`)))]));
+}
+const stacks = (m: Model) => m.graph.nodes.filter((n) => n.domain === 'ai.rnnx');
+
+describe.each(fixtures)('%s', (name) => {
+  const file = path.join(root, name, 'model.onnx');
+  it('fused and unfused graphs agree', () => {
+    const feeds = feedsOf(name);
+    const a = InferenceSession.createSync(file).runSync(feeds);
+    const b = InferenceSession.createSync(file, { fuse: false }).runSync(feeds);
+    for (const k of Object.keys(b)) expect(compareTensors(a[k], b[k], SAME).message ?? '', k).toBe('');
+  });
+  it('exported weights equal the PyTorch state_dict for every recurrent parameter', () => {
+    const state = readNpz(fs.readFileSync(path.join(root, name, 'state_dict.npz')));
+    const weights = readSafetensors(writeSafetensors(collectWeights(loadModel(file))));
+    const recKeys = [...state.keys()].filter((k) => /\.(weight|bias)_(ih|hh)(_l\d+(_reverse)?)?$/.test(k) && !/cell\./.test(k) && !name.startsWith('lstmp'));
+    for (const k of recKeys) {
+      const got = weights.get(k);
+      expect(got, `${k} missing; have ${[...weights.keys()].join(', ')}`).toBeDefined();
+      expect(got!.dims).toEqual(state.get(k)!.dims);
+      expect(Array.from(got!.data as Float32Array)).toEqual(Array.from(state.get(k)!.data as Float32Array));
+    }
+  });
+});
+
+describe('recovered modules', () => {
+  const described = (name: string) => stacks(loadModel(path.join(root, name, 'model.onnx'))).map(describeStackNode);
+  it('every nn.LSTM / nn.GRU / nn.RNN export becomes one stack node with its hyperparameters', () => {
+    for (const name of fixtures.filter((n) => /^(lstm|gru|rnn)_l/.test(n))) {
+      const m = loadModel(path.join(root, name, 'model.onnx'));
+      expect(m.graph.nodes.length, name).toBe(1);
+      expect(stacks(m).length, name).toBe(1);
+    }
+    expect(described('lstm_l3_bi')).toEqual(['rnn: LSTM(input_size=3, hidden_size=4, num_layers=3, bidirectional=True, batch_first=False)']);
+    expect(described('gru_l2_bi_bf_state')).toEqual(['rnn: GRU(input_size=3, hidden_size=4, num_layers=2, bidirectional=True, batch_first=True)']);
+    expect(described('rnn_relu_l1_nobias')).toEqual(["rnn: RNN(input_size=3, hidden_size=4, num_layers=1, nonlinearity='relu', bias=False, bidirectional=False, batch_first=False)"]);
+    expect(described('lm_embed_lstm_linear')).toEqual(['lstm: LSTM(input_size=8, hidden_size=10, num_layers=2, bidirectional=False, batch_first=True)']);
+    expect(described('gru_classifier')).toEqual(['gru: GRU(input_size=6, hidden_size=8, num_layers=2, bidirectional=False, batch_first=True)']);
+    expect(described('tagger_bilstm_argmax')).toEqual(['lstm: LSTM(input_size=6, hidden_size=7, num_layers=1, bidirectional=True, batch_first=False)']);
+    // PyTorch merged `.transpose(1, 2)` and batch_first's transpose into one Transpose(2, 0, 1): the
+    // layer is recovered time-major behind that Transpose.
+    expect(described('conv1d_lstm')).toEqual(['lstm: LSTM(input_size=6, hidden_size=5, num_layers=1, bidirectional=False, batch_first=False)']);
+  });
+  it('a pattern only partly present stays unfused and correct', () => {
+    // Expose layer 0's raw output as a graph output: layers 0 and 1 can no longer become one stack.
+    const m = loadModel(path.join(root, 'lstm_l2', 'model.onnx'), { fuse: false });
+    const l0 = m.graph.nodes.find((n) => n.opType === 'LSTM')!;
+    const tapped: Model = { ...m, graph: { ...m.graph, outputs: [...m.graph.outputs, { name: l0.outputs[0], type: 'float32' }] } };
+    const fused = fuseRecurrent(tapped);
+    expect(fused.graph.nodes.filter((n) => n.opType === 'LSTM' && !n.domain).length).toBeGreaterThanOrEqual(1);
+    const feeds = feedsOf('lstm_l2');
+    const a = InferenceSession.createSync(fused).runSync(feeds);
+    const b = InferenceSession.createSync(tapped).runSync(feeds);
+    for (const k of Object.keys(b)) expect(compareTensors(a[k], b[k], SAME).message ?? '', k).toBe('');
+    const want = readNpy(fs.readFileSync(path.join(root, 'lstm_l2', 'out_y.npy')));
+    expect(compareTensors(a.y, want, { rtol: 1e-4, atol: 1e-5 }).ok).toBe(true);
+  });
+  it('traced cell loops and step-by-step LSTMP run op by op', () => {
+    for (const name of ['lstmcell_loop', 'grucell_loop', 'rnncell_loop', 'lstmp_steps']) {
+      expect(stacks(loadModel(path.join(root, name, 'model.onnx'))).length, name).toBe(0);
+    }
+  });
+});
