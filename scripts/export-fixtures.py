@@ -14,7 +14,7 @@ from torch import nn
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'fixtures')
 
 
-def export(name, module, inputs, input_names, output_names, opset=14, dynamic_axes=None, doc=''):
+def export(name, module, inputs, input_names, output_names, opset=14, dynamic_axes=None, doc='', ctor=None):
     module.eval()
     d = os.path.join(OUT, name)
     os.makedirs(d, exist_ok=True)
@@ -37,6 +37,8 @@ def export(name, module, inputs, input_names, output_names, opset=14, dynamic_ax
     np.savez(os.path.join(d, 'state_dict.npz'), **{k: v.numpy() for k, v in module.state_dict().items()})
     meta = {'name': name, 'doc': doc, 'opset': opset, 'inputs': input_names, 'outputs': output_names,
             'torch': torch.__version__}
+    if ctor:
+        meta['module'] = ctor  # how to rebuild the module: class name and constructor kwargs
     with open(os.path.join(d, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     print('wrote', name)
@@ -200,14 +202,16 @@ def main():
                 doc = 'nn.%s(%d, %d, %s)%s' % (type(rnn).__name__, I, H, ', '.join('%s=%s' % kv for kv in {**kw, **extra}.items()),
                                               ' with initial states' if with_state else '')
                 outs = ['y', 'hn', 'cn'] if base == 'lstm' else ['y', 'hn']
+                ctor = {'class': type(rnn).__name__, 'prefix': 'rnn',
+                        'kwargs': dict(input_size=I, hidden_size=H, **kw, **extra)}
                 if with_state:
                     st = [torch.randn(rnn.num_layers * D, N, H) for _ in range(2 if base == 'lstm' else 1)]
                     names = ['x', 'h0', 'c0'][:1 + len(st)]
                     for s_ in names[1:]:
                         dyn[s_] = {1: 'batch'}
-                    export(name, WithState(rnn), [x] + st, names, outs, opset=opset, dynamic_axes=dyn, doc=doc)
+                    export(name, WithState(rnn), [x] + st, names, outs, opset=opset, dynamic_axes=dyn, doc=doc, ctor=ctor)
                 else:
-                    export(name, NoState(rnn), [x], ['x'], outs, opset=opset, dynamic_axes=dyn, doc=doc)
+                    export(name, NoState(rnn), [x], ['x'], outs, opset=opset, dynamic_axes=dyn, doc=doc, ctor=ctor)
 
     torch.manual_seed(1)
     export('lm_embed_lstm_linear', LanguageModel(), [torch.randint(0, 50, (2, 7))], ['tokens'], ['logprobs'],
