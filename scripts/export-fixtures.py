@@ -163,6 +163,61 @@ class StepLSTMP(nn.Module):
         return torch.stack(ys), h.unsqueeze(0), c.unsqueeze(0)
 
 
+MODULES = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'test', 'torch-modules')
+
+
+def write_safetensors(path, tensors):
+    """The safetensors format by hand (Debian has no python3-safetensors): u64 header size, JSON, data."""
+    header, blobs, offset = {'__metadata__': {'format': 'pt'}}, [], 0
+    for k in sorted(tensors):
+        b = tensors[k].astype('<f4').tobytes()
+        header[k] = {'dtype': 'F32', 'shape': list(tensors[k].shape), 'data_offsets': [offset, offset + len(b)]}
+        blobs.append(b)
+        offset += len(b)
+    h = json.dumps(header).encode()
+    h += b' ' * ((8 - len(h) % 8) % 8)
+    with open(path, 'wb') as f:
+        f.write(len(h).to_bytes(8, 'little') + h + b''.join(blobs))
+
+
+def save_module(name, module, hparams, with_state, T=5, N=2, doc=''):
+    """A PyTorch module run by PyTorch itself (for modules torch.onnx.export refuses, like proj_size)."""
+    module.eval()
+    d = os.path.join(MODULES, name)
+    os.makedirs(d, exist_ok=True)
+    I = hparams['input_size']
+    D = 2 if hparams.get('bidirectional') else 1
+    L = hparams.get('num_layers', 1)
+    H = hparams['hidden_size']
+    S = hparams.get('proj_size', 0) or H
+    x = torch.randn(N, T, I) if hparams.get('batch_first') else torch.randn(T, N, I)
+    inputs = {'x': x}
+    is_lstm = isinstance(module, nn.LSTM)
+    if with_state:
+        inputs['h0'] = torch.randn(L * D, N, S)
+        if is_lstm:
+            inputs['c0'] = torch.randn(L * D, N, H)
+    with torch.no_grad():
+        if with_state:
+            y, st = module(x, (inputs['h0'], inputs['c0']) if is_lstm else inputs['h0'])
+        else:
+            y, st = module(x)
+    outs = {'y': y, 'hn': st[0], 'cn': st[1]} if is_lstm else {'y': y, 'hn': st}
+    for k, v in inputs.items():
+        np.save(os.path.join(d, 'in_%s.npy' % k), v.numpy())
+    for k, v in outs.items():
+        np.save(os.path.join(d, 'out_%s.npy' % k), v.numpy())
+    sd = {k: v.numpy() for k, v in module.state_dict().items()}
+    np.savez(os.path.join(d, 'state_dict.npz'), **sd)
+    write_safetensors(os.path.join(d, 'state_dict.safetensors'), sd)
+    with open(os.path.join(d, 'hparams.json'), 'w') as f:
+        json.dump(hparams, f, indent=1)
+    with open(os.path.join(d, 'meta.json'), 'w') as f:
+        json.dump({'name': name, 'class': type(module).__name__, 'doc': doc, 'inputs': list(inputs), 'outputs': list(outs),
+                   'torch': torch.__version__}, f, indent=1)
+    print('wrote module', name)
+
+
 def rnn_family(kind, **kw):
     return {'lstm': nn.LSTM, 'gru': nn.GRU, 'rnn': nn.RNN}[kind](**kw)
 
@@ -237,6 +292,23 @@ def main():
     export('lstmp_steps', StepLSTMP(lstmp), [torch.randn(5, 2, 3), torch.randn(1, 2, 4), torch.randn(1, 2, 6)],
            ['x', 'h0', 'c0'], ['y', 'hn', 'cn'], opset=14,
            doc='nn.LSTM(3, 6, proj_size=4) written step by step (Gemm, Split, Sigmoid, Tanh, Mul, Add, MatMul)')
+
+    # Modules for the graph API and from-torch: nn.LSTM(proj_size) (which torch.onnx.export refuses)
+    # and plain LSTM / GRU / RNN, run by PyTorch itself.
+    configs = [
+        ('lstmp_l1', 'LSTM', dict(input_size=3, hidden_size=6, proj_size=4)),
+        ('lstmp_l2_bi', 'LSTM', dict(input_size=3, hidden_size=6, proj_size=4, num_layers=2, bidirectional=True)),
+        ('lstmp_l3_bf', 'LSTM', dict(input_size=5, hidden_size=8, proj_size=3, num_layers=3, batch_first=True)),
+        ('lstmp_l2_bi_bf', 'LSTM', dict(input_size=4, hidden_size=7, proj_size=5, num_layers=2, bidirectional=True, batch_first=True)),
+        ('lstm_l2_bi', 'LSTM', dict(input_size=3, hidden_size=5, num_layers=2, bidirectional=True)),
+        ('gru_l2_bf', 'GRU', dict(input_size=3, hidden_size=5, num_layers=2, batch_first=True)),
+        ('rnn_relu_bi_nobias', 'RNN', dict(input_size=3, hidden_size=5, bidirectional=True, nonlinearity='relu', bias=False)),
+    ]
+    for i, (name, cls, hp) in enumerate(configs):
+        for with_state in (False, True):
+            torch.manual_seed(100 + 2 * i + with_state)
+            save_module(name + ('_state' if with_state else ''), getattr(nn, cls)(**hp), hp, with_state,
+                        doc='nn.%s(%s)' % (cls, ', '.join('%s=%r' % kv for kv in hp.items())))
 
 
 if __name__ == '__main__':

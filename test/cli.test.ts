@@ -5,6 +5,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { readNpy } from '../src/io/npy.js';
+import { compareTensors } from '../src/runtime/compare.js';
+import { InferenceSession } from '../src/runtime/session.js';
 
 const root = path.join(import.meta.dirname, '..');
 const bin = path.join(root, 'bin', 'rnnx.js');
@@ -78,6 +80,22 @@ describe('rnnx CLI', () => {
     const r = rnnx('export-weights', path.join(root, 'test', 'fixtures', 'lstm_l2_bi_bf', 'model.onnx'), '--out', out);
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('rnn.weight_hh_l1_reverse: float32 [16, 4]');
+  });
+  it('from-torch writes a model that matches PyTorch (LSTM with projection, from safetensors)', () => {
+    const dir = path.join(root, 'test', 'torch-modules', 'lstmp_l3_bf_state');
+    const out = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'rnnx-ft-')), 'm.onnx');
+    const r = rnnx('from-torch', 'LSTM', path.join(dir, 'state_dict.safetensors'), '--hparams', path.join(dir, 'hparams.json'), '--initial-state', '--out', out);
+    expect(r.stderr).toBe('');
+    expect(r.stdout).toContain('inputs x, h0, c0; outputs y, hn, cn');
+    const feeds = Object.fromEntries(['x', 'h0', 'c0'].map((n) => [n, readNpy(fs.readFileSync(path.join(dir, `in_${n}.npy`)))]));
+    const got = InferenceSession.createSync(out).runSync(feeds);
+    for (const n of ['y', 'hn', 'cn']) {
+      const want = readNpy(fs.readFileSync(path.join(dir, `out_${n}.npy`)));
+      expect(compareTensors(got[n], want, { rtol: 1e-4, atol: 1e-5 }).message ?? '', n).toBe('');
+    }
+    const bad = rnnx('from-torch', 'LSTM', path.join(dir, 'state_dict.safetensors'), '--hparams', path.join(dir, 'hparams.json'), '--out', out, '--prefix', 'nothing.');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('missing keys: weight_ih_l0');
   });
   it('unknown commands and options are errors', () => {
     expect(rnnx('frobnicate').status).toBe(2);

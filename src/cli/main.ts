@@ -11,6 +11,9 @@ import { agreement, runOnnxruntime } from '../runtime/ort-check.js';
 import { formatSummary, summarize } from './inspect.js';
 import { collectWeights } from '../export/weights.js';
 import { writeSafetensors } from '../io/safetensors.js';
+import { exportOnnx } from '../export/onnx.js';
+import { modelFromTorch, type TorchHparams } from '../nn/from-torch.js';
+import type { RecMode } from '../ops/rec/layer.js';
 
 const HELP = `rnnx — run ONNX models (recurrent networks first) with TypeScript kernels
 
@@ -28,6 +31,9 @@ Usage:
   rnnx export-weights MODEL --out FILE.safetensors
       Writes the parameters under PyTorch's names (recovered recurrent layers: <module>.weight_ih_l0, …;
       other initializers under their ONNX names).
+  rnnx from-torch LSTM|GRU|RNN STATE --hparams FILE.json [--initial-state] [--prefix P] [--opset N] --out MODEL.onnx
+      Writes one PyTorch module (STATE: .safetensors or .npz state_dict; FILE.json: its constructor
+      arguments under PyTorch's names, proj_size included) as ONNX that rnnx and onnxruntime run.
   rnnx demo
       Runs the bundled PyTorch-exported LSTM and prints its agreement with PyTorch and onnxruntime.
   rnnx --help | --version
@@ -215,6 +221,27 @@ function cmdExportWeights(argv: string[]): number {
   return 0;
 }
 
+function cmdFromTorch(argv: string[]): number {
+  const p = parseArgs(argv, ['hparams', 'out', 'prefix', 'opset']);
+  checkFlags(p, ['hparams', 'out', 'prefix', 'opset', 'initial-state']);
+  const [kind, state] = p.positional;
+  const hpFile = p.flags.get('hparams')?.[0];
+  const out = p.flags.get('out')?.[0];
+  if (p.positional.length !== 2 || !hpFile || !out) throw new RnnxError('from-torch needs LSTM|GRU|RNN STATE --hparams FILE.json --out MODEL.onnx');
+  let hp: TorchHparams;
+  try {
+    hp = JSON.parse(readFile(hpFile).toString('utf8'));
+  } catch (e) {
+    throw new RnnxError(`--hparams ${hpFile}: ${(e as Error).message}`);
+  }
+  const model = modelFromTorch(kind.toUpperCase() as RecMode, state, hp, {
+    initialState: p.flags.has('initial-state'), prefix: p.flags.get('prefix')?.[0], opset: Number(p.flags.get('opset')?.[0] ?? 14),
+  });
+  fs.writeFileSync(out, exportOnnx(model));
+  console.log(`wrote ${out}: inputs ${model.graph.inputs.map((i) => i.name).join(', ')}; outputs ${model.graph.outputs.map((o) => o.name).join(', ')}`);
+  return 0;
+}
+
 async function cmdDemo(): Promise<number> {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
   const dir = path.join(root, 'test', 'fixtures', 'lstm_seed');
@@ -246,6 +273,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'inspect': return cmdInspect(rest);
       case 'conformance': return cmdConformance(rest);
       case 'export-weights': return cmdExportWeights(rest);
+      case 'from-torch': return cmdFromTorch(rest);
       case 'demo': return await cmdDemo();
       case '--version': case '-v': console.log('rnnx 0.1.0'); return 0;
       case undefined: case '--help': case '-h': case 'help': console.log(HELP); return cmd === undefined ? 2 : 0;

@@ -2,6 +2,7 @@ import type { Attribute, Dim, Graph, Model, Node, ValueInfo } from '../ir/graph.
 import { Tensor, dtypeToOnnx, type DataType } from '../ir/tensor.js';
 import { onnx, type OnnxNs } from '../import/proto.js';
 import { encodeTensor } from '../import/tensor-proto.js';
+import { lowerStacks } from './lower.js';
 
 const AT = onnx.AttributeProto.AttributeType;
 
@@ -102,4 +103,12 @@ export function singleNodeModel(spec: SingleNodeSpec): Model {
       valueInfo: new Map(),
     },
   };
+}
+
+/**
+ * IR -> ONNX bytes that onnxruntime runs too: rnnx stack nodes are lowered to standard ONNX
+ * recurrent nodes first (src/export/lower.ts), at the model's opset.
+ */
+export function exportOnnx(m: Model): Uint8Array {
+  return encodeModel(lowerStacks(m, m.opsets.get('') ?? 14));
 }

@@ -4,6 +4,7 @@ import { intsOf } from '../ops/op.js';
 import { GATES, modulePrefix, paramsFromOnnx, type RecMode } from '../ops/rec/layer.js';
 import { RNNX_DOMAIN } from '../ops/registry.js';
 import { stackParamNames } from '../ops/rec/stack.js';
+import { isRightInverse, unfoldProjection } from '../ops/rec/projection.js';
 
 /**
  * Recovers whole PyTorch recurrent modules from what torch.onnx.export writes for them: one
@@ -25,16 +26,21 @@ export function fuseRecurrent(model: Model): Model {
     if (!m) continue;
     for (const n of m.nodes) removed.add(n);
     const prefix = uniquePrefix(modulePrefix(node.name, node.opType), usedPrefixes, inits);
-    const names = stackParamNames(m.layers.length, m.D === 2, m.bias, false).map((n) => `${prefix}.${n}`);
-    const tensors = m.layers.flatMap((l) => {
+    const names = stackParamNames(m.layers.length, m.D === 2, m.bias, m.P > 0).map((n) => `${prefix}.${n}`);
+    const tensors = m.layers.flatMap((l, k) => {
       const W = ctx.constant(l.inputs[1])!, R = ctx.constant(l.inputs[2])!;
       const B = l.inputs[3] ? ctx.constant(l.inputs[3]) : undefined;
       const params = paramsFromOnnx(m.mode, { W, R, B }, m.D, m.H, W.dims[2]);
-      return params.flatMap((p) => {
-        const mk = (a: Float32Array | Float64Array, dims: number[]) => new Tensor(W.type, a, dims);
-        const G = GATES[m.mode] * m.H;
-        const ws = [mk(p.weightIh, [G, W.dims[2]]), mk(p.weightHh, [G, m.H])];
-        return m.bias ? [...ws, mk(p.biasIh, [G]), mk(p.biasHh, [G])] : ws;
+      const G = GATES[m.mode] * m.H;
+      const mk = (a: ArrayLike<number>, dims: number[]) => new Tensor(W.type, W.type === 'float32' ? Float32Array.from(a) : Float64Array.from(a), dims);
+      return params.flatMap((p, d) => {
+        const proj = m.projs[k];
+        // LSTMP: the ONNX R is W_hh·W_hr; recover W_hh = R·pinv(W_hr) in float64.
+        const whh = proj ? mk(unfoldProjection(p.weightHh, proj.whr[d], G, m.P, m.H), [G, m.P]) : mk(p.weightHh, [G, m.H]);
+        const ws = [mk(p.weightIh, [G, W.dims[2]]), whh];
+        if (m.bias) ws.push(mk(p.biasIh, [G]), mk(p.biasHh, [G]));
+        if (proj) ws.push(mk(proj.whr[d], [m.P, m.H]));
+        return ws;
       });
     });
     names.forEach((n, i) => inits.set(n, tensors[i]));
@@ -47,6 +53,7 @@ export function fuseRecurrent(model: Model): Model {
       ['bias', { type: 'int', value: m.bias ? 1 : 0 }],
     ]);
     if (m.mode === 'RNN') attrs.set('nonlinearity', { type: 'string', value: m.nonlinearity });
+    if (m.P > 0) attrs.set('proj_size', { type: 'int', value: m.P });
     const outputs = m.mode === 'LSTM' ? [m.y, m.hn, m.cn] : [m.y, m.hn];
     added.push({
       name: prefix, opType: m.mode, domain: RNNX_DOMAIN,
@@ -65,6 +72,9 @@ interface StackMatch {
   mode: RecMode;
   D: 1 | 2;
   H: number;
+  /** proj_size (0: none) and each layer's projection. */
+  P: number;
+  projs: (Projection | null)[];
   bias: boolean;
   batchFirst: boolean;
   nonlinearity: 'tanh' | 'relu';
@@ -180,15 +190,14 @@ function followY(y: string, D: number, ctx: GraphIndex, taken: Node[]): string |
 }
 
 /**
- * Where layer k's initial state (input `index`) comes from: 'zero' (absent, or a zero tensor made
- * by ConstantOfShape / Expand), the source of Slice(src, [k·D], [(k+1)·D], axes [0]), or, for a
- * single layer, the value itself.
+ * Where layer k's initial state `v` (read by `reader`) comes from: 'zero' (absent, or a zero
+ * tensor made by ConstantOfShape / Expand), the source of Slice(src, [k·D], [(k+1)·D], axes [0]),
+ * or, for a single layer, the value itself.
  */
-function stateSource(n: Node, index: number, k: number, D: number, L: number, ctx: GraphIndex, taken: Node[]): string | undefined {
-  const v = n.inputs[index] ?? '';
+function stateSource(v: string, reader: Node, k: number, D: number, L: number, ctx: GraphIndex, taken: Node[]): string | undefined {
   if (!v || isZeroState(v, ctx)) return 'zero';
   const s = ctx.producer.get(v);
-  if (s && s.opType === 'Slice' && ctx.sole(v) === n) {
+  if (s && s.opType === 'Slice' && ctx.sole(v) === reader) {
     const starts = attrInts(s, 'starts') ?? ctx.ints(s.inputs[1]);
     const ends = attrInts(s, 'ends') ?? ctx.ints(s.inputs[2]);
     const axes = axesOf(s, ctx, 3) ?? [0];
@@ -199,6 +208,60 @@ function stateSource(n: Node, index: number, k: number, D: number, L: number, ct
     }
   }
   return L === 1 ? v : undefined;
+}
+
+/** Per-direction W_hr [P, H] of an LSTM whose Y / Y_h feed MatMul by a constant [D, H, P] (or [H, P]), P < H. */
+interface Projection {
+  readonly P: number;
+  readonly whr: Float64Array[];
+  readonly y: string; //  projected Y (or '' when Y is unused)
+  readonly yh: string; // projected Y_h (or '')
+  readonly nodes: Node[];
+}
+
+function projectionOf(n: Node, D: number, H: number, ctx: GraphIndex): Projection | null | undefined {
+  if (n.opType !== 'LSTM') return null;
+  const find = (v: string) => {
+    const m = v ? ctx.sole(v) : undefined;
+    if (!m || m.opType !== 'MatMul' || m.domain || m.inputs[0] !== v) return undefined;
+    const C = ctx.constant(m.inputs[1]);
+    if (!C || (C.type !== 'float32' && C.type !== 'float64')) return undefined;
+    const dims = C.dims.length === 2 && D === 1 ? [1, ...C.dims] : C.dims;
+    if (dims.length !== 3 || dims[0] !== D || dims[1] !== H || !(dims[2] < H)) return undefined;
+    return { m, C, P: dims[2] };
+  };
+  const y = n.outputs[0] ?? '', yh = n.outputs[1] ?? '';
+  const fy = find(y), fh = find(yh);
+  if (!fy && !fh) return null;
+  const base = (fy ?? fh)!;
+  for (const [v, f] of [[y, fy], [yh, fh]] as const) {
+    if (!ctx.unused(v) && (!f || f.m.inputs[1] !== base.m.inputs[1])) return undefined;
+  }
+  const { C, P } = base;
+  const whr = Array.from({ length: D }, (_, d) => {
+    const w = new Float64Array(P * H); // W_hr = C[d]ᵀ
+    for (let h = 0; h < H; h++) for (let p = 0; p < P; p++) w[p * H + h] = Number(C.data[d * H * P + h * P + p]);
+    return w;
+  });
+  return { P, whr, y: fy ? fy.m.outputs[0] : '', yh: fh ? fh.m.outputs[0] : '', nodes: [fy?.m, fh?.m].filter((m): m is Node => !!m) };
+}
+
+/** A projected initial state h0·M with W_hr·M_dᵀ = I: returns h0 (the projected state). */
+function unprojectState(v: string, reader: Node, proj: Projection, D: number, H: number, ctx: GraphIndex, taken: Node[]): string | undefined {
+  if (!v || isZeroState(v, ctx)) return v;
+  const m = ctx.producer.get(v);
+  if (!m || m.opType !== 'MatMul' || m.domain || ctx.sole(v) !== reader) return undefined;
+  const M = ctx.constant(m.inputs[1]);
+  const P = proj.P;
+  const dims = M && M.dims.length === 2 && D === 1 ? [1, ...M.dims] : M?.dims;
+  if (!M || !dims || dims.length !== 3 || dims[0] !== D || dims[1] !== P || dims[2] !== H) return undefined;
+  for (let d = 0; d < D; d++) {
+    const Md = new Float64Array(P * H);
+    for (let i = 0; i < P * H; i++) Md[i] = Number(M.data[d * P * H + i]);
+    if (!isRightInverse(proj.whr[d], Md, P, H)) return undefined;
+  }
+  taken.push(m);
+  return m.inputs[0];
 }
 
 /** A zero state: ConstantOfShape with value 0, or Expand of an all-zero constant. */
@@ -231,10 +294,15 @@ function matchStack(r0: Node, ctx: GraphIndex): StackMatch | undefined {
   if (batchFirst) { nodes.push(pre!); internal.push(x); x = pre!.inputs[0]; }
 
   const layers = [r0];
+  const projs: (Projection | null)[] = [];
   let yk: string | undefined;
   for (;;) {
     const rk = layers[layers.length - 1];
-    const y = rk.outputs[0] ?? '';
+    const proj = projectionOf(rk, info.D, info.H, ctx);
+    if (proj === undefined || (projs.length > 0 && (proj === null) !== (projs[0] === null)) || (proj && projs[0] && proj.P !== projs[0].P)) return undefined;
+    projs.push(proj);
+    let y = rk.outputs[0] ?? '';
+    if (proj) { nodes.push(...proj.nodes); internal.push(y, rk.outputs[1] ?? ''); y = proj.y; }
     if (ctx.unused(y)) { yk = undefined; break; }
     const taken: Node[] = [];
     yk = followY(y, info.D, ctx, taken);
@@ -245,7 +313,8 @@ function matchStack(r0: Node, ctx: GraphIndex): StackMatch | undefined {
     const readers = (ctx.consumers.get(yk) ?? []).filter((c) => c.opType !== 'Shape');
     const next = readers.length === 1 && !ctx.outputs.has(yk) ? readers[0] : undefined;
     const ni = next && next.opType === mode && !next.domain && next.inputs[0] === yk ? recInfo(next, ctx) : undefined;
-    if (!next || !ni || ni.D !== info.D || ni.H !== info.H || ni.I !== info.D * info.H || ni.bias !== info.bias || ni.nonlinearity !== info.nonlinearity) break;
+    const width = info.D * (proj ? proj.P : info.H);
+    if (!next || !ni || ni.D !== info.D || ni.H !== info.H || ni.I !== width || ni.bias !== info.bias || ni.nonlinearity !== info.nonlinearity) break;
     layers.push(next);
   }
   let y = '';
@@ -257,9 +326,20 @@ function matchStack(r0: Node, ctx: GraphIndex): StackMatch | undefined {
       y = post.outputs[0];
     } else y = yk;
   }
-  // initial states
+  // initial states (a projected h0 enters each layer through MatMul by pinv(W_hr)ᵀ)
   const sources = (index: number): string | undefined => {
-    const srcs = layers.map((l, k) => stateSource(l, index, k, info.D, layers.length, ctx, nodes));
+    const srcs = layers.map((l, k) => {
+      let v: string | undefined = l.inputs[index] ?? '';
+      let reader = l;
+      const proj = projs[k];
+      if (proj && index === 5) {
+        const taken: Node[] = [];
+        v = unprojectState(v, l, proj, info.D, info.H, ctx, taken);
+        if (v === undefined) return undefined;
+        if (taken.length) { nodes.push(...taken); reader = taken[0]; }
+      }
+      return stateSource(v, reader, k, info.D, layers.length, ctx, nodes);
+    });
     if (srcs.some((s) => s === undefined || s !== srcs[0])) return undefined;
     return srcs[0] === 'zero' ? '' : srcs[0];
   };
@@ -268,7 +348,7 @@ function matchStack(r0: Node, ctx: GraphIndex): StackMatch | undefined {
   if (h0 === undefined || c0 === undefined) return undefined;
   // final states: one layer -> its own output; several -> Concat(axis 0) of all of them, in order
   const finals = (index: number): string | undefined => {
-    const vs = layers.map((l) => l.outputs[index] ?? '');
+    const vs = layers.map((l, k) => (index === 1 && projs[k] ? projs[k]!.yh : (l.outputs[index] ?? '')));
     if (layers.length === 1) return vs[0];
     if (vs.every((v) => ctx.unused(v))) return '';
     const cat = ctx.sole(vs[0]);
@@ -283,8 +363,9 @@ function matchStack(r0: Node, ctx: GraphIndex): StackMatch | undefined {
   nodes.push(...layers);
   // The last layer's yk is the stack's y, not internal.
   if (yk) internal.splice(internal.indexOf(yk), 1);
-  if (!onlyReadInside(internal, nodes, ctx)) return undefined;
-  return { mode, D: info.D, H: info.H, bias: info.bias, batchFirst, nonlinearity: info.nonlinearity, layers, nodes, x, h0, c0, y, hn, cn };
+  if (!onlyReadInside(internal.filter((v) => v), nodes, ctx)) return undefined;
+  const P = projs[0]?.P ?? 0;
+  return { mode, D: info.D, H: info.H, P, bias: info.bias, batchFirst, nonlinearity: info.nonlinearity, layers, projs, nodes, x, h0, c0, y, hn, cn };
 }
 
 /** True when every reader of `values` is in `nodes` or only feeds (transitively) into them. */
