@@ -3,6 +3,7 @@ import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.
 import { broadcastShapes, stridesOf } from './broadcast.js';
 import { matmul } from './gemm-kernel.js';
 import { checkType, defineOp, need, type OpContext } from './op.js';
+import { PackedMatrix } from '../wasm/gemm.js';
 
 const MATMUL_TYPES = ['float32', 'float64', 'int32', 'int64', 'uint32', 'uint64'] as const;
 
@@ -62,18 +63,36 @@ function batchOffsets(dims: readonly number[], batch: readonly number[], matSize
 }
 
 export const MatMul = defineOp({
-  parse: () => null,
-  run(inputs, _a, ctx) {
+  // A constant float32 2-D B (a Linear weight) is packed once for the SIMD GEMM.
+  parse: (ctx) => {
+    const B = ctx.constant?.(1);
+    return B && B.type === 'float32' && B.dims.length === 2 ? PackedMatrix.create(B.data as Float32Array, B.dims[0], B.dims[1], false) : null;
+  },
+  run(inputs, packed, ctx) {
     const a = need(inputs, 0, ctx, 'A');
     const b = need(inputs, 1, ctx, 'B');
     checkType(a, MATMUL_TYPES, 0, ctx, 'A');
+    if (packed && a.type === 'float32' && a.dims.length >= 2 && a.dims[a.dims.length - 1] === packed.K) {
+      const M = a.size / packed.K;
+      const out = new Float32Array(M * packed.N);
+      packed.multiply(a.data as Float32Array, M, out);
+      return [new Tensor('float32', out, [...a.dims.slice(0, -1), packed.N])];
+    }
     return [matmulTensors(a, b, ctx)];
   },
 });
 
 /** Y = alpha · op(A) · op(B) + beta · C, C broadcast to [M, N]. */
 export const Gemm = defineOp({
-  parse: (_c, a) => ({
+  parse: (ctx, a) => ({
+    // A constant float32 B (PyTorch's Linear: transB=1) is packed once for the SIMD GEMM.
+    packed: (() => {
+      const B = ctx.constant?.(1);
+      const tB = a.int('transB', 0) !== 0;
+      return B && B.type === 'float32' && B.dims.length === 2
+        ? PackedMatrix.create(B.data as Float32Array, tB ? B.dims[1] : B.dims[0], tB ? B.dims[0] : B.dims[1], tB)
+        : null;
+    })(),
     alpha: a.float('alpha', 1),
     beta: a.float('beta', 1),
     transA: a.int('transA', 0) !== 0,
@@ -91,9 +110,15 @@ export const Gemm = defineOp({
     const [K2, N] = p.transB ? [b.dims[1], b.dims[0]] : [b.dims[0], b.dims[1]];
     if (K !== K2) throw nodeError(ctx.node, `inner dimensions differ: op(A) is [${M},${K}], op(B) is [${K2},${N}]`);
     const A = p.transA ? transpose2d(a.data as Float32Array, a.dims[0], a.dims[1]) : (a.data as Float32Array);
-    const B = p.transB ? transpose2d(b.data as Float32Array, b.dims[0], b.dims[1]) : (b.data as Float32Array);
-    const acc = new Float64Array(M * N);
-    matmul(acc, 0, A, 0, B, 0, M, K, N);
+    let acc: Float32Array | Float64Array;
+    if (p.packed && a.type === 'float32' && p.packed.K === K) {
+      acc = new Float32Array(M * N);
+      p.packed.multiply(A instanceof Float32Array ? A : Float32Array.from(A), M, acc);
+    } else {
+      const B = p.transB ? transpose2d(b.data as Float32Array, b.dims[0], b.dims[1]) : (b.data as Float32Array);
+      acc = new Float64Array(M * N);
+      matmul(acc, 0, A, 0, B, 0, M, K, N);
+    }
     const out = allocData(a.type, M * N) as Float32Array;
     if (c !== undefined && p.beta !== 0) {
       if (c.type !== a.type) throw nodeError(ctx.node, `input 2 (C): expected ${a.type}, got ${c.type}`);

@@ -19,12 +19,15 @@ export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims:
 /** A prepared graph: ops resolved, attributes parsed and validated, execution order fixed. */
 export class ExecutionPlan {
   readonly steps: readonly Step[];
+  /** Initializers plus the values of constant-folded nodes. */
+  readonly constants: ReadonlyMap<string, Tensor>;
 
   constructor(readonly model: Model) {
     const graph = model.graph;
     const order = validateGraph(graph);
     const unsupported = new Map<string, number>();
     const resolved: { node: Node; def: OpDef<unknown>; ctx: OpContext }[] = [];
+    const constants = new Map<string, Tensor>(graph.initializers);
     for (const node of order) {
       const opset = model.opsets.get(node.domain);
       const key = node.domain ? `${node.domain}.${node.opType}` : node.opType;
@@ -38,17 +41,17 @@ export class ExecutionPlan {
         unsupported.set(label, (unsupported.get(label) ?? 0) + 1);
         continue;
       }
-      const constant = (i: number) => (node.inputs[i] ? graph.initializers.get(node.inputs[i]) : undefined);
+      const constant = (i: number) => (node.inputs[i] ? constants.get(node.inputs[i]) : undefined);
       resolved.push({ node, def: row.def, ctx: { node, opset, constant } });
     }
     if (unsupported.size > 0) {
       const list = [...unsupported].map(([k, n]) => `${k} x${n}`).join(', ');
       throw new RnnxError(`Unsupported ops in this model: ${list}`);
     }
-    const lastUse = new Map<string, number>();
-    resolved.forEach((r, i) => r.node.inputs.forEach((name) => name && lastUse.set(name, i)));
-    const keep = new Set([...graph.outputs.map((o) => o.name), ...graph.initializers.keys()]);
-    this.steps = resolved.map((r, i) => {
+    // Parse every node once; a node whose inputs are all constants is evaluated now (constant
+    // folding: e.g. the Transpose of a Linear weight), so later ops can pack its result once.
+    const live: (typeof resolved[number] & { attrs: unknown })[] = [];
+    for (const r of resolved) {
       const reader = new AttrReader(r.ctx);
       let attrs: unknown;
       try {
@@ -58,10 +61,23 @@ export class ExecutionPlan {
         throw new NodeError(r.node.name, r.node.opType, `invalid node: ${(e as Error).message}`);
       }
       reader.assertAllRead();
+      const foldable = r.node.inputs.length > 0 && r.node.inputs.every((n) => !n || constants.has(n));
+      if (foldable) {
+        const outs = runStep(r.def, r.node.inputs.map((n) => (n ? constants.get(n) : undefined)), attrs, r.ctx);
+        r.node.outputs.forEach((o, i) => o && outs[i] && constants.set(o, outs[i]!));
+        continue;
+      }
+      live.push({ ...r, attrs });
+    }
+    this.constants = constants;
+    const lastUse = new Map<string, number>();
+    live.forEach((r, i) => r.node.inputs.forEach((name) => name && lastUse.set(name, i)));
+    const keep = new Set([...graph.outputs.map((o) => o.name), ...constants.keys()]);
+    this.steps = live.map((r, i) => {
       const release = [...new Set(r.node.inputs)].filter((n) => n && lastUse.get(n) === i && !keep.has(n));
       // Outputs nobody reads are dropped right away.
       for (const o of r.node.outputs) if (o && !lastUse.has(o) && !keep.has(o)) release.push(o);
-      return { ...r, attrs, release };
+      return { ...r, release };
     });
   }
 
@@ -74,13 +90,7 @@ export class ExecutionPlan {
         if (v === undefined) throw nodeError(s.node, `input '${name}' has no value`);
         return v;
       });
-      let outs: (Tensor | undefined)[];
-      try {
-        outs = s.def.run(inputs, s.attrs, s.ctx);
-      } catch (e) {
-        if (e instanceof RnnxError) throw e;
-        throw new NodeError(s.node.name, s.node.opType, `kernel failed: ${(e as Error).message}`);
-      }
+      const outs = runStep(s.def, inputs, s.attrs, s.ctx);
       s.node.outputs.forEach((name, i) => {
         if (!name) return;
         const t = outs[i];
@@ -89,6 +99,15 @@ export class ExecutionPlan {
       });
       for (const r of s.release) values.delete(r);
     }
+  }
+}
+
+function runStep(def: OpDef<unknown>, inputs: (Tensor | undefined)[], attrs: unknown, ctx: OpContext): (Tensor | undefined)[] {
+  try {
+    return def.run(inputs, attrs, ctx);
+  } catch (e) {
+    if (e instanceof RnnxError) throw e;
+    throw new NodeError(ctx.node.name, ctx.node.opType, `kernel failed: ${(e as Error).message}`);
   }
 }
 
@@ -125,7 +144,7 @@ export class InferenceSession {
 
   runSync(feeds: Feeds, fetches?: readonly string[]): Record<string, Tensor> {
     const values = new Map<string, Tensor>();
-    for (const [k, v] of this.model.graph.initializers) values.set(k, v);
+    for (const [k, v] of this.plan.constants) values.set(k, v);
     const byName = new Map(this.inputMetadata.map((v) => [v.name, v]));
     for (const name of Object.keys(feeds)) {
       if (!byName.has(name)) throw new RnnxError(`Feed '${name}' is not an input of the model (inputs: ${this.inputNames.join(', ') || 'none'})`);

@@ -1,6 +1,7 @@
 import { nodeError } from '../../ir/errors.js';
 import type { Tensor } from '../../ir/tensor.js';
 import { matmulTransB } from '../gemm-kernel.js';
+import { prepareLayer } from './kernels.js';
 import { checkType, type AttrReader, type Inputs, type OpContext } from '../op.js';
 import { resolveActivations, type Activation } from './activations.js';
 import { GATES, numDirections, paramsFromOnnx, type Direction, type FloatArray, type RecMode, type RecurrentLayer } from './layer.js';
@@ -55,7 +56,9 @@ export function parseRecAttrs(mode: RecMode, ctx: OpContext, a: AttrReader): Rec
   const P = mode === 'LSTM' && ctx.node.inputs[7] ? c?.(7) : undefined;
   const constParams = W && R && (!ctx.node.inputs[3] || B) && (mode !== 'LSTM' || !ctx.node.inputs[7] || P);
   if (!constParams) return attrs;
-  return { ...attrs, layer: buildLayer(attrs, W, R, B, P, ctx) };
+  const layer = buildLayer(attrs, W, R, B, P, ctx);
+  prepareLayer(layer); // pack once per session
+  return { ...attrs, layer };
 }
 
 /** Validates W/R/B/P against each other and the attributes, then packs them in PyTorch layout. */

@@ -1,4 +1,5 @@
 import { activationFn } from './activations.js';
+import { FastLayer } from './fast.js';
 import { inputProjection, loadState, rowOf, storeState, yOffset, type RecRun } from './common.js';
 import { GATES, type DirectionParams, type FloatArray, type RecurrentLayer } from './layer.js';
 
@@ -21,6 +22,11 @@ export function stateSize(layer: RecurrentLayer): number {
  * State is kept in float64 and rounded only when written to the outputs.
  */
 export function runLayer(layer: RecurrentLayer, r: RecRun, out: RecOutputs): void {
+  const fast = prepareLayer(layer);
+  if (fast && (!r.lens || r.lens.every((L) => L === r.T))) {
+    fast.run(r, out);
+    return;
+  }
   const D = layer.params.length;
   for (let d = 0; d < D; d++) {
     const reverse = layer.direction === 'reverse' || d === 1;
@@ -29,6 +35,18 @@ export function runLayer(layer: RecurrentLayer, r: RecRun, out: RecOutputs): voi
 }
 
 type Act = (x: number) => number;
+
+const fastLayers = new WeakMap<RecurrentLayer, FastLayer | null>();
+
+/** Packs the layer for the WebAssembly SIMD path once (null: it runs on the reference kernels). */
+export function prepareLayer(layer: RecurrentLayer): FastLayer | null {
+  let f = fastLayers.get(layer);
+  if (f === undefined) {
+    f = FastLayer.create(layer);
+    fastLayers.set(layer, f);
+  }
+  return f;
+}
 
 function runDirection(layer: RecurrentLayer, d: number, reverse: boolean, r: RecRun, out: RecOutputs): void {
   const { mode, hiddenSize: H, inputSize: I, layout } = layer;

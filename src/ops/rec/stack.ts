@@ -2,7 +2,7 @@ import { nodeError } from '../../ir/errors.js';
 import { Tensor } from '../../ir/tensor.js';
 import { defineOp, type OpContext } from '../op.js';
 import type { Activation } from './activations.js';
-import { runLayer, stateSize } from './kernels.js';
+import { prepareLayer, runLayer, stateSize } from './kernels.js';
 import { GATES, torchParamNames, type DirectionParams, type FloatArray, type RecMode, type RecurrentLayer } from './layer.js';
 
 /**
@@ -100,6 +100,7 @@ function parseStack(mode: RecMode, ctx: OpContext, a: import('../op.js').AttrRea
       inputForget: false, linearBeforeReset: true, hasBias: bias, projSize: projSize || undefined,
     });
   }
+  for (const l of layers) prepareLayer(l); // pack once per session
   return { mode, numLayers, inputSize, hiddenSize, projSize, bidirectional, batchFirst, bias, nonlinearity, layers };
 }
 

@@ -1,0 +1,144 @@
+import { packPanels, padPanel } from '../../wasm/gemm.js';
+import { WasmArena, wasmModule } from '../../wasm/runtime.js';
+import { loadState, storeState, yOffset, type RecRun } from './common.js';
+import type { RecOutputs } from './kernels.js';
+import { GATES, type RecurrentLayer } from './layer.js';
+
+
+/** Packs B = Wᵀ [K, N] from the rows of W [N, K] into 8-column panels at `ptr`. */
+function packTransposed(f32: Float32Array, ptr: number, W: ArrayLike<number>, N: number, K: number): void {
+  packPanels(f32, ptr, K, N, (k, n) => W[n * K + k]);
+}
+
+interface DirPack {
+  wih: number; // panels of W_ihᵀ [I, GHp]
+  whh: number; // panels of W_hhᵀ [S, GHp]
+  whr: number; // panels of W_hrᵀ [H, Sp] (LSTMP)
+  bias: number; // [GHp] b_ih + b_hh (GRU: b_hn left out)
+  bhn: number; // [H] GRU only
+}
+
+/**
+ * The WebAssembly SIMD path for the layers PyTorch exports: float32, default activations, no
+ * clip / peepholes / input_forget, hidden size a multiple of 4, no sequence_lens. Weights are
+ * packed once; each step is one GEMM (the batch's recurrent product accumulated straight into the
+ * precomputed input projection) and one vectorised gate pass. Everything else runs in kernels.ts.
+ */
+export class FastLayer {
+  private readonly arena: WasmArena;
+  private readonly packs: DirPack[];
+  private readonly GHp: number;
+  private readonly Sp: number;
+
+  private constructor(private readonly layer: RecurrentLayer, module: WebAssembly.Module) {
+    const { mode, hiddenSize: H, inputSize: I } = layer;
+    const S = layer.projSize ?? H;
+    const GH = GATES[mode] * H;
+    this.GHp = padPanel(GH);
+    this.Sp = padPanel(S);
+    this.arena = new WasmArena(module);
+    const a = this.arena;
+    const ptrs = layer.params.map(() => ({
+      wih: a.alloc(this.GHp * I), whh: a.alloc(this.GHp * S), whr: layer.projSize ? a.alloc(this.Sp * H) : 0,
+      bias: a.alloc(this.GHp), bhn: a.alloc(H),
+    }));
+    const f32 = a.f32();
+    layer.params.forEach((p, d) => {
+      const q = ptrs[d];
+      packTransposed(f32, q.wih, p.weightIh, GH, I);
+      packTransposed(f32, q.whh, p.weightHh, GH, S);
+      if (p.weightHr) packTransposed(f32, q.whr, p.weightHr, S, H);
+      for (let g = 0; g < GH; g++) f32[(q.bias >> 2) + g] = p.biasIh[g] + (mode === 'GRU' && g >= 2 * H ? 0 : p.biasHh[g]);
+      if (mode === 'GRU') for (let k = 0; k < H; k++) f32[(q.bhn >> 2) + k] = p.biasHh[2 * H + k];
+    });
+    this.packs = ptrs;
+  }
+
+  /** A packed layer, or null when the layer needs the reference kernels. */
+  static create(layer: RecurrentLayer): FastLayer | null {
+    const m = wasmModule();
+    if (!m || layer.dtype !== 'float32' || layer.clip !== undefined || layer.inputForget || layer.hiddenSize % 4 !== 0) return null;
+    if (layer.params.some((p) => p.peephole)) return null;
+    const want = { LSTM: ['Sigmoid', 'Tanh', 'Tanh'], GRU: ['Sigmoid', 'Tanh'], RNN: ['Tanh'] }[layer.mode];
+    for (const acts of layer.activations) {
+      const names = acts.map((a) => a.name);
+      const rnnRelu = layer.mode === 'RNN' && names.length === 1 && names[0] === 'Relu';
+      if (!rnnRelu && (names.length !== want.length || names.some((n, i) => n !== want[i]))) return null;
+    }
+    if (layer.mode === 'GRU' && !layer.linearBeforeReset) return null;
+    return new FastLayer(layer, m);
+  }
+
+  run(r: RecRun, out: RecOutputs): void {
+    const { mode, hiddenSize: H, inputSize: I, layout } = this.layer;
+    const S = this.layer.projSize ?? H;
+    const { T, N } = r;
+    const D = this.packs.length;
+    const { GHp, Sp } = this;
+    const a = this.arena;
+    const k = a.k;
+    const mark = a.mark();
+    const rows = T * N;
+    const xPtr = a.alloc(rows * I), xw = a.alloc(rows * GHp), h = a.alloc(N * Sp), c = a.alloc(N * H);
+    const hh = mode === 'GRU' ? a.alloc(N * GHp) : 0;
+    const ht = this.layer.projSize ? a.alloc(N * H) : 0;
+    let f32 = a.f32();
+    f32.set(r.X.subarray(0, rows * I), xPtr >> 2);
+    const yAt = out.yAt ?? yOffset(layout, T, D, N, S);
+    const row = layout ? (t: number, n: number) => n * T + t : (t: number, n: number) => t * N + n;
+    // Step t's rows of XW: contiguous for layout 0, T rows apart for layout 1.
+    const stepPtr = (t: number) => xw + (layout ? t : t * N) * GHp * 4;
+    const ldStep = layout ? T * GHp : GHp;
+    const relu = mode === 'RNN' && this.layer.activations[0][0].name === 'Relu';
+    const hs = new Float64Array(N * S), cs = new Float64Array(N * H);
+    for (let d = 0; d < D; d++) {
+      const q = this.packs[d];
+      const reverse = this.layer.direction === 'reverse' || d === 1;
+      k.gemm(xPtr, I, q.wih, I, GHp, xw, GHp, rows, 0);
+      k.add_bias(xw, q.bias, rows, GHp, GHp);
+      hs.fill(0);
+      cs.fill(0);
+      loadState(hs, r.h0, d, D, N, S, r.stateLayout);
+      loadState(cs, r.c0, d, D, N, H, r.stateLayout);
+      f32 = a.f32();
+      for (let n = 0; n < N; n++) {
+        for (let j = 0; j < S; j++) f32[(h >> 2) + n * Sp + j] = hs[n * S + j];
+        for (let j = 0; j < H; j++) f32[(c >> 2) + n * H + j] = cs[n * H + j];
+      }
+      for (let s = 0; s < T; s++) {
+        const t = reverse ? T - 1 - s : s;
+        const g0 = stepPtr(t);
+        if (mode === 'GRU') {
+          k.gemm(h, Sp, q.whh, S, GHp, hh, GHp, N, 0);
+          for (let n = 0; n < N; n++) k.gru_cell(xw + row(t, n) * GHp * 4, hh + n * GHp * 4, q.bhn, h + n * Sp * 4, H);
+        } else {
+          k.gemm(h, Sp, q.whh, S, GHp, g0, ldStep, N, 1);
+          if (mode === 'LSTM') {
+            for (let n = 0; n < N; n++) k.lstm_cell(xw + row(t, n) * GHp * 4, c + n * H * 4, ht ? ht + n * H * 4 : h + n * Sp * 4, H);
+            if (ht) k.gemm(ht, H, q.whr, H, Sp, h, Sp, N, 0);
+          } else {
+            for (let n = 0; n < N; n++) {
+              const src = xw + row(t, n) * GHp * 4;
+              if (relu) {
+                for (let j = 0; j < H; j++) f32[(h >> 2) + n * Sp + j] = Math.max(0, f32[(src >> 2) + j]);
+              } else k.tanh(src, h + n * Sp * 4, H);
+            }
+          }
+        }
+        if (out.Y) {
+          for (let n = 0; n < N; n++) {
+            const o = yAt(t, d, n);
+            out.Y.set(f32.subarray((h >> 2) + n * Sp, (h >> 2) + n * Sp + S), o);
+          }
+        }
+      }
+      for (let n = 0; n < N; n++) {
+        for (let j = 0; j < S; j++) hs[n * S + j] = f32[(h >> 2) + n * Sp + j];
+        for (let j = 0; j < H; j++) cs[n * H + j] = f32[(c >> 2) + n * H + j];
+      }
+      storeState(out.Yh, hs, d, D, N, S, r.stateLayout);
+      storeState(out.Yc, cs, d, D, N, H, r.stateLayout);
+    }
+    a.reset(mark);
+  }
+}

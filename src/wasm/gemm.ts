@@ -1,0 +1,62 @@
+import { WasmArena, wasmModule } from './runtime.js';
+
+/** GEMM panels are 8 columns wide; padded columns are zero. */
+export const PANEL = 8;
+export const padPanel = (n: number) => Math.ceil(n / PANEL) * PANEL;
+
+/** Packs B[K, N] into 8-column panels at `ptr` (panel p: B[k, 8p..8p+7] for every k); `get(k, n)` reads B. */
+export function packPanels(f32: Float32Array, ptr: number, K: number, N: number, get: (k: number, n: number) => number): void {
+  const base = ptr >> 2;
+  const panels = padPanel(N) / PANEL;
+  for (let p = 0; p < panels; p++)
+    for (let k = 0; k < K; k++)
+      for (let j = 0; j < PANEL; j++) {
+        const n = p * PANEL + j;
+        f32[base + (p * K + k) * PANEL + j] = n < N ? get(k, n) : 0;
+      }
+}
+
+/**
+ * A constant right-hand matrix B [K, N] packed once into WebAssembly memory, for MatMul / Gemm
+ * against it: C[M, N] = A[M, K]·B with the SIMD GEMM.
+ */
+export class PackedMatrix {
+  private readonly arena: WasmArena;
+  private readonly bp: number;
+  private readonly npad: number;
+
+  private constructor(module: WebAssembly.Module, readonly K: number, readonly N: number, get: (k: number, n: number) => number) {
+    this.arena = new WasmArena(module);
+    this.npad = padPanel(N);
+    this.bp = this.arena.alloc(this.npad * K);
+    packPanels(this.arena.f32(), this.bp, K, N, get);
+  }
+
+  /** B given as [K, N] (transposed=false) or as Bᵀ [N, K]; null when the SIMD kernels are unavailable. */
+  static create(data: ArrayLike<number>, K: number, N: number, transposed: boolean): PackedMatrix | null {
+    const m = wasmModule();
+    if (!m || K === 0 || N === 0) return null;
+    return new PackedMatrix(m, K, N, transposed ? (k, n) => data[n * K + k] : (k, n) => data[k * N + n]);
+  }
+
+  /** out[M, N] = A[M, K]·B (A row-major, float32). */
+  multiply(A: Float32Array, M: number, out: Float32Array): void {
+    const { K, N, npad } = this;
+    const a = this.arena;
+    const mark = a.mark();
+    // Rows in chunks so scratch memory stays bounded.
+    const chunk = Math.max(4, Math.min(M, Math.floor((1 << 22) / (K + npad))));
+    const ap = a.alloc(chunk * K), cp = a.alloc(chunk * npad);
+    for (let m0 = 0; m0 < M; m0 += chunk) {
+      const rows = Math.min(chunk, M - m0);
+      let f32 = a.f32();
+      f32.set(A.subarray(m0 * K, (m0 + rows) * K), ap >> 2);
+      a.k.gemm(ap, K, this.bp, K, npad, cp, npad, rows, 0);
+      f32 = a.f32();
+      const c0 = cp >> 2;
+      if (npad === N) out.set(f32.subarray(c0, c0 + rows * N), m0 * N);
+      else for (let r = 0; r < rows; r++) out.set(f32.subarray(c0 + r * npad, c0 + r * npad + N), (m0 + r) * N);
+    }
+    a.reset(mark);
+  }
+}
