@@ -7,6 +7,45 @@ import { checkType, defineOp, need, NUMERIC, type OpContext, type OpDef } from '
 type Scalar = number | bigint | string; // strings only pass through (Equal, Where)
 type Fn2 = (a: any, b: any) => Scalar; // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * Loops for the four arithmetic ops on float arrays, generated once per op so each has its own
+ * monomorphic loop (a shared loop calling `f` would be megamorphic): same shape, or B repeating
+ * along A's trailing dims (bias rows), or A repeating along B's.
+ */
+type FastLoop = (A: ArrayLike<number>, B: ArrayLike<number>, out: { [i: number]: number }, n: number, period: number, bRepeats: boolean) => void;
+const FAST: Record<string, FastLoop> = {};
+for (const [name, op] of [['add', '+'], ['sub', '-'], ['mul', '*'], ['div', '/']] as const) {
+  FAST[name] = new Function('A', 'B', 'out', 'n', 'period', 'bRepeats', `
+    if (period === n) { for (let i = 0; i < n; i++) out[i] = A[i] ${op} B[i]; return; }
+    if (bRepeats) { for (let o = 0; o < n; o += period) for (let j = 0; j < period; j++) out[o + j] = A[o + j] ${op} B[j]; return; }
+    for (let o = 0; o < n; o += period) for (let j = 0; j < period; j++) out[o + j] = A[j] ${op} B[o + j];
+  `) as FastLoop;
+}
+
+/** The suffix-broadcast case: `small` equals the trailing dims of `big` (leading 1s ignored). */
+function isSuffix(small: readonly number[], big: readonly number[]): boolean {
+  const s = small.slice(small.findIndex((d) => d !== 1) === -1 ? small.length : small.findIndex((d) => d !== 1));
+  if (s.length > big.length) return false;
+  return s.every((d, i) => d === big[big.length - s.length + i]);
+}
+
+function fastArith(name: string, a: Tensor, b: Tensor): Tensor | null {
+  if ((a.type !== 'float32' && a.type !== 'float64') || a.type !== b.type) return null;
+  const loop = FAST[name];
+  const same = a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i]);
+  if (same || (isSuffix(b.dims, a.dims) && a.dims.length >= b.dims.length)) {
+    const out = allocData(a.type, a.size) as Float32Array;
+    if (a.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, a.size, same ? a.size : b.size, true);
+    return new Tensor(a.type, out, a.dims);
+  }
+  if (isSuffix(a.dims, b.dims) && b.dims.length >= a.dims.length) {
+    const out = allocData(a.type, b.size) as Float32Array;
+    if (b.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, b.size, a.size, false);
+    return new Tensor(a.type, out, b.dims);
+  }
+  return null;
+}
+
 /** out[i] = f(a[ia], b[ib]) over the broadcast shape. */
 export function binaryMap(a: Tensor, b: Tensor, outType: DataType, f: Fn2, ctx: OpContext): Tensor {
   const dims = broadcastShapes([a.dims, b.dims], ctx);
@@ -28,7 +67,7 @@ function sameType(a: Tensor, b: Tensor, ctx: OpContext): void {
 }
 
 /** Arithmetic op with a number form and a bigint form. Integer results wrap/truncate like C. */
-function arith(num: (a: number, b: number) => number, big: (a: bigint, b: bigint) => bigint, intNum?: (a: number, b: number) => number): OpDef<null> {
+function arith(name: string, num: (a: number, b: number) => number, big: (a: bigint, b: bigint) => bigint, intNum?: (a: number, b: number) => number): OpDef<null> {
   return defineOp({
     parse: () => null,
     run(inputs, _a, ctx) {
@@ -36,6 +75,8 @@ function arith(num: (a: number, b: number) => number, big: (a: bigint, b: bigint
       const b = need(inputs, 1, ctx, 'B');
       checkType(a, NUMERIC, 0, ctx, 'A');
       sameType(a, b, ctx);
+      const fast = fastArith(name, a, b);
+      if (fast) return [fast];
       if (isBig(a.type)) return [binaryMap(a, b, a.type, big, ctx)];
       const isInt = a.type !== 'float32' && a.type !== 'float64';
       return [binaryMap(a, b, a.type, isInt && intNum ? intNum : num, ctx)];
@@ -45,10 +86,10 @@ function arith(num: (a: number, b: number) => number, big: (a: bigint, b: bigint
 
 const divZero = (ctx: OpContext) => nodeError(ctx.node, 'integer division by zero');
 
-export const Add = arith((a, b) => a + b, (a, b) => a + b);
-export const Sub = arith((a, b) => a - b, (a, b) => a - b);
+export const Add = arith('add', (a, b) => a + b, (a, b) => a + b);
+export const Sub = arith('sub', (a, b) => a - b, (a, b) => a - b);
 // Math.imul wraps like C for int32/uint32; narrower ints are exact in it too.
-export const Mul = arith((a, b) => a * b, (a, b) => a * b, Math.imul);
+export const Mul = arith('mul', (a, b) => a * b, (a, b) => a * b, Math.imul);
 export const Div = defineOp({
   parse: () => null,
   run(inputs, _a, ctx) {
@@ -57,7 +98,7 @@ export const Div = defineOp({
     checkType(a, NUMERIC, 0, ctx, 'A');
     sameType(a, b, ctx);
     if (isBig(a.type)) return [binaryMap(a, b, a.type, (x: bigint, y: bigint) => { if (y === 0n) throw divZero(ctx); return x / y; }, ctx)];
-    if (a.type === 'float32' || a.type === 'float64') return [binaryMap(a, b, a.type, (x: number, y: number) => x / y, ctx)];
+    if (a.type === 'float32' || a.type === 'float64') return [fastArith('div', a, b) ?? binaryMap(a, b, a.type, (x: number, y: number) => x / y, ctx)];
     return [binaryMap(a, b, a.type, (x: number, y: number) => { if (y === 0) throw divZero(ctx); return Math.trunc(x / y); }, ctx)];
   },
 });

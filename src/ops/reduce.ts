@@ -1,5 +1,6 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
+import { softmaxRows } from '../wasm/rows.js';
 import { checkType, defineOp, intsOf, need, normAxis, NUMERIC, type OpContext, type OpDef } from './op.js';
 
 interface ReduceAttrs {
@@ -139,6 +140,10 @@ function softmaxOp(log: boolean): OpDef<number> {
       const D = ctx.opset < 13 ? sizeOf(x.dims.slice(ax)) : x.dims[ax];
       const inner = ctx.opset < 13 ? 1 : sizeOf(x.dims.slice(ax + 1));
       const X = x.data as Float32Array;
+      if (inner === 1 && x.type === 'float32' && D >= 16) {
+        const fast = softmaxRows(X, outer, D, log);
+        if (fast) return [new Tensor(x.type, fast, x.dims)];
+      }
       const out = allocData(x.type, x.size) as Float32Array;
       for (let o = 0; o < outer; o++)
         for (let i = 0; i < inner; i++) {

@@ -10,6 +10,7 @@ export interface Kernels {
   tanh(x: number, y: number, n: number): void;
   sigmoid(x: number, y: number, n: number): void;
   add_bias(y: number, b: number, rows: number, n: number, ld: number): void;
+  softmax_rows(x: number, y: number, rows: number, n: number, logmode: number): void;
 }
 
 let compiled: WebAssembly.Module | null | undefined;
@@ -37,7 +38,7 @@ export class WasmArena {
   private top = 16;
 
   constructor(module: WebAssembly.Module) {
-    this.k = new WebAssembly.Instance(module, {}).exports as unknown as Kernels;
+    this.k = new WebAssembly.Instance(module, { env: { log: Math.log } }).exports as unknown as Kernels;
   }
 
   /** Reserves `floats` float32 slots (zeroed on first use of fresh memory; callers must not rely on it after reset). */

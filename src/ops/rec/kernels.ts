@@ -23,10 +23,12 @@ export function stateSize(layer: RecurrentLayer): number {
  */
 export function runLayer(layer: RecurrentLayer, r: RecRun, out: RecOutputs): void {
   const fast = prepareLayer(layer);
-  if (fast && (!r.lens || r.lens.every((L) => L === r.T))) {
-    fast.run(r, out);
-    return;
-  }
+  if (fast && (!r.lens || r.lens.every((L) => L === r.T))) fast.run(r, out);
+  else runLayerReference(layer, r, out);
+}
+
+/** The plain TypeScript kernels: the reference, and the path for everything the SIMD path skips. */
+export function runLayerReference(layer: RecurrentLayer, r: RecRun, out: RecOutputs): void {
   const D = layer.params.length;
   for (let d = 0; d < D; d++) {
     const reverse = layer.direction === 'reverse' || d === 1;
