@@ -113,6 +113,15 @@ describe('graph builder and modules', () => {
     }
   });
 
+  it.each([9, 11, 13, 17, 22])('exports at opset %i where the ops allow, and onnxruntime runs it', async (opset) => {
+    const { dir, meta, hp, feeds, want } = load('lstmp_l2_bi_bf_state');
+    const model = modelFromTorch(meta.class, path.join(dir, 'state_dict.npz'), hp, { initialState: true, opset });
+    const bytes = exportOnnx(model);
+    expect(loadModel(bytes).opsets.get('')).toBe(opset);
+    expectClose(InferenceSession.createSync(bytes).runSync(feeds), want, TORCH_TOL, `rnnx opset ${opset}`);
+    expectClose(await runOrt(bytes, feeds), want, TORCH_TOL, `onnxruntime opset ${opset}`);
+  });
+
   it('a built graph is validated like an imported one', () => {
     const b = new GraphBuilder();
     const x = b.input('x', 'float32', [2, 3]);
