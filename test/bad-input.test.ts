@@ -121,6 +121,11 @@ describe('kernel errors name the node', () => {
     const mm = singleNodeModel({ opType: 'MatMul', inputs: [{ name: 'a', tensor: x }, { name: 'b', tensor: x }], outputs: ['y'] });
     expectRnnxError(() => InferenceSession.createSync(mm).runSync({ a: x, b: x }), /Node MatMul_0 \(MatMul\): inner dimensions differ/);
   });
+  it('integer division by zero', () => {
+    const a = new Tensor('int32', [4, 5], [2]), b = new Tensor('int32', [2, 0], [2]);
+    const m2 = singleNodeModel({ opType: 'Div', inputs: [{ name: 'a', tensor: a }, { name: 'b', tensor: b }], outputs: ['y'] });
+    expectRnnxError(() => InferenceSession.createSync(m2).runSync({ a, b }), /Node Div_0 \(Div\): kernel failed: integer division by zero/);
+  });
   it('LSTM with a W of the wrong shape', () => {
     const W = new Tensor('float32', new Float32Array(12), [1, 12, 1]);
     const R = new Tensor('float32', new Float32Array(4 * 3 * 4), [1, 12, 4]);

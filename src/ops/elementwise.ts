@@ -84,23 +84,24 @@ function arith(name: string, num: (a: number, b: number) => number, big: (a: big
   });
 }
 
-const divZero = (ctx: OpContext) => nodeError(ctx.node, 'integer division by zero');
+/** Integer division by zero has no value: an error (the executor names the node). */
+class DivisionByZero extends RangeError {
+  constructor() {
+    super('integer division by zero');
+  }
+}
 
 export const Add = arith('add', (a, b) => a + b, (a, b) => a + b);
 export const Sub = arith('sub', (a, b) => a - b, (a, b) => a - b);
 // Math.imul wraps like C for int32/uint32; narrower ints are exact in it too.
 export const Mul = arith('mul', (a, b) => a * b, (a, b) => a * b, Math.imul);
-export const Div = defineOp({
-  parse: () => null,
-  run(inputs, _a, ctx) {
-    const a = need(inputs, 0, ctx, 'A');
-    const b = need(inputs, 1, ctx, 'B');
-    checkType(a, NUMERIC, 0, ctx, 'A');
-    sameType(a, b, ctx);
-    if (isBig(a.type)) return [binaryMap(a, b, a.type, (x: bigint, y: bigint) => { if (y === 0n) throw divZero(ctx); return x / y; }, ctx)];
-    if (a.type === 'float32' || a.type === 'float64') return [fastArith('div', a, b) ?? binaryMap(a, b, a.type, (x: number, y: number) => x / y, ctx)];
-    return [binaryMap(a, b, a.type, (x: number, y: number) => { if (y === 0) throw divZero(ctx); return Math.trunc(x / y); }, ctx)];
-  },
+// Integer division truncates toward zero, like C and onnxruntime.
+export const Div = arith('div', (a, b) => a / b, (a, b) => {
+  if (b === 0n) throw new DivisionByZero();
+  return a / b;
+}, (a, b) => {
+  if (b === 0) throw new DivisionByZero();
+  return Math.trunc(a / b);
 });
 
 export const Pow = defineOp({
