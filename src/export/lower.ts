@@ -38,7 +38,6 @@ function lowerStack(stack: Node, g: Graph, inits: Map<string, Tensor>, opset: nu
   const bias = attr('bias', 1) !== 0, batchFirst = attr('batch_first', 0) !== 0;
   const relu = stack.attributes.get('nonlinearity')?.value === 'relu';
   const G = GATES[mode];
-  const S = P || H;
   const base = stack.name || mode.toLowerCase();
   const out: Node[] = [];
   let counter = 0;
@@ -129,7 +128,6 @@ function lowerStack(stack: Node, g: Graph, inits: Map<string, Tensor>, opset: nu
       xk = add('Reshape', [t, constant(`shape_${counter++}`, i64([0, 0, -1]))], [v('Y_cat')]);
     }
   }
-  void S;
   const rename = (from: string, to: string) => {
     if (!to) return;
     const producer = out.find((n) => n.outputs.includes(from));

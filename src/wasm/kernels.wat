@@ -266,15 +266,6 @@
       (local.set $n (i32.sub (local.get $n) (i32.const 4)))
       (br $l))))
 
-  (func (export "sigmoid") (param $x i32) (param $y i32) (param $n i32)
-    (block $d (loop $l
-      (br_if $d (i32.le_s (local.get $n) (i32.const 0)))
-      (v128.store (local.get $y) (call $sigmoid4 (v128.load (local.get $x))))
-      (local.set $x (i32.add (local.get $x) (i32.const 16)))
-      (local.set $y (i32.add (local.get $y) (i32.const 16)))
-      (local.set $n (i32.sub (local.get $n) (i32.const 4)))
-      (br $l))))
-
   ;; ---------------------------------------------------------------------------------------
   ;; LSTM cell for one batch row, PyTorch gate order i f g o, H a multiple of 4:
   ;;   c = σ(f)·c + σ(i)·tanh(g);  h = σ(o)·tanh(c)      (g: gate pre-activations [4H])

@@ -8,7 +8,6 @@ export interface Kernels {
   lstm_cell(g: number, c: number, h: number, H: number): void;
   gru_cell(x: number, hh: number, bhn: number, h: number, H: number): void;
   tanh(x: number, y: number, n: number): void;
-  sigmoid(x: number, y: number, n: number): void;
   add_bias(y: number, b: number, rows: number, n: number, ld: number): void;
   softmax_rows(x: number, y: number, rows: number, n: number, logmode: number): void;
 }
