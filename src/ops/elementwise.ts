@@ -29,12 +29,13 @@ function isSuffix(small: readonly number[], big: readonly number[]): boolean {
   return s.every((d, i) => d === big[big.length - s.length + i]);
 }
 
-function fastArith(name: string, a: Tensor, b: Tensor): Tensor | null {
+function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false): Tensor | null {
   if ((a.type !== 'float32' && a.type !== 'float64') || a.type !== b.type) return null;
   const loop = FAST[name];
   const same = a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i]);
   if (same || (isSuffix(b.dims, a.dims) && a.dims.length >= b.dims.length)) {
-    const out = allocData(a.type, a.size) as Float32Array;
+    // A dying intermediate A is overwritten in place (element i is read before it is written).
+    const out = reuseA ? (a.data as Float32Array) : (allocData(a.type, a.size) as Float32Array);
     if (a.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, a.size, same ? a.size : b.size, true);
     return new Tensor(a.type, out, a.dims);
   }
@@ -70,12 +71,12 @@ function sameType(a: Tensor, b: Tensor, ctx: OpContext): void {
 function arith(name: string, num: (a: number, b: number) => number, big: (a: bigint, b: bigint) => bigint, intNum?: (a: number, b: number) => number): OpDef<null> {
   return defineOp({
     parse: () => null,
-    run(inputs, _a, ctx) {
+    run(inputs, _a, ctx, reuse) {
       const a = need(inputs, 0, ctx, 'A');
       const b = need(inputs, 1, ctx, 'B');
       checkType(a, NUMERIC, 0, ctx, 'A');
       sameType(a, b, ctx);
-      const fast = fastArith(name, a, b);
+      const fast = fastArith(name, a, b, reuse?.(0) ?? false);
       if (fast) return [fast];
       if (isBig(a.type)) return [binaryMap(a, b, a.type, big, ctx)];
       const isInt = a.type !== 'float32' && a.type !== 'float64';

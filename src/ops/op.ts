@@ -18,7 +18,8 @@ export type Inputs = readonly (Tensor | undefined)[];
  */
 export interface OpDef<A = unknown> {
   parse(ctx: OpContext, attrs: AttrReader): A;
-  run(inputs: Inputs, attrs: A, ctx: OpContext): (Tensor | undefined)[];
+  /** `reuse(i)`: input i dies at this node and no live value shares its buffer, so it may be overwritten. */
+  run(inputs: Inputs, attrs: A, ctx: OpContext, reuse?: (i: number) => boolean): (Tensor | undefined)[];
 }
 
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {

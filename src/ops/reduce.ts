@@ -131,7 +131,7 @@ export const ArgMax = defineOp({
 function softmaxOp(log: boolean): OpDef<number> {
   return defineOp({
     parse: (ctx, a) => a.int('axis', ctx.opset < 13 ? 1 : -1),
-    run(inputs, axis, ctx) {
+    run(inputs, axis, ctx, reuse) {
       const x = need(inputs, 0, ctx, 'input');
       checkType(x, ['float32', 'float64'], 0, ctx, 'input');
       const r = x.dims.length;
@@ -141,7 +141,7 @@ function softmaxOp(log: boolean): OpDef<number> {
       const inner = ctx.opset < 13 ? 1 : sizeOf(x.dims.slice(ax + 1));
       const X = x.data as Float32Array;
       if (inner === 1 && x.type === 'float32' && D >= 16) {
-        const fast = softmaxRows(X, outer, D, log);
+        const fast = softmaxRows(X, outer, D, log, reuse?.(0) ? X : undefined);
         if (fast) return [new Tensor(x.type, fast, x.dims)];
       }
       const out = allocData(x.type, x.size) as Float32Array;

@@ -12,6 +12,8 @@ interface Step {
   readonly ctx: OpContext;
   /** Values whose last reader is this step: released after it runs. */
   readonly release: readonly string[];
+  /** Input positions whose value dies here and is an intermediate (not a feed, constant or output). */
+  readonly dying: readonly number[];
 }
 
 export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims: readonly number[] }>;
@@ -73,11 +75,14 @@ export class ExecutionPlan {
     const lastUse = new Map<string, number>();
     live.forEach((r, i) => r.node.inputs.forEach((name) => name && lastUse.set(name, i)));
     const keep = new Set([...graph.outputs.map((o) => o.name), ...constants.keys()]);
+    const feeds = new Set(graph.inputs.map((v) => v.name));
     this.steps = live.map((r, i) => {
       const release = [...new Set(r.node.inputs)].filter((n) => n && lastUse.get(n) === i && !keep.has(n));
       // Outputs nobody reads are dropped right away.
       for (const o of r.node.outputs) if (o && !lastUse.has(o) && !keep.has(o)) release.push(o);
-      return { ...r, release };
+      const dying = r.node.inputs.flatMap((n, k) =>
+        n && release.includes(n) && !feeds.has(n) && r.node.inputs.indexOf(n) === k && r.node.inputs.lastIndexOf(n) === k ? [k] : []);
+      return { ...r, release, dying };
     });
   }
 
@@ -90,7 +95,8 @@ export class ExecutionPlan {
         if (v === undefined) throw nodeError(s.node, `input '${name}' has no value`);
         return v;
       });
-      const outs = runStep(s.def, inputs, s.attrs, s.ctx);
+      const reuse = s.dying.length ? (i: number) => s.dying.includes(i) && unshared(inputs[i]!, s.node.inputs[i], values) : undefined;
+      const outs = runStep(s.def, inputs, s.attrs, s.ctx, reuse);
       s.node.outputs.forEach((name, i) => {
         if (!name) return;
         const t = outs[i];
@@ -102,9 +108,17 @@ export class ExecutionPlan {
   }
 }
 
-function runStep(def: OpDef<unknown>, inputs: (Tensor | undefined)[], attrs: unknown, ctx: OpContext): (Tensor | undefined)[] {
+/** True when no other live value views the same memory as `t` (Reshape, Identity, … alias their input). */
+function unshared(t: Tensor, name: string, values: Map<string, Tensor>): boolean {
+  const buf = (t.data as { buffer?: ArrayBufferLike }).buffer;
+  if (!buf) return false;
+  for (const [k, v] of values) if (k !== name && (v.data as { buffer?: ArrayBufferLike }).buffer === buf) return false;
+  return true;
+}
+
+function runStep(def: OpDef<unknown>, inputs: (Tensor | undefined)[], attrs: unknown, ctx: OpContext, reuse?: (i: number) => boolean): (Tensor | undefined)[] {
   try {
-    return def.run(inputs, attrs, ctx);
+    return def.run(inputs, attrs, ctx, reuse);
   } catch (e) {
     if (e instanceof RnnxError) throw e;
     throw new NodeError(ctx.node.name, ctx.node.opType, `kernel failed: ${(e as Error).message}`);

@@ -14,11 +14,11 @@ function arena(): WasmArena | null {
  * Softmax or LogSoftmax over each of `rows` contiguous rows of n float32 values with the SIMD
  * kernel (rows padded to a multiple of 4 with -inf). Null when WebAssembly SIMD is unavailable.
  */
-export function softmaxRows(X: Float32Array, rows: number, n: number, log: boolean): Float32Array | null {
+export function softmaxRows(X: Float32Array, rows: number, n: number, log: boolean, into?: Float32Array): Float32Array | null {
   const a = arena();
   if (!a) return null;
   const np = Math.ceil(n / 4) * 4;
-  const out = new Float32Array(rows * n);
+  const out = into ?? new Float32Array(rows * n);
   const mark = a.mark();
   const chunk = Math.max(1, Math.min(rows, Math.floor((1 << 22) / np)));
   const xp = a.alloc(chunk * np), yp = a.alloc(chunk * np);
