@@ -29,6 +29,17 @@ describe('executor', () => {
     expect(compareTensors(ours.y, theirs.y, { rtol: 1e-5, atol: 1e-6 }).message ?? '').toBe('');
   });
 
+  it('does not overwrite a feed reached through an alias (Identity) after the feed is released', () => {
+    const b = new GraphBuilder();
+    const x = b.input('x', 'float32', [2, 3]);
+    const id = b.op1('Identity', [x]);
+    b.output(b.add(id, b.constant('c', new Tensor('float32', [1, 1, 1], [3]))), 'y');
+    const feed = new Tensor('float32', [1, 2, 3, 4, 5, 6], [2, 3]);
+    const y = InferenceSession.createSync(b.build()).runSync({ x: feed }).y;
+    expect(Array.from(y.data as Float32Array)).toEqual([2, 3, 4, 5, 6, 7]);
+    expect(Array.from(feed.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+  });
+
   it('folds nodes whose inputs are all constants once, at session creation', () => {
     const b = new GraphBuilder();
     const x = b.input('x', 'float32', [2, 3]);

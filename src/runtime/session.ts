@@ -88,6 +88,12 @@ export class ExecutionPlan {
 
   /** Runs the graph: `values` holds feeds and receives every output. */
   execute(values: Map<string, Tensor>): void {
+    // Memory the caller or the model owns (feeds, constants) is never overwritten, even through an alias.
+    const owned = new Set<ArrayBufferLike>();
+    for (const v of values.values()) {
+      const buf = (v.data as { buffer?: ArrayBufferLike }).buffer;
+      if (buf) owned.add(buf);
+    }
     for (const s of this.steps) {
       const inputs = s.node.inputs.map((name) => {
         if (name === '') return undefined;
@@ -95,7 +101,7 @@ export class ExecutionPlan {
         if (v === undefined) throw nodeError(s.node, `input '${name}' has no value`);
         return v;
       });
-      const reuse = s.dying.length ? (i: number) => s.dying.includes(i) && unshared(inputs[i]!, s.node.inputs[i], values) : undefined;
+      const reuse = s.dying.length ? (i: number) => s.dying.includes(i) && unshared(inputs[i]!, s.node.inputs[i], values, owned) : undefined;
       const outs = runStep(s.def, inputs, s.attrs, s.ctx, reuse);
       s.node.outputs.forEach((name, i) => {
         if (!name) return;
@@ -109,9 +115,9 @@ export class ExecutionPlan {
 }
 
 /** True when no other live value views the same memory as `t` (Reshape, Identity, … alias their input). */
-function unshared(t: Tensor, name: string, values: Map<string, Tensor>): boolean {
+function unshared(t: Tensor, name: string, values: Map<string, Tensor>, owned: Set<ArrayBufferLike>): boolean {
   const buf = (t.data as { buffer?: ArrayBufferLike }).buffer;
-  if (!buf) return false;
+  if (!buf || owned.has(buf)) return false;
   for (const [k, v] of values) if (k !== name && (v.data as { buffer?: ArrayBufferLike }).buffer === buf) return false;
   return true;
 }
