@@ -1,6 +1,6 @@
 import { packPanels, padPanel } from '../../wasm/gemm.js';
 import { WasmArena, wasmModule } from '../../wasm/runtime.js';
-import { loadState, storeState, yOffset, type RecRun } from './common.js';
+import { yOffset, type RecRun } from './common.js';
 import type { RecOutputs } from './kernels.js';
 import { GATES, type RecurrentLayer } from './layer.js';
 
@@ -90,20 +90,20 @@ export class FastLayer {
     const stepPtr = (t: number) => xw + (layout ? t : t * N) * GHp * 4;
     const ldStep = layout ? T * GHp : GHp;
     const relu = mode === 'RNN' && this.layer.activations[0][0].name === 'Relu';
-    const hs = new Float64Array(N * S), cs = new Float64Array(N * H);
+    // State rows in wasm memory: h [N, Sp], c [N, H]; in the caller's tensors [D, N, ·] or [N, D, ·].
+    const stateAt = (d: number, n: number, w: number) => (r.stateLayout ? (n * D + d) * w : (d * N + n) * w);
     for (let d = 0; d < D; d++) {
       const q = this.packs[d];
       const reverse = this.layer.direction === 'reverse' || d === 1;
       k.gemm(xPtr, I, q.wih, I, GHp, xw, GHp, rows, 0);
       k.add_bias(xw, q.bias, rows, GHp, GHp);
-      hs.fill(0);
-      cs.fill(0);
-      loadState(hs, r.h0, d, D, N, S, r.stateLayout);
-      loadState(cs, r.c0, d, D, N, H, r.stateLayout);
       f32 = a.f32();
       for (let n = 0; n < N; n++) {
-        for (let j = 0; j < S; j++) f32[(h >> 2) + n * Sp + j] = hs[n * S + j];
-        for (let j = 0; j < H; j++) f32[(c >> 2) + n * H + j] = cs[n * H + j];
+        const ho = (h >> 2) + n * Sp, co = (c >> 2) + n * H;
+        if (r.h0) f32.set(r.h0.subarray(stateAt(d, n, S), stateAt(d, n, S) + S), ho);
+        else f32.fill(0, ho, ho + S);
+        if (r.c0) f32.set(r.c0.subarray(stateAt(d, n, H), stateAt(d, n, H) + H), co);
+        else f32.fill(0, co, co + H);
       }
       for (let s = 0; s < T; s++) {
         const t = reverse ? T - 1 - s : s;
@@ -133,11 +133,10 @@ export class FastLayer {
         }
       }
       for (let n = 0; n < N; n++) {
-        for (let j = 0; j < S; j++) hs[n * S + j] = f32[(h >> 2) + n * Sp + j];
-        for (let j = 0; j < H; j++) cs[n * H + j] = f32[(c >> 2) + n * H + j];
+        const ho = (h >> 2) + n * Sp, co = (c >> 2) + n * H;
+        out.Yh?.set(f32.subarray(ho, ho + S), stateAt(d, n, S));
+        out.Yc?.set(f32.subarray(co, co + H), stateAt(d, n, H));
       }
-      storeState(out.Yh, hs, d, D, N, S, r.stateLayout);
-      storeState(out.Yc, cs, d, D, N, H, r.stateLayout);
     }
     a.reset(mark);
   }
