@@ -2,16 +2,20 @@
 """Writes test/data/onnx-node/manifest.json: every ONNX 1.12 backend node test, whether rnnx runs
 it, and the reason for each exclusion. Copies the tests that run into test/data/onnx-node/.
 
-Usage: /usr/bin/python3 ../shared/tools/gen-onnx-node-tests.py /tmp/nodetests
+Usage: npm run build
+       /usr/bin/python3 ../shared/tools/gen-onnx-node-tests.py /tmp/nodetests
        /usr/bin/python3 scripts/node-test-manifest.py /tmp/nodetests
 """
-import json, os, shutil, sys
+import json, os, shutil, subprocess, sys
 import onnx
 
-SUPPORTED = set("""Add Sub Mul Div Neg Abs Exp Log Sqrt Pow Relu LeakyRelu Sigmoid Tanh Softmax LogSoftmax Erf
-MatMul Gemm Conv Transpose Reshape Flatten Squeeze Unsqueeze Concat Split Slice Gather Expand Tile Shape Size
-ConstantOfShape Constant Identity Cast CastLike Dropout Where Equal Less Greater Not And Range ReduceMean
-ReduceSum ReduceMax ArgMax Clip Min Max LSTM GRU RNN""".split())
+# The ops rnnx registers (default domain), read from the built registry (run `npm run build` first).
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), '..')
+SUPPORTED = set(subprocess.check_output(
+    ['node', '--input-type=module', '-e',
+     "const m = await import('./dist/ops/registry.js');"
+     "console.log([...new Set(m.OPS.filter(r => r.domain === '').map(r => r.opType))].join(' '))"],
+    cwd=ROOT, text=True).split())
 
 # Tests whose ops are all supported but that rnnx does not run, with the reason.
 EXCLUDED = {
