@@ -1,4 +1,4 @@
-import type { Model, Node } from '../ir/graph.js';
+import type { Model } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { GATES, modulePrefix, paramsFromOnnx, torchParamNames, type RecMode } from '../ops/rec/layer.js';
 

@@ -1,7 +1,7 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
 import { softmaxRows } from '../wasm/rows.js';
-import { checkType, defineOp, intsOf, need, normAxis, NUMERIC, type OpContext, type OpDef } from './op.js';
+import { checkType, defineOp, intsOf, need, normAxis, NUMERIC, type OpDef } from './op.js';
 
 interface ReduceAttrs {
   axes?: readonly number[];

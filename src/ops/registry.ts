@@ -4,6 +4,7 @@ import * as conv from './conv.js';
 import * as ew from './elementwise.js';
 import * as mm from './matmul.js';
 import * as red from './reduce.js';
+import * as gen from './generators.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
@@ -41,9 +42,9 @@ export const OPS: readonly OpRow[] = [
   row('Transpose', shape.Transpose), row('Reshape', shape.Reshape), row('Flatten', shape.Flatten),
   row('Squeeze', shape.Squeeze), row('Unsqueeze', shape.Unsqueeze), row('Concat', shape.Concat),
   row('Split', shape.Split), row('Slice', shape.Slice), row('Gather', shape.Gather), row('Expand', shape.Expand, 8),
-  row('Tile', shape.Tile, 6), row('Shape', shape.Shape), row('Size', shape.Size),
-  row('ConstantOfShape', shape.ConstantOfShape, 9), row('Constant', shape.Constant), row('Identity', shape.Identity),
-  row('Dropout', shape.Dropout), row('Range', shape.Range, 11),
+  row('Tile', shape.Tile, 6), row('Shape', gen.Shape), row('Size', gen.Size),
+  row('ConstantOfShape', gen.ConstantOfShape, 9), row('Constant', gen.Constant), row('Identity', gen.Identity),
+  row('Dropout', gen.Dropout), row('Range', gen.Range, 11),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
   row('Cast', cast.Cast, 6), row('CastLike', cast.CastLike, 15),
   // rnnx's own domain: whole PyTorch recurrent modules, made by the importer's fusion or the graph API.
