@@ -1,4 +1,4 @@
-// npm run bench [-- --json FILE] [-- --only w1,w4] [-- --fused-check]
+// npm run bench [-- --json FILE] [-- --only w1,w4] [-- --fused-check] [-- --threads]
 // Runs every workload in rnnx, onnxruntime-node and onnxruntime-web (wasm), one thread each, in
 // one process, after warm-up; prints median times, ratios and rnnx's peak memory.
 import * as fs from 'node:fs';
@@ -49,6 +49,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const peaks: Record<string, number> = {};
   const fusedRows: string[] = [];
+  const threadRows: string[] = [];
   console.log(`rnnx benchmark — ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, one thread per engine`);
   for (const w of workloads()) {
     if (only && !only.some((o) => w.name.startsWith(o))) continue;
@@ -69,6 +70,13 @@ async function main(): Promise<void> {
       const tu = await timeIt(async () => unfused.runSync(w.feeds), budget);
       fusedRows.push(`${w.name}: fused ${t.toFixed(3)} ms, unfused ${tu.toFixed(3)} ms (fused/unfused ${(t / tu).toFixed(2)})`);
     }
+    if (args.includes('--threads')) {
+      const two = InferenceSession.createSync(w.onnx, { threads: 2 });
+      const t2 = await timeIt(async () => two.runSync(w.feeds), budget);
+      await two.release();
+      rows.push({ workload: w.name, engine: 'rnnx-2-threads', median_ms: t2 });
+      threadRows.push(w.name);
+    }
     rows.push({ workload: w.name, engine: 'onnxruntime-node', median_ms: await timeIt(await ortRunner(ortNode, w, false), budget) });
     rows.push({ workload: w.name, engine: 'onnxruntime-web', median_ms: await timeIt(await ortRunner(ortWeb, w, true), budget) });
     const get = (e: string) => rows.find((r) => r.workload === w.name && r.engine === e)!.median_ms;
@@ -82,6 +90,15 @@ async function main(): Promise<void> {
     console.log(`| ${w.name} | ${w.shape} | ${get('rnnx').toFixed(3)} | ${get('onnxruntime-node').toFixed(3)} | ${get('onnxruntime-web').toFixed(3)} | ${(get('rnnx') / get('onnxruntime-node')).toFixed(2)} | ${(get('rnnx') / get('onnxruntime-web')).toFixed(2)} | +${(peaks[w.name] / 2 ** 20).toFixed(1)} MiB |`);
   }
   if (fusedRows.length) console.log(`\nfused vs unfused import:\n${fusedRows.join('\n')}`);
+  if (threadRows.length) {
+    console.log('\nrnnx with threads: 2 (one worker thread; reported apart from the one-thread figures above)\n');
+    console.log('| workload | rnnx 1 thread ms | rnnx 2 threads ms | 2 threads / onnxruntime-node (1 thread) |');
+    console.log('|---|---|---|---|');
+    for (const name of threadRows) {
+      const get = (e: string) => rows.find((r) => r.workload === name && r.engine === e)!.median_ms;
+      console.log(`| ${name} | ${get('rnnx').toFixed(3)} | ${get('rnnx-2-threads').toFixed(3)} | ${(get('rnnx-2-threads') / get('onnxruntime-node')).toFixed(2)} |`);
+    }
+  }
   if (json) fs.writeFileSync(json, JSON.stringify(rows, null, 1));
 }
 

@@ -18,10 +18,11 @@ import type { RecMode } from '../ops/rec/layer.js';
 const HELP = `rnnx — run ONNX models (recurrent networks first) with TypeScript kernels
 
 Usage:
-  rnnx run MODEL [--input NAME=FILE.npy]... [--random] [--dim NAME=N]... [--seed N] [--out DIR] [--check] [--no-fuse]
+  rnnx run MODEL [--input NAME=FILE.npy]... [--random] [--dim NAME=N]... [--seed N] [--out DIR] [--check] [--no-fuse] [--threads 2]
       Runs MODEL; writes each output to DIR/<output name>.npy (with --out) and prints a summary.
       --random   make missing inputs from the declared shapes (symbolic dims default to 1; set them with --dim)
       --check    also run onnxruntime-node and print max abs / rel difference per output
+      --threads 2  split the SIMD recurrent GEMMs with one worker thread
   rnnx inspect MODEL [--json] [--no-fuse]
       Inputs, outputs, opsets, op counts, initializer bytes, one line per recurrent layer (recovered
       PyTorch modules in PyTorch's terms; --no-fuse shows the ONNX nodes as written).
@@ -111,12 +112,14 @@ async function printCheck(bytes: Uint8Array, feeds: Record<string, Tensor>, ours
 }
 
 async function cmdRun(argv: string[]): Promise<number> {
-  const p = parseArgs(argv, ['input', 'dim', 'seed', 'out']);
-  checkFlags(p, ['input', 'dim', 'seed', 'out', 'random', 'check', 'no-fuse']);
+  const p = parseArgs(argv, ['input', 'dim', 'seed', 'out', 'threads']);
+  checkFlags(p, ['input', 'dim', 'seed', 'out', 'random', 'check', 'no-fuse', 'threads']);
+  const threads = Number(p.flags.get('threads')?.[0] ?? 1);
+  if (threads !== 1 && threads !== 2) throw new RnnxError(`--threads must be 1 or 2, got ${p.flags.get('threads')?.[0]}`);
   if (p.positional.length !== 1) throw new RnnxError('run needs exactly one MODEL (see rnnx --help)');
   const modelPath = p.positional[0];
   const bytes = readFile(modelPath);
-  const session = InferenceSession.createSync(loadModel(modelPath, { fuse: !p.flags.has('no-fuse') }));
+  const session = InferenceSession.createSync(loadModel(modelPath, { fuse: !p.flags.has('no-fuse') }), { threads: threads as 1 | 2 });
   const feeds: Record<string, Tensor> = {};
   for (const spec of p.flags.get('input') ?? []) {
     const eq = spec.indexOf('=');
@@ -154,6 +157,7 @@ async function cmdRun(argv: string[]): Promise<number> {
   }
   if (outDir) console.log(`outputs written to ${outDir}`);
   if (p.flags.has('check')) await printCheck(bytes, feeds, out);
+  await session.release();
   return 0;
 }
 

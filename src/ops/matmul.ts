@@ -66,7 +66,7 @@ export const MatMul = defineOp({
   // A constant float32 2-D B (a Linear weight) is packed once for the SIMD GEMM.
   parse: (ctx) => {
     const B = ctx.constant?.(1);
-    return B && B.type === 'float32' && B.dims.length === 2 ? PackedMatrix.create(B.data as Float32Array, B.dims[0], B.dims[1], false) : null;
+    return B && B.type === 'float32' && B.dims.length === 2 ? PackedMatrix.create(B.data as Float32Array, B.dims[0], B.dims[1], false, ctx.pool) : null;
   },
   run(inputs, packed, ctx) {
     const a = need(inputs, 0, ctx, 'A');
@@ -90,7 +90,7 @@ export const Gemm = defineOp({
       const B = ctx.constant?.(1);
       const tB = a.int('transB', 0) !== 0;
       return B && B.type === 'float32' && B.dims.length === 2
-        ? PackedMatrix.create(B.data as Float32Array, tB ? B.dims[1] : B.dims[0], tB ? B.dims[0] : B.dims[1], tB)
+        ? PackedMatrix.create(B.data as Float32Array, tB ? B.dims[1] : B.dims[0], tB ? B.dims[0] : B.dims[1], tB, ctx.pool)
         : null;
     })(),
     alpha: a.float('alpha', 1),

@@ -1,6 +1,7 @@
 import { nodeError } from '../ir/errors.js';
 import type { Attribute, Graph, Node } from '../ir/graph.js';
 import type { DataType, Tensor } from '../ir/tensor.js';
+import type { GemmPool } from '../wasm/threads.js';
 
 export interface OpContext {
   readonly node: Node;
@@ -8,6 +9,8 @@ export interface OpContext {
   readonly opset: number;
   /** Input i when it is a constant (initializer) known at prepare time, so ops can pack it once. */
   readonly constant?: (i: number) => Tensor | undefined;
+  /** The session's worker-thread GEMM pool (InferenceSession option `threads: 2`), if any. */
+  readonly pool?: GemmPool;
 }
 
 export type Inputs = readonly (Tensor | undefined)[];

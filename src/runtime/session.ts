@@ -2,8 +2,22 @@ import { NodeError, RnnxError, nodeError } from '../ir/errors.js';
 import { validateGraph, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
 import { asTensor, type Tensor } from '../ir/tensor.js';
 import { loadModel, type LoadOptions } from '../import/model.js';
+import { GemmPool } from '../wasm/threads.js';
 import { AttrReader, type OpContext, type OpDef } from '../ops/op.js';
 import { knownOp, lookupOp } from '../ops/registry.js';
+
+export interface PlanOptions {
+  /** Worker-thread GEMM pool shared by the plan's recurrent layers. */
+  readonly pool?: GemmPool;
+}
+
+export interface SessionOptions extends LoadOptions {
+  /**
+   * 1 (default) or 2: with 2, the SIMD recurrent kernels split every GEMM's columns with one
+   * worker thread over shared WebAssembly memory (helps batch-1 streaming on a multi-core machine).
+   */
+  readonly threads?: 1 | 2;
+}
 
 interface Step {
   readonly node: Node;
@@ -24,8 +38,9 @@ export class ExecutionPlan {
   /** Initializers plus the values of constant-folded nodes. */
   readonly constants: ReadonlyMap<string, Tensor>;
 
-  constructor(readonly model: Model) {
+  constructor(readonly model: Model, options: PlanOptions = {}) {
     const graph = model.graph;
+    const pool = options.pool;
     const order = validateGraph(graph);
     const unsupported = new Map<string, number>();
     const resolved: { node: Node; def: OpDef<unknown>; ctx: OpContext }[] = [];
@@ -44,7 +59,7 @@ export class ExecutionPlan {
         continue;
       }
       const constant = (i: number) => (node.inputs[i] ? constants.get(node.inputs[i]) : undefined);
-      resolved.push({ node, def: row.def, ctx: { node, opset, constant } });
+      resolved.push({ node, def: row.def, ctx: { node, opset, constant, pool } });
     }
     if (unsupported.size > 0) {
       const list = [...unsupported].map(([k, n]) => `${k} x${n}`).join(', ');
@@ -139,8 +154,19 @@ export class InferenceSession {
   readonly outputMetadata: readonly ValueInfo[];
   readonly plan: ExecutionPlan;
 
-  private constructor(readonly model: Model) {
-    this.plan = new ExecutionPlan(model);
+  private readonly pool: GemmPool | null;
+
+  private constructor(readonly model: Model, options: SessionOptions = {}) {
+    if (options.threads !== undefined && options.threads !== 1 && options.threads !== 2) {
+      throw new RnnxError(`InferenceSession: threads must be 1 or 2, got ${options.threads}`);
+    }
+    this.pool = options.threads === 2 ? GemmPool.create() : null;
+    try {
+      this.plan = new ExecutionPlan(model, { pool: this.pool ?? undefined });
+    } catch (e) {
+      this.pool?.close();
+      throw e;
+    }
     this.inputMetadata = model.graph.inputs;
     this.outputMetadata = model.graph.outputs;
     this.inputNames = model.graph.inputs.map((v) => v.name);
@@ -148,14 +174,19 @@ export class InferenceSession {
   }
 
   /** From a file path, ONNX bytes, or an already-built Model. */
-  static createSync(source: string | Uint8Array | ArrayBuffer | Model, options: LoadOptions = {}): InferenceSession {
+  static createSync(source: string | Uint8Array | ArrayBuffer | Model, options: SessionOptions = {}): InferenceSession {
     if (source instanceof ArrayBuffer) source = new Uint8Array(source);
     const model = typeof source === 'string' || source instanceof Uint8Array ? loadModel(source, options) : source;
-    return new InferenceSession(model);
+    return new InferenceSession(model, options);
   }
 
-  static async create(source: string | Uint8Array | ArrayBuffer | Model, options: LoadOptions = {}): Promise<InferenceSession> {
+  static async create(source: string | Uint8Array | ArrayBuffer | Model, options: SessionOptions = {}): Promise<InferenceSession> {
     return InferenceSession.createSync(source, options);
+  }
+
+  /** Stops the worker thread of `threads: 2` (a no-op otherwise); the session can still run, on one thread. */
+  async release(): Promise<void> {
+    this.pool?.close();
   }
 
   get graph(): Graph {

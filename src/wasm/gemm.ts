@@ -1,4 +1,5 @@
 import { WasmArena, wasmModule } from './runtime.js';
+import type { GemmPool } from './threads.js';
 
 /** GEMM panels are 8 columns wide; padded columns are zero. */
 export const PANEL = 8;
@@ -25,18 +26,24 @@ export class PackedMatrix {
   private readonly bp: number;
   private readonly npad: number;
 
-  private constructor(module: WebAssembly.Module, readonly K: number, readonly N: number, get: (k: number, n: number) => number) {
-    this.arena = new WasmArena(module);
+  private readonly g: Pick<GemmPool, 'gemm'>;
+
+  private constructor(module: WebAssembly.Module | null, readonly K: number, readonly N: number, get: (k: number, n: number) => number, pool?: GemmPool) {
+    this.arena = pool ? pool.arena : new WasmArena(module!);
+    this.g = pool ?? this.arena.k;
     this.npad = padPanel(N);
     this.bp = this.arena.alloc(this.npad * K);
     packPanels(this.arena.f32(), this.bp, K, N, get);
   }
 
-  /** B given as [K, N] (transposed=false) or as Bᵀ [N, K]; null when the SIMD kernels are unavailable. */
-  static create(data: ArrayLike<number>, K: number, N: number, transposed: boolean): PackedMatrix | null {
+  /**
+   * B given as [K, N] (transposed=false) or as Bᵀ [N, K]; null when the SIMD kernels are
+   * unavailable. With a pool, B lives in its shared memory and products use both threads.
+   */
+  static create(data: ArrayLike<number>, K: number, N: number, transposed: boolean, pool?: GemmPool): PackedMatrix | null {
     const m = wasmModule();
-    if (!m || K === 0 || N === 0) return null;
-    return new PackedMatrix(m, K, N, transposed ? (k, n) => data[n * K + k] : (k, n) => data[k * N + n]);
+    if ((!m && !pool) || K === 0 || N === 0) return null;
+    return new PackedMatrix(m, K, N, transposed ? (k, n) => data[n * K + k] : (k, n) => data[k * N + n], pool);
   }
 
   /** out[M, N] = A[M, K]·B (A row-major, float32). */
@@ -51,7 +58,7 @@ export class PackedMatrix {
       const rows = Math.min(chunk, M - m0);
       let f32 = a.f32();
       f32.set(A.subarray(m0 * K, (m0 + rows) * K), ap >> 2);
-      a.k.gemm(ap, K, this.bp, K, npad, cp, npad, rows, 0);
+      this.g.gemm(ap, K, this.bp, K, npad, cp, npad, rows, 0);
       f32 = a.f32();
       const c0 = cp >> 2;
       if (npad === N) out.set(f32.subarray(c0, c0 + rows * N), m0 * N);

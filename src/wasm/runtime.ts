@@ -12,23 +12,34 @@ export interface Kernels {
   softmax_rows(x: number, y: number, rows: number, n: number, logmode: number): void;
 }
 
-let compiled: WebAssembly.Module | null | undefined;
+const compiled = new Map<string, WebAssembly.Module | null>();
+
+function load(file: string): WebAssembly.Module | null {
+  if (compiled.has(file)) return compiled.get(file)!;
+  let m: WebAssembly.Module | null = null;
+  if (process.env.RNNX_WASM !== '0') {
+    try {
+      const bytes = fs.readFileSync(fileURLToPath(new URL(`./${file}`, import.meta.url)));
+      if (WebAssembly.validate(bytes)) m = new WebAssembly.Module(bytes);
+    } catch {
+      m = null;
+    }
+  }
+  compiled.set(file, m);
+  return m;
+}
 
 /**
  * The compiled SIMD kernels, or null when WebAssembly SIMD is unavailable, the binary was not
  * built, or RNNX_WASM=0 asks for the plain TypeScript kernels.
  */
 export function wasmModule(): WebAssembly.Module | null {
-  if (compiled !== undefined) return compiled;
-  compiled = null;
-  if (process.env.RNNX_WASM === '0') return compiled;
-  try {
-    const bytes = fs.readFileSync(fileURLToPath(new URL('./kernels.wasm', import.meta.url)));
-    if (WebAssembly.validate(bytes)) compiled = new WebAssembly.Module(bytes);
-  } catch {
-    compiled = null;
-  }
-  return compiled;
+  return load('kernels.wasm');
+}
+
+/** The same kernels over an imported shared memory (worker-thread mode), or null. */
+export function sharedWasmModule(): WebAssembly.Module | null {
+  return load('kernels-shared.wasm');
 }
 
 /** One instance with its own memory and a bump allocator (16-byte aligned). */
@@ -36,8 +47,9 @@ export class WasmArena {
   readonly k: Kernels;
   private top = 16;
 
-  constructor(module: WebAssembly.Module) {
-    this.k = new WebAssembly.Instance(module, { env: { log: Math.log } }).exports as unknown as Kernels;
+  /** With `memory`, the module imports it (the shared build); otherwise it owns its memory. */
+  constructor(module: WebAssembly.Module, memory?: WebAssembly.Memory) {
+    this.k = new WebAssembly.Instance(module, { env: memory ? { log: Math.log, memory } : { log: Math.log } }).exports as unknown as Kernels;
   }
 
   /** Reserves `floats` float32 slots (zeroed on first use of fresh memory; callers must not rely on it after reset). */

@@ -57,7 +57,7 @@ export function parseRecAttrs(mode: RecMode, ctx: OpContext, a: AttrReader): Rec
   const constParams = W && R && (!ctx.node.inputs[3] || B) && (mode !== 'LSTM' || !ctx.node.inputs[7] || P);
   if (!constParams) return attrs;
   const layer = buildLayer(attrs, W, R, B, P, ctx);
-  prepareLayer(layer); // pack once per session
+  prepareLayer(layer, ctx.pool); // pack once per session
   return { ...attrs, layer };
 }
 

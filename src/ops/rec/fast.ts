@@ -1,5 +1,6 @@
 import { packPanels, padPanel } from '../../wasm/gemm.js';
 import { WasmArena, wasmModule } from '../../wasm/runtime.js';
+import type { GemmPool } from '../../wasm/threads.js';
 import { yOffset, type RecRun } from './common.js';
 import type { RecOutputs } from './kernels.js';
 import { GATES, type RecurrentLayer } from './layer.js';
@@ -30,13 +31,17 @@ export class FastLayer {
   private readonly GHp: number;
   private readonly Sp: number;
 
-  private constructor(private readonly layer: RecurrentLayer, module: WebAssembly.Module) {
+  /** The GEMM to use: the kernels' own, or a worker pool's split one. */
+  private readonly gemm: Pick<GemmPool, 'gemm'>;
+
+  private constructor(private readonly layer: RecurrentLayer, module: WebAssembly.Module | null, pool?: GemmPool) {
     const { mode, hiddenSize: H, inputSize: I } = layer;
     const S = layer.projSize ?? H;
     const GH = GATES[mode] * H;
     this.GHp = padPanel(GH);
     this.Sp = padPanel(S);
-    this.arena = new WasmArena(module);
+    this.arena = pool ? pool.arena : new WasmArena(module!);
+    this.gemm = pool ?? this.arena.k;
     const a = this.arena;
     const ptrs = layer.params.map(() => ({
       wih: a.alloc(this.GHp * I), whh: a.alloc(this.GHp * S), whr: layer.projSize ? a.alloc(this.Sp * H) : 0,
@@ -55,9 +60,9 @@ export class FastLayer {
   }
 
   /** A packed layer, or null when the layer needs the reference kernels. */
-  static create(layer: RecurrentLayer): FastLayer | null {
+  static create(layer: RecurrentLayer, pool?: GemmPool): FastLayer | null {
     const m = wasmModule();
-    if (!m || layer.dtype !== 'float32' || layer.clip !== undefined || layer.inputForget || layer.hiddenSize % 4 !== 0) return null;
+    if ((!m && !pool) || layer.dtype !== 'float32' || layer.clip !== undefined || layer.inputForget || layer.hiddenSize % 4 !== 0) return null;
     if (layer.params.some((p) => p.peephole)) return null;
     const want = { LSTM: ['Sigmoid', 'Tanh', 'Tanh'], GRU: ['Sigmoid', 'Tanh'], RNN: ['Tanh'] }[layer.mode];
     for (const acts of layer.activations) {
@@ -66,7 +71,7 @@ export class FastLayer {
       if (!rnnRelu && (names.length !== want.length || names.some((n, i) => n !== want[i]))) return null;
     }
     if (layer.mode === 'GRU' && !layer.linearBeforeReset) return null;
-    return new FastLayer(layer, m);
+    return new FastLayer(layer, m, pool);
   }
 
   run(r: RecRun, out: RecOutputs): void {
@@ -95,7 +100,7 @@ export class FastLayer {
     for (let d = 0; d < D; d++) {
       const q = this.packs[d];
       const reverse = this.layer.direction === 'reverse' || d === 1;
-      k.gemm(xPtr, I, q.wih, I, GHp, xw, GHp, rows, 0);
+      this.gemm.gemm(xPtr, I, q.wih, I, GHp, xw, GHp, rows, 0);
       k.add_bias(xw, q.bias, rows, GHp, GHp);
       f32 = a.f32();
       for (let n = 0; n < N; n++) {
@@ -109,13 +114,13 @@ export class FastLayer {
         const t = reverse ? T - 1 - s : s;
         const g0 = stepPtr(t);
         if (mode === 'GRU') {
-          k.gemm(h, Sp, q.whh, S, GHp, hh, GHp, N, 0);
+          this.gemm.gemm(h, Sp, q.whh, S, GHp, hh, GHp, N, 0);
           for (let n = 0; n < N; n++) k.gru_cell(xw + row(t, n) * GHp * 4, hh + n * GHp * 4, q.bhn, h + n * Sp * 4, H);
         } else {
-          k.gemm(h, Sp, q.whh, S, GHp, g0, ldStep, N, 1);
+          this.gemm.gemm(h, Sp, q.whh, S, GHp, g0, ldStep, N, 1);
           if (mode === 'LSTM') {
             for (let n = 0; n < N; n++) k.lstm_cell(xw + row(t, n) * GHp * 4, c + n * H * 4, ht ? ht + n * H * 4 : h + n * Sp * 4, H);
-            if (ht) k.gemm(ht, H, q.whr, H, Sp, h, Sp, N, 0);
+            if (ht) this.gemm.gemm(ht, H, q.whr, H, Sp, h, Sp, N, 0);
           } else {
             for (let n = 0; n < N; n++) {
               const src = xw + row(t, n) * GHp * 4;

@@ -1,5 +1,6 @@
 import { activationFn } from './activations.js';
 import { FastLayer } from './fast.js';
+import type { GemmPool } from '../../wasm/threads.js';
 import { inputProjection, loadState, rowOf, storeState, yOffset, type RecRun } from './common.js';
 import { GATES, type DirectionParams, type FloatArray, type RecurrentLayer } from './layer.js';
 
@@ -21,8 +22,8 @@ export function stateSize(layer: RecurrentLayer): number {
  * steps, then the step loop (recurrent product + gates) with no allocation inside it.
  * State is kept in float64 and rounded only when written to the outputs.
  */
-export function runLayer(layer: RecurrentLayer, r: RecRun, out: RecOutputs): void {
-  const fast = prepareLayer(layer);
+export function runLayer(layer: RecurrentLayer, r: RecRun, out: RecOutputs, pool?: GemmPool): void {
+  const fast = prepareLayer(layer, pool);
   if (fast && (!r.lens || r.lens.every((L) => L === r.T))) fast.run(r, out);
   else runLayerReference(layer, r, out);
 }
@@ -40,11 +41,14 @@ type Act = (x: number) => number;
 
 const fastLayers = new WeakMap<RecurrentLayer, FastLayer | null>();
 
-/** Packs the layer for the WebAssembly SIMD path once (null: it runs on the reference kernels). */
-export function prepareLayer(layer: RecurrentLayer): FastLayer | null {
+/**
+ * Packs the layer for the WebAssembly SIMD path once (null: it runs on the reference kernels);
+ * with a pool, into its shared memory so a worker thread takes half of every GEMM.
+ */
+export function prepareLayer(layer: RecurrentLayer, pool?: GemmPool): FastLayer | null {
   let f = fastLayers.get(layer);
   if (f === undefined) {
-    f = FastLayer.create(layer);
+    f = FastLayer.create(layer, pool);
     fastLayers.set(layer, f);
   }
   return f;

@@ -23,7 +23,7 @@ function recurrentOp(mode: RecMode): OpDef<RecAttrs> {
       const Y = want(0) ? make(T * D * N * H) : null;
       const Yh = want(1) ? make(D * N * H) : null;
       const Yc = mode === 'LSTM' && want(2) ? make(D * N * H) : null;
-      runLayer(layer, r, { Y, Yh, Yc });
+      runLayer(layer, r, { Y, Yh, Yc }, ctx.pool);
       const yDims = layer.layout ? [N, T, D, H] : [T, D, N, H];
       const sDims = layer.layout ? [N, D, H] : [D, N, H];
       const t = (data: FloatArray | null, dims: number[]) => (data ? new Tensor(layer.dtype, data, dims) : undefined);

@@ -100,7 +100,7 @@ function parseStack(mode: RecMode, ctx: OpContext, a: import('../op.js').AttrRea
       inputForget: false, linearBeforeReset: true, hasBias: bias, projSize: projSize || undefined,
     });
   }
-  for (const l of layers) prepareLayer(l); // pack once per session
+  for (const l of layers) prepareLayer(l, ctx.pool); // pack once per session
   return { mode, numLayers, inputSize, hiddenSize, projSize, bidirectional, batchFirst, bias, nonlinearity, layers };
 }
 
@@ -143,7 +143,7 @@ function recurrentStack(mode: RecMode) {
         runLayer(p.layers[k], {
           T, N, X, lens: null, stateLayout: 0,
           h0: h0?.subarray(sh, sh + D * N * S), c0: c0?.subarray(sc, sc + D * N * H),
-        }, { Y, Yh: hn.subarray(sh, sh + D * N * S), Yc: cn ? cn.subarray(sc, sc + D * N * H) : null, yAt });
+        }, { Y, Yh: hn.subarray(sh, sh + D * N * S), Yc: cn ? cn.subarray(sc, sc + D * N * H) : null, yAt }, ctx.pool);
         X = Y;
       }
       const yDims = p.batchFirst ? [N, T, D * S] : [T, N, D * S];
