@@ -29,6 +29,9 @@ for (;;) {
 }
 `;
 
+/** Below this many multiply-adds a GEMM runs on the calling thread: the hand-off would cost more. */
+const MIN_SPLIT_WORK = 1 << 18;
+
 /** How long the main thread waits for the helper before giving up (a bound, never a hang). */
 const WAIT_LIMIT_MS = 10_000;
 
@@ -63,7 +66,7 @@ export class GemmPool {
   /** The kernels' gemm (same arguments), its column panels split across the two threads. */
   gemm(a: number, lda: number, bp: number, K: number, npad: number, c: number, ldc: number, M: number, accum: number): void {
     const panels = npad / 8;
-    if (this.closed || panels < 8) {
+    if (this.closed || panels < 8 || M * K * npad < MIN_SPLIT_WORK) {
       this.arena.k.gemm(a, lda, bp, K, npad, c, ldc, M, accum);
       return;
     }
