@@ -154,6 +154,18 @@ for (const [from, to, opset] of castPairs) {
   add(`Cast ${from} -> ${to}`, { opType: 'Cast', inputs: [X(randTensor(r, [3, 4], from, -9, 9))], outputs: ['y'], outputTypes: [to], attrs: { to: code }, opset });
 }
 
+// The ops beyond the core list
+for (const op of ['Reciprocal', 'Floor', 'Ceil']) add(`${op}`, { opType: op, inputs: [X(f([3, 4], 0.2, 5))], outputs: ['y'] });
+for (const op of ['LessOrEqual', 'GreaterOrEqual']) {
+  add(`${op}`, { opType: op, inputs: [X(randTensor(r, [3, 4], 'int64', 0, 3), 'a'), X(randTensor(r, [4], 'int64', 0, 3), 'b')], outputs: ['y'], outputTypes: ['bool'] });
+}
+for (const op of ['Or', 'Xor']) add(`${op}`, { opType: op, inputs: [X(randTensor(r, [3, 4], 'bool'), 'a'), X(randTensor(r, [3, 1], 'bool'), 'b')], outputs: ['y'] });
+add('Sum 3', { opType: 'Sum', inputs: [X(f([2, 3]), 'a'), X(f([3]), 'b'), X(f([2, 1]), 'c')], outputs: ['y'] });
+for (const op of ['ReduceMin', 'ReduceProd']) {
+  add(`${op} axes=[1] keepdims=0`, { opType: op, inputs: [X(f([2, 3, 4], 0.5, 1.5))], outputs: ['y'], attrs: { axes: [1], keepdims: 0 }, opset: 13 });
+}
+add('CastLike float32 -> int64', { opType: 'CastLike', inputs: [X(f([3, 4], -9, 9)), X(new Tensor('int64', [0n], [1]), 'like')], outputs: ['y'], outputTypes: ['int64'], opset: 15 });
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');
