@@ -141,6 +141,7 @@ add('Shape start end', { opType: 'Shape', inputs: [X(f([2, 3, 4]))], outputs: ['
 add('Size', { opType: 'Size', inputs: [X(f([2, 3, 4]))], outputs: ['y'], outputTypes: ['int64'] });
 add('ConstantOfShape', { opType: 'ConstantOfShape', inputs: [X(i64([2, 3]), 's')], outputs: ['y'], outputTypes: ['float32'], attrs: { value: new Tensor('float32', [1.5], [1]) } });
 add('ConstantOfShape int64', { opType: 'ConstantOfShape', inputs: [X(i64([4]), 's')], outputs: ['y'], outputTypes: ['int64'], attrs: { value: new Tensor('int64', [7n], [1]) } });
+add('Constant value_floats', { opType: 'Constant', inputs: [], outputs: ['y'], attrs: { value_floats: { floats: [1.5, -2.25, 3] } } });
 add('Identity', { opType: 'Identity', inputs: [X(f([3]))], outputs: ['y'] });
 add('Dropout inference', { opType: 'Dropout', inputs: [X(f([3, 4]))], outputs: ['y'] });
 add('Range float', { opType: 'Range', inputs: [X(new Tensor('float32', [1], []), 's'), X(new Tensor('float32', [7.5], []), 'l'), X(new Tensor('float32', [1.5], []), 'd')], outputs: ['y'] });
