@@ -12,6 +12,7 @@ import { loadModel } from '../src/import/model.js';
 import { readNpy, readNpz } from '../src/io/npy.js';
 import { readSafetensors, writeSafetensors } from '../src/io/safetensors.js';
 import { compareTensors } from '../src/runtime/compare.js';
+import { rng } from './helpers.js';
 import { InferenceSession } from '../src/runtime/session.js';
 
 const root = path.join(import.meta.dirname, 'fixtures');
@@ -78,6 +79,27 @@ describe('recovered modules', () => {
     const want = readNpy(fs.readFileSync(path.join(root, 'lstm_l2', 'out_y.npy')));
     expect(compareTensors(a.y, want, { rtol: 1e-4, atol: 1e-5 }).ok).toBe(true);
   });
+  it('tapping any intermediate value as a graph output never changes a number (property test)', () => {
+    // For every fixture and every value produced inside its recurrent pattern, expose that value:
+    // the fuser must leave whatever it can no longer hide unfused, and all outputs stay equal.
+    const r = rng(8);
+    let checked = 0;
+    for (const name of fixtures.filter((n) => /^(lstm|gru|rnn)_l[23]/.test(n) || ['lm_embed_lstm_linear', 'gru_classifier', 'conv1d_lstm', 'tagger_bilstm_argmax'].includes(n))) {
+      const base = loadModel(path.join(root, name, 'model.onnx'), { fuse: false });
+      const produced = base.graph.nodes.flatMap((n) => n.outputs.filter((o) => o && !base.graph.outputs.some((g) => g.name === o)));
+      const feeds = feedsOf(name);
+      for (let k = 0; k < 8; k++) {
+        const tap = produced[Math.floor(r() * produced.length)];
+        const tapped: Model = { ...base, graph: { ...base.graph, outputs: [...base.graph.outputs, { name: tap }] } };
+        const want = InferenceSession.createSync(tapped).runSync(feeds);
+        const got = InferenceSession.createSync(fuseRecurrent(tapped)).runSync(feeds);
+        for (const o of Object.keys(want)) expect(compareTensors(got[o], want[o], SAME).message ?? '', `${name} tap ${tap}: ${o}`).toBe('');
+        checked++;
+      }
+    }
+    expect(checked).toBeGreaterThan(150);
+  });
+
   it('traced cell loops and step-by-step LSTMP run op by op', () => {
     for (const name of ['lstmcell_loop', 'grucell_loop', 'rnncell_loop', 'lstmp_steps']) {
       expect(stacks(loadModel(path.join(root, name, 'model.onnx'))).length, name).toBe(0);

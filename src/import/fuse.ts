@@ -117,6 +117,14 @@ class GraphIndex {
     if (a?.type === 'ints') return new Tensor('int64', a.value.map(BigInt), [a.value.length]);
     return undefined;
   }
+  /** The declared size of axis 0 of `v` (graph input, value_info or initializer), if static. */
+  rows(v: string): number | undefined {
+    const init = this.g.initializers.get(v);
+    if (init) return init.dims[0];
+    const info = this.g.inputs.find((i) => i.name === v) ?? this.g.valueInfo.get(v);
+    const d = info?.shape?.[0];
+    return typeof d === 'number' ? d : undefined;
+  }
   ints(v: string): number[] | undefined {
     const t = v ? this.constant(v) : undefined;
     return t && (t.type === 'int64' || t.type === 'int32') ? intsOf(t) : undefined;
@@ -203,8 +211,16 @@ function stateSource(v: string, reader: Node, k: number, D: number, L: number, c
     const axes = axesOf(s, ctx, 3) ?? [0];
     const steps = s.inputs[4] ? ctx.ints(s.inputs[4]) : [1];
     if (same(starts, [k * D]) && same(ends, [(k + 1) * D]) && same(axes, [0]) && same(steps, [1])) {
-      taken.push(s);
-      return isZeroState(s.inputs[0], ctx) ? 'zero' : s.inputs[0];
+      const src = s.inputs[0];
+      if (isZeroState(src, ctx)) {
+        taken.push(s);
+        return 'zero';
+      }
+      // The stack reads the whole state: only a source with exactly L·D rows can stand for it.
+      if (ctx.rows(src) === L * D) {
+        taken.push(s);
+        return src;
+      }
     }
   }
   return L === 1 ? v : undefined;
