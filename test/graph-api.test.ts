@@ -9,6 +9,7 @@ import { exportOnnx } from '../src/export/onnx.js';
 import { RnnxError } from '../src/ir/errors.js';
 import type { Model } from '../src/ir/graph.js';
 import { Tensor } from '../src/ir/tensor.js';
+import { fuseRecurrent } from '../src/import/fuse.js';
 import { loadModel } from '../src/import/model.js';
 import { readNpy, readNpz } from '../src/io/npy.js';
 import { modelFromTorch, type TorchHparams } from '../src/nn/from-torch.js';
@@ -66,6 +67,27 @@ describe.each(modules)('%s', (name) => {
       const got = loadModel(bytes).graph.initializers.get(n)!;
       expect(compareTensors(got, sd.get(key)!, WEIGHT_TOL).message ?? '', key).toBe('');
     });
+  });
+});
+
+describe('LSTMP recovery under taps', () => {
+  it('exposing any intermediate of an exported LSTMP graph never changes a number', () => {
+    const r = rng(12);
+    let checked = 0;
+    for (const name of modules.filter((n) => n.startsWith('lstmp'))) {
+      const { dir, meta, hp, feeds } = load(name);
+      const base = loadModel(exportOnnx(modelFromTorch(meta.class, path.join(dir, 'state_dict.npz'), hp, { initialState: 'h0' in feeds })), { fuse: false });
+      const produced = base.graph.nodes.flatMap((n) => n.outputs.filter((o) => o && !base.graph.outputs.some((g) => g.name === o)));
+      for (let k = 0; k < 10; k++) {
+        const tap = produced[Math.floor(r() * produced.length)];
+        const tapped: Model = { ...base, graph: { ...base.graph, outputs: [...base.graph.outputs, { name: tap }] } };
+        const want = InferenceSession.createSync(tapped).runSync(feeds);
+        const got = InferenceSession.createSync(fuseRecurrent(tapped)).runSync(feeds);
+        for (const o of Object.keys(want)) expect(compareTensors(got[o], want[o], { rtol: 1e-5, atol: 1e-6 }).message ?? '', `${name} tap ${tap}: ${o}`).toBe('');
+        checked++;
+      }
+    }
+    expect(checked).toBe(80);
   });
 });
 
