@@ -131,9 +131,10 @@ export class FastLayer {
           }
         }
         if (out.Y) {
+          const Y = out.Y;
           for (let n = 0; n < N; n++) {
-            const o = yAt(t, d, n);
-            out.Y.set(f32.subarray((h >> 2) + n * Sp, (h >> 2) + n * Sp + S), o);
+            const o = yAt(t, d, n), src = (h >> 2) + n * Sp;
+            for (let j = 0; j < S; j++) Y[o + j] = f32[src + j]; // no view objects inside the step loop
           }
         }
       }
