@@ -19,8 +19,8 @@ export function stateSize(layer: RecurrentLayer): number {
 
 /**
  * Runs every direction of a layer. Per direction: one GEMM for the input projection of all
- * steps, then the step loop (recurrent product + gates) with no allocation inside it.
- * State is kept in float64 and rounded only when written to the outputs.
+ * steps, then the step loop (recurrent product + gates) with no allocation inside it. Layers the
+ * SIMD path takes (see FastLayer.create) run in float32 there; the rest run on the reference.
  */
 export function runLayer(layer: RecurrentLayer, r: RecRun, out: RecOutputs, pool?: GemmPool): void {
   const fast = prepareLayer(layer, pool);
@@ -28,7 +28,10 @@ export function runLayer(layer: RecurrentLayer, r: RecRun, out: RecOutputs, pool
   else runLayerReference(layer, r, out);
 }
 
-/** The plain TypeScript kernels: the reference, and the path for everything the SIMD path skips. */
+/**
+ * The plain TypeScript kernels: the reference, and the path for everything the SIMD path skips.
+ * State is kept in float64 and rounded only when written to the outputs.
+ */
 export function runLayerReference(layer: RecurrentLayer, r: RecRun, out: RecOutputs): void {
   const D = layer.params.length;
   for (let d = 0; d < D; d++) {
