@@ -71,6 +71,13 @@ describe('malformed models', () => {
     }
     expect(ran).toBeGreaterThan(0);
   });
+  it('sequence values and unknown element types are refused at load with the value named', () => {
+    const proto = onnx.ModelProto.decode(encodeModel(model([node('r', 'Identity', ['x'], ['y'])])));
+    proto.graph!.input![0].type = { sequenceType: { elemType: { tensorType: { elemType: 1 } } } };
+    expectRnnxError(() => InferenceSession.createSync(onnx.ModelProto.encode(proto).finish()), /Value 'x': sequence values are not supported/);
+    proto.graph!.input![0].type = { tensorType: { elemType: 14 } };
+    expectRnnxError(() => InferenceSession.createSync(onnx.ModelProto.encode(proto).finish()), /Value 'x': data type complex64 is not supported/);
+  });
   it('a file that does not exist', () => {
     expectRnnxError(() => InferenceSession.createSync('/nonexistent/model.onnx'), /Cannot read model/);
   });

@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RnnxError } from '../ir/errors.js';
 import { normalizeDomain, type Attribute, type Dim, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
-import { dtypeFromOnnx, type Tensor } from '../ir/tensor.js';
+import { dtypeFromOnnx, onnxDtypeName, type Tensor } from '../ir/tensor.js';
 import { onnx, toNum, type OnnxNs } from './proto.js';
 import { decodeTensor, type ExternalDataContext } from './tensor-proto.js';
 import { fuseRecurrent } from './fuse.js';
@@ -91,8 +91,14 @@ export function decodeGraph(gp: OnnxNs.IGraphProto, ctx: ExternalDataContext): G
 
 function decodeValueInfo(vi: OnnxNs.IValueInfoProto): ValueInfo {
   const tt = vi.type?.tensorType;
-  if (!tt) return { name: vi.name ?? '' };
-  const type = dtypeFromOnnx(tt.elemType ?? 0);
+  if (!tt) {
+    const kind = vi.type?.sequenceType ? 'sequence' : vi.type?.mapType ? 'map' : (vi.type as { optionalType?: unknown } | undefined)?.optionalType ? 'optional' : undefined;
+    if (kind) throw new RnnxError(`Value '${vi.name}': ${kind} values are not supported (tensors only)`);
+    return { name: vi.name ?? '' };
+  }
+  const code = tt.elemType ?? 0;
+  const type = dtypeFromOnnx(code);
+  if (code !== 0 && !type) throw new RnnxError(`Value '${vi.name}': data type ${onnxDtypeName(code)} is not supported`);
   const shape: Dim[] | undefined = tt.shape
     ? (tt.shape.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue != null && toNum(d.dimValue) >= 0 && (d as { value?: string }).value === 'dimValue' ? toNum(d.dimValue) : null))
     : undefined;
