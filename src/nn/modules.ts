@@ -99,6 +99,28 @@ export abstract class Module {
   }
 }
 
+interface StackSpec {
+  numLayers: number;
+  inputSize: number;
+  hiddenSize: number;
+  bidirectional: boolean;
+  batchFirst: boolean;
+  bias: boolean;
+  nonlinearity: 'tanh' | 'relu';
+  projSize: number;
+}
+
+/** Adds one ai.rnnx stack node (inputs x, h0, c0, then the parameters in state_dict order). */
+function addStack(b: GraphBuilder, mode: RecMode, spec: StackSpec, x: Value, h0: Value | undefined, c0: Value | undefined, params: Value[], prefix: string, outputs: string[] | number): Value[] {
+  const attrs: Record<string, number | string> = {
+    num_layers: spec.numLayers, input_size: spec.inputSize, hidden_size: spec.hiddenSize,
+    bidirectional: spec.bidirectional ? 1 : 0, batch_first: spec.batchFirst ? 1 : 0, bias: spec.bias ? 1 : 0,
+  };
+  if (mode === 'RNN') attrs.nonlinearity = spec.nonlinearity;
+  if (spec.projSize) attrs.proj_size = spec.projSize;
+  return b.op(mode, [x, h0, mode === 'LSTM' ? c0 : null, ...params], attrs, { domain: RNNX_DOMAIN, outputs, name: prefix });
+}
+
 export interface RecurrentOptions {
   inputSize: number;
   hiddenSize: number;
@@ -159,14 +181,12 @@ export class RecurrentModule extends Module {
   forward(b: GraphBuilder, x: Value, state: { h0?: Value; c0?: Value } = {}, prefix = this.mode.toLowerCase()): RecurrentOutputs {
     const names = stackParamNames(this.numLayers, this.bidirectional, this.bias, this.projSize > 0);
     const params = this.constants(b, prefix, names);
-    const attrs: Record<string, number | string> = {
-      num_layers: this.numLayers, input_size: this.options.inputSize, hidden_size: this.options.hiddenSize,
-      bidirectional: this.bidirectional ? 1 : 0, batch_first: this.batchFirst ? 1 : 0, bias: this.bias ? 1 : 0,
-    };
-    if (this.mode === 'RNN') attrs.nonlinearity = this.nonlinearity;
-    if (this.projSize) attrs.proj_size = this.projSize;
     const outs = this.mode === 'LSTM' ? [`${prefix}_y`, `${prefix}_hn`, `${prefix}_cn`] : [`${prefix}_y`, `${prefix}_hn`];
-    const [y, hn, cn] = b.op(this.mode, [x, state.h0, this.mode === 'LSTM' ? state.c0 : null, ...params], attrs, { domain: RNNX_DOMAIN, outputs: outs, name: prefix });
+    const spec: StackSpec = {
+      numLayers: this.numLayers, inputSize: this.options.inputSize, hiddenSize: this.options.hiddenSize, bidirectional: this.bidirectional,
+      batchFirst: this.batchFirst, bias: this.bias, nonlinearity: this.nonlinearity, projSize: this.projSize,
+    };
+    const [y, hn, cn] = addStack(b, this.mode, spec, x, state.h0, state.c0, params, prefix, outs);
     return { y, hn, cn };
   }
 }
@@ -208,12 +228,12 @@ export class CellModule extends Module {
   forward(b: GraphBuilder, x: Value, h?: Value, c?: Value, prefix = `${this.mode.toLowerCase()}_cell`): { h: Value; c?: Value } {
     const names = this.bias ? ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] : ['weight_ih', 'weight_hh'];
     const params = this.constants(b, prefix, names);
-    const attrs: Record<string, number | string> = {
-      num_layers: 1, input_size: this.options.inputSize, hidden_size: this.options.hiddenSize, bias: this.bias ? 1 : 0,
+    const spec: StackSpec = {
+      numLayers: 1, inputSize: this.options.inputSize, hiddenSize: this.options.hiddenSize, bidirectional: false, batchFirst: false,
+      bias: this.bias, nonlinearity: this.options.nonlinearity ?? 'tanh', projSize: 0,
     };
-    if (this.mode === 'RNN') attrs.nonlinearity = this.options.nonlinearity ?? 'tanh';
-    const outs = this.mode === 'LSTM' ? 3 : 2;
-    const r = b.op(this.mode, [b.unsqueeze(x, [0]), h && b.unsqueeze(h, [0]), this.mode === 'LSTM' && c ? b.unsqueeze(c, [0]) : null, ...params], attrs, { domain: RNNX_DOMAIN, outputs: outs, name: prefix });
+    const unsq = (v?: Value) => (v ? b.unsqueeze(v, [0]) : undefined);
+    const r = addStack(b, this.mode, spec, b.unsqueeze(x, [0]), unsq(h), unsq(c), params, prefix, this.mode === 'LSTM' ? 3 : 2);
     return { h: b.squeeze(r[1], [0]), c: this.mode === 'LSTM' ? b.squeeze(r[2], [0]) : undefined };
   }
 }
