@@ -91,6 +91,15 @@ describe('graph validation', () => {
     const m = model([node('a', 'Relu', ['x2'], ['x1']), node('b', 'Relu', ['x1'], ['x2']), node('c', 'Identity', ['x1'], ['y'])]);
     expectRnnxError(() => InferenceSession.createSync(m), /cycle through: a \(Relu\), b \(Relu\)/);
   });
+  it('a cycle through a recurrent chain is reported, not looped on by layer recovery', () => {
+    // 3-layer bidirectional LSTM: make layer 1 read layer 2's output (both take D·H inputs).
+    const proto = onnx.ModelProto.decode(fs.readFileSync(path.join(import.meta.dirname, 'fixtures', 'lstm_l3_bi', 'model.onnx')));
+    const lstms = proto.graph!.node!.filter((n) => n.opType === 'LSTM');
+    const reshapes = proto.graph!.node!.filter((n) => n.opType === 'Reshape');
+    lstms[1].input![0] = reshapes[2].output![0]; // 'y', no longer a graph output
+    proto.graph!.output = proto.graph!.output!.filter((o) => o.name !== reshapes[2].output![0]);
+    expectRnnxError(() => InferenceSession.createSync(onnx.ModelProto.encode(proto).finish()), /cycle/);
+  });
   it('a value produced twice', () => {
     expectRnnxError(() => InferenceSession.createSync(model([node('a', 'Relu', ['x'], ['y']), node('b', 'Neg', ['x'], ['y'])])), /Node b \(Neg\): output 'y' is already produced by node a/);
   });

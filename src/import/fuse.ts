@@ -331,6 +331,7 @@ function matchStack(r0: Node, ctx: GraphIndex): StackMatch | undefined {
     const ni = next && next.opType === mode && !next.domain && next.inputs[0] === yk ? recInfo(next, ctx) : undefined;
     const width = info.D * (proj ? proj.P : info.H);
     if (!next || !ni || ni.D !== info.D || ni.H !== info.H || ni.I !== width || ni.bias !== info.bias || ni.nonlinearity !== info.nonlinearity) break;
+    if (layers.includes(next)) return undefined; // a cycle: validation reports it, fusion must not loop
     layers.push(next);
   }
   let y = '';
