@@ -26,6 +26,8 @@ EXCLUDED = {
     'test_training_dropout_default_mask': 'training-mode Dropout with ratio > 0 is random; rnnx is inference only',
     'test_training_dropout_mask': 'training-mode Dropout with ratio > 0 is random; rnnx is inference only',
 }
+for t in ['test_batchnorm_epsilon_training_mode', 'test_batchnorm_example_training_mode']:
+    EXCLUDED[t] = 'training-mode BatchNormalization (running statistics updated) is not supported; rnnx is inference only'
 # The data of these feeds 'like' with shape [1] while the model declares [3, 4]; rnnx checks feed shapes.
 for t in ['test_castlike_BFLOAT16_to_FLOAT', 'test_castlike_FLOAT_to_BFLOAT16']:
     for suffix in ['', '_expanded']:

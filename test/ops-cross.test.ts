@@ -167,6 +167,28 @@ for (const op of ['ReduceMin', 'ReduceProd']) {
 }
 add('CastLike float32 -> int64', { opType: 'CastLike', inputs: [X(f([3, 4], -9, 9)), X(new Tensor('int64', [0n], [1]), 'like')], outputs: ['y'], outputTypes: ['int64'], opset: 15 });
 
+for (const op of ['Cos', 'Sin', 'Softsign', 'Softplus', 'Sign']) add(op, { opType: op, inputs: [X(f([3, 5], -4, 4))], outputs: ['y'] });
+add('Elu', { opType: 'Elu', inputs: [X(f([3, 5], -4, 4))], outputs: ['y'], attrs: { alpha: { f: 0.7 } } });
+add('Selu defaults', { opType: 'Selu', inputs: [X(f([3, 5], -4, 4))], outputs: ['y'] });
+add('HardSigmoid', { opType: 'HardSigmoid', inputs: [X(f([3, 5], -6, 6))], outputs: ['y'], attrs: { alpha: { f: 0.3 }, beta: { f: 0.4 } } });
+add('ThresholdedRelu', { opType: 'ThresholdedRelu', inputs: [X(f([3, 5], -2, 2))], outputs: ['y'], attrs: { alpha: { f: 0.5 } } });
+add('Mod int32', { opType: 'Mod', inputs: [X(randTensor(r, [3, 4], 'int32', -20, 20), 'a'), X(new Tensor('int32', [3, -4, 5, -7], [4]), 'b')], outputs: ['y'], opset: 13 });
+add('Mod fmod float', { opType: 'Mod', inputs: [X(f([3, 4], -9, 9), 'a'), X(f([4], 0.5, 3), 'b')], outputs: ['y'], attrs: { fmod: 1 }, opset: 13 });
+for (const op of ['ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp']) {
+  add(`${op} axes=[-1]`, { opType: op, inputs: [X(f([2, 3, 4], 0.1, 2))], outputs: ['y'], attrs: { axes: [-1], keepdims: 1 }, opset: 13 });
+}
+add('ArgMin', { opType: 'ArgMin', inputs: [X(randTensor(r, [3, 5], 'int32', 0, 3))], outputs: ['y'], outputTypes: ['int64'], attrs: { axis: 1, keepdims: 0 }, opset: 13 });
+add('LayerNormalization axis=-1', { opType: 'LayerNormalization', inputs: [X(f([2, 3, 6])), C(f([6]), 's'), C(f([6]), 'b')], outputs: ['y', 'mean', 'inv'], attrs: { axis: -1, epsilon: { f: 1e-3 } }, opset: 17 });
+add('LayerNormalization axis=1 no bias', { opType: 'LayerNormalization', inputs: [X(f([2, 3, 4])), C(f([3, 4]), 's')], outputs: ['y'], attrs: { axis: 1 }, opset: 17 });
+add('BatchNormalization', { opType: 'BatchNormalization', inputs: [X(f([2, 3, 4, 5])), C(f([3]), 's'), C(f([3]), 'b'), C(f([3]), 'm'), C(f([3], 0.5, 2), 'v')], outputs: ['y'], opset: 15 });
+add('GatherElements axis=1', { opType: 'GatherElements', inputs: [X(f([3, 4])), C(new Tensor('int64', [0n, 3n, -1n, 2n, 1n, 1n], [3, 2]), 'i')], outputs: ['y'], attrs: { axis: 1 }, opset: 13 });
+for (const [exclusive, reverse] of [[0, 0], [1, 0], [0, 1], [1, 1]]) {
+  add(`CumSum exclusive=${exclusive} reverse=${reverse}`, { opType: 'CumSum', inputs: [X(f([3, 4])), C(new Tensor('int64', [1n], []), 'axis')], outputs: ['y'], attrs: { exclusive, reverse }, opset: 14 });
+}
+for (const [upper, k] of [[1, 0], [0, 1], [1, -1]]) {
+  add(`Trilu upper=${upper} k=${k}`, { opType: 'Trilu', inputs: [X(f([2, 4, 5])), C(new Tensor('int64', [BigInt(k)], []), 'k')], outputs: ['y'], attrs: { upper }, opset: 14 });
+}
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

@@ -105,6 +105,35 @@ export const Div = arith('div', (a, b) => a / b, (a, b) => {
   return Math.trunc(a / b);
 });
 
+/** Mod: fmod=0 is integer modulo with the divisor's sign (Python); fmod=1 is C fmod (required for floats). */
+export const Mod: OpDef<boolean> = defineOp({
+  parse: (_c, a) => a.int('fmod', 0) !== 0,
+  run(inputs, fmod, ctx) {
+    const a = need(inputs, 0, ctx, 'A');
+    const b = need(inputs, 1, ctx, 'B');
+    if (a.type === 'float16' && b.type === 'float16') {
+      const wide = [castTensor(a, 'float32', ctx), castTensor(b, 'float32', ctx)];
+      return [castTensor(Mod.run(wide, fmod, ctx)[0]!, 'float16', ctx)];
+    }
+    checkType(a, NUMERIC, 0, ctx, 'A');
+    sameType(a, b, ctx);
+    const isFloat = a.type === 'float32' || a.type === 'float64';
+    if (isFloat && !fmod) throw nodeError(ctx.node, "attribute 'fmod': floating-point inputs need fmod=1");
+    if (isBig(a.type)) {
+      return [binaryMap(a, b, a.type, (x: bigint, y: bigint) => {
+        if (y === 0n) throw new DivisionByZero();
+        const r = x % y;
+        return !fmod && r !== 0n && (r < 0n) !== (y < 0n) ? r + y : r;
+      }, ctx)];
+    }
+    return [binaryMap(a, b, a.type, (x: number, y: number) => {
+      if (!isFloat && y === 0) throw new DivisionByZero();
+      const r = x % y;
+      return !fmod && r !== 0 && (r < 0) !== (y < 0) ? r + y : r;
+    }, ctx)];
+  },
+});
+
 export const Pow = defineOp({
   parse: () => null,
   run(inputs, _a, ctx) {

@@ -91,38 +91,47 @@ export const ReduceMean = reduceOp(18, 0, (a, v) => a + v, (a, n) => a / n);
 export const ReduceMax = reduceOp(18, -Infinity, (a, v) => (v > a || v !== v ? v : a), (a) => a);
 export const ReduceMin = reduceOp(18, Infinity, (a, v) => (v < a || v !== v ? v : a), (a) => a);
 export const ReduceProd = reduceOp(18, 1, (a, v) => a * v, (a) => a);
+export const ReduceL1 = reduceOp(18, 0, (a, v) => a + Math.abs(v), (a) => a);
+export const ReduceL2 = reduceOp(18, 0, (a, v) => a + v * v, (a) => Math.sqrt(a));
+export const ReduceSumSquare = reduceOp(18, 0, (a, v) => a + v * v, (a) => a);
+export const ReduceLogSum = reduceOp(18, 0, (a, v) => a + v, (a) => Math.log(a));
+export const ReduceLogSumExp = reduceOp(18, 0, (a, v) => a + Math.exp(v), (a) => Math.log(a));
 
-/** ArgMax along one axis; ties pick the first index unless select_last_index. */
-export const ArgMax = defineOp({
-  parse: (ctx, a) => ({
-    axis: a.int('axis', 0),
-    keepdims: a.int('keepdims', 1) !== 0,
-    last: ctx.opset >= 12 ? a.int('select_last_index', 0) !== 0 : false,
-  }),
-  run(inputs, p, ctx) {
-    const x = need(inputs, 0, ctx, 'data');
-    checkType(x, NUMERIC, 0, ctx, 'data');
-    const ax = normAxis(p.axis, x.dims.length, ctx);
-    const D = x.dims[ax];
-    if (D === 0) throw nodeError(ctx.node, `axis ${ax} is empty`);
-    const outer = sizeOf(x.dims.slice(0, ax));
-    const inner = sizeOf(x.dims.slice(ax + 1));
-    const X = x.data as unknown as Arr;
-    const out = new BigInt64Array(outer * inner);
-    for (let o = 0; o < outer; o++)
-      for (let i = 0; i < inner; i++) {
-        const base = o * D * inner + i;
-        let best = X[base], bi = 0;
-        for (let d = 1; d < D; d++) {
-          const v = X[base + d * inner];
-          if (v > best || (p.last && v === best)) { best = v; bi = d; }
+/** ArgMax / ArgMin along one axis; ties pick the first index unless select_last_index. */
+function argOp(better: (v: number, best: number) => boolean): OpDef<{ axis: number; keepdims: boolean; last: boolean }> {
+  return defineOp({
+    parse: (ctx, a) => ({
+      axis: a.int('axis', 0),
+      keepdims: a.int('keepdims', 1) !== 0,
+      last: ctx.opset >= 12 ? a.int('select_last_index', 0) !== 0 : false,
+    }),
+    run(inputs, p, ctx) {
+      const x = need(inputs, 0, ctx, 'data');
+      checkType(x, NUMERIC, 0, ctx, 'data');
+      const ax = normAxis(p.axis, x.dims.length, ctx);
+      const D = x.dims[ax];
+      if (D === 0) throw nodeError(ctx.node, `axis ${ax} is empty`);
+      const outer = sizeOf(x.dims.slice(0, ax));
+      const inner = sizeOf(x.dims.slice(ax + 1));
+      const X = x.data as unknown as Arr;
+      const out = new BigInt64Array(outer * inner);
+      for (let o = 0; o < outer; o++)
+        for (let i = 0; i < inner; i++) {
+          const base = o * D * inner + i;
+          let best = X[base], bi = 0;
+          for (let d = 1; d < D; d++) {
+            const v = X[base + d * inner];
+            if (better(v, best) || (p.last && v === best)) { best = v; bi = d; }
+          }
+          out[o * inner + i] = BigInt(bi);
         }
-        out[o * inner + i] = BigInt(bi);
-      }
-    const dims = p.keepdims ? x.dims.map((d, i) => (i === ax ? 1 : d)) : x.dims.filter((_, i) => i !== ax);
-    return [new Tensor('int64', out, dims)];
-  },
-});
+      const dims = p.keepdims ? x.dims.map((d, i) => (i === ax ? 1 : d)) : x.dims.filter((_, i) => i !== ax);
+      return [new Tensor('int64', out, dims)];
+    },
+  });
+}
+export const ArgMax = argOp((v, best) => v > best);
+export const ArgMin = argOp((v, best) => v < best);
 
 /**
  * Softmax / LogSoftmax. Before opset 13 the input is coerced to 2-D at `axis` (default 1);

@@ -5,6 +5,8 @@ import * as ew from './elementwise.js';
 import * as mm from './matmul.js';
 import * as red from './reduce.js';
 import * as gen from './generators.js';
+import * as idx from './indexing.js';
+import * as norm from './norm.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
@@ -29,16 +31,22 @@ export const OPS: readonly OpRow[] = [
   row('Abs', un.Abs), row('Neg', un.Neg), row('Exp', un.Exp), row('Log', un.Log), row('Sqrt', un.Sqrt),
   row('Relu', un.Relu), row('LeakyRelu', un.LeakyRelu), row('Sigmoid', un.Sigmoid), row('Tanh', un.Tanh),
   row('Erf', un.Erf, 9), row('Not', un.Not), row('Clip', un.Clip), row('Reciprocal', un.Reciprocal),
-  row('Floor', un.Floor), row('Ceil', un.Ceil),
+  row('Floor', un.Floor), row('Ceil', un.Ceil), row('Cos', un.Cos, 7), row('Sin', un.Sin, 7), row('Sign', un.Sign, 9),
+  row('Softsign', un.Softsign), row('Softplus', un.Softplus), row('Elu', un.Elu), row('Selu', un.Selu),
+  row('HardSigmoid', un.HardSigmoid), row('ThresholdedRelu', un.ThresholdedRelu, 10),
   row('Add', ew.Add, 7), row('Sub', ew.Sub, 7), row('Mul', ew.Mul, 7), row('Div', ew.Div, 7), row('Pow', ew.Pow, 7),
   row('Equal', ew.Equal, 7), row('Less', ew.Less, 7), row('Greater', ew.Greater, 7),
   row('LessOrEqual', ew.LessOrEqual, 12), row('GreaterOrEqual', ew.GreaterOrEqual, 12),
   row('And', ew.And, 7), row('Or', ew.Or, 7), row('Xor', ew.Xor, 7),
-  row('Min', ew.Min, 8), row('Max', ew.Max, 8), row('Sum', ew.Sum, 8), row('Where', ew.Where, 9),
+  row('Mod', ew.Mod, 10), row('Min', ew.Min, 8), row('Max', ew.Max, 8), row('Sum', ew.Sum, 8), row('Where', ew.Where, 9),
   row('MatMul', mm.MatMul), row('Gemm', mm.Gemm), row('Conv', conv.Conv),
   row('Softmax', red.Softmax), row('LogSoftmax', red.LogSoftmax),
   row('ReduceMean', red.ReduceMean), row('ReduceSum', red.ReduceSum), row('ReduceMax', red.ReduceMax),
-  row('ReduceMin', red.ReduceMin), row('ReduceProd', red.ReduceProd), row('ArgMax', red.ArgMax),
+  row('ReduceMin', red.ReduceMin), row('ReduceProd', red.ReduceProd), row('ReduceL1', red.ReduceL1), row('ReduceL2', red.ReduceL2),
+  row('ReduceSumSquare', red.ReduceSumSquare), row('ReduceLogSum', red.ReduceLogSum), row('ReduceLogSumExp', red.ReduceLogSumExp),
+  row('ArgMax', red.ArgMax), row('ArgMin', red.ArgMin),
+  row('LayerNormalization', norm.LayerNormalization, 17), row('BatchNormalization', norm.BatchNormalization, 6),
+  row('GatherElements', idx.GatherElements, 11), row('CumSum', idx.CumSum, 11), row('Trilu', idx.Trilu, 14),
   row('Transpose', shape.Transpose), row('Reshape', shape.Reshape), row('Flatten', shape.Flatten),
   row('Squeeze', shape.Squeeze), row('Unsqueeze', shape.Unsqueeze), row('Concat', shape.Concat),
   row('Split', shape.Split), row('Slice', shape.Slice), row('Gather', shape.Gather), row('Expand', shape.Expand, 8),

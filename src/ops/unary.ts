@@ -54,6 +54,28 @@ export const Erf = floatUnary(erf);
 export const Reciprocal = floatUnary((v) => 1 / v);
 export const Floor = floatUnary(Math.floor);
 export const Ceil = floatUnary(Math.ceil);
+export const Cos = floatUnary(Math.cos);
+export const Sin = floatUnary(Math.sin);
+export const Softsign = floatUnary((v) => v / (1 + Math.abs(v)));
+export const Softplus = floatUnary((v) => (v > 30 ? v : Math.log1p(Math.exp(v))));
+export const Sign = signedUnary(Math.sign, (v) => (v > 0n ? 1n : v < 0n ? -1n : 0n));
+
+/** Float activations with alpha (and beta/gamma) attributes and the ONNX defaults. */
+function paramUnary(names: readonly [string, number][], f: (p: number[]) => (v: number) => number): OpDef<(v: number) => number> {
+  return defineOp({
+    parse: (_c, a) => f(names.map(([n, d]) => a.float(n, d))),
+    run(inputs, fn, ctx) {
+      const x = need(inputs, 0, ctx, 'X');
+      checkType(x, FLOATS, 0, ctx, 'X');
+      return [unaryMap(x, fn)];
+    },
+  });
+}
+export const Elu = paramUnary([['alpha', 1]], ([a]) => (v) => (v >= 0 ? v : a * (Math.exp(v) - 1)));
+// Selu defaults are float32 roundings of the spec's constants.
+export const Selu = paramUnary([['alpha', 1.67326319217681884765625], ['gamma', 1.05070102214813232421875]], ([a, g]) => (v) => (v > 0 ? g * v : g * a * (Math.exp(v) - 1)));
+export const HardSigmoid = paramUnary([['alpha', 0.2], ['beta', 0.5]], ([a, b]) => (v) => Math.min(1, Math.max(0, a * v + b)));
+export const ThresholdedRelu = paramUnary([['alpha', 1]], ([a]) => (v) => (v > a ? v : 0));
 
 export const LeakyRelu = defineOp({
   parse: (_c, a) => a.float('alpha', 0.01),
