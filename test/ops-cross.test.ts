@@ -189,6 +189,24 @@ for (const [upper, k] of [[1, 0], [0, 1], [1, -1]]) {
   add(`Trilu upper=${upper} k=${k}`, { opType: 'Trilu', inputs: [X(f([2, 4, 5])), C(new Tensor('int64', [BigInt(k)], []), 'k')], outputs: ['y'], attrs: { upper }, opset: 14 });
 }
 
+const pools: [string, number[], Record<string, number[] | number | string>][] = [
+  ['1-D', [2, 3, 11], { kernel_shape: [3] }],
+  ['2-D strides pads', [1, 2, 7, 8], { kernel_shape: [3, 2], strides: [2, 1], pads: [1, 0, 1, 1] }],
+  ['2-D ceil_mode', [1, 2, 7, 7], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }],
+  ['2-D SAME_UPPER', [1, 1, 6, 5], { kernel_shape: [3, 3], auto_pad: 'SAME_UPPER', strides: [2, 2] }],
+];
+for (const [name, dims, attrs] of pools) {
+  add(`MaxPool ${name}`, { opType: 'MaxPool', inputs: [X(f(dims))], outputs: ['y'], attrs, opset: 13 });
+  add(`AveragePool ${name}`, { opType: 'AveragePool', inputs: [X(f(dims))], outputs: ['y'], attrs, opset: 13 });
+}
+add('AveragePool count_include_pad', { opType: 'AveragePool', inputs: [X(f([1, 2, 5, 5]))], outputs: ['y'], attrs: { kernel_shape: [3, 3], pads: [1, 1, 1, 1], count_include_pad: 1 }, opset: 13 });
+add('MaxPool dilations + indices', { opType: 'MaxPool', inputs: [X(f([2, 2, 8, 8]))], outputs: ['y', 'i'], outputTypes: ['float32', 'int64'], attrs: { kernel_shape: [2, 2], dilations: [2, 2] }, opset: 13 });
+for (const mode of ['constant', 'reflect', 'edge']) {
+  add(`Pad ${mode}`, { opType: 'Pad', inputs: [X(f([2, 3, 4])), C(i64([0, 1, 2, 0, 2, 1]), 'pads'), ...(mode === 'constant' ? [C(new Tensor('float32', [0.5], []), 'v')] : [])], outputs: ['y'], attrs: { mode }, opset: 13 });
+}
+add('Pad negative (crop)', { opType: 'Pad', inputs: [X(f([3, 5])), C(i64([-1, 1, 0, -2]), 'pads')], outputs: ['y'], opset: 13 });
+add('Hardmax', { opType: 'Hardmax', inputs: [X(f([3, 4, 5]))], outputs: ['y'], attrs: { axis: 1 }, opset: 13 });
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

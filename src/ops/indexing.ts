@@ -93,3 +93,91 @@ export const Trilu = defineOp({
     return [new Tensor(x.type, out as TensorData, x.dims)];
   },
 });
+
+/** Pad: constant, reflect, edge and wrap modes; negative pads crop. */
+export const Pad = defineOp({
+  parse: (ctx, a) => {
+    const mode = a.string('mode', 'constant');
+    if (!['constant', 'reflect', 'edge', 'wrap'].includes(mode) || (mode === 'wrap' && ctx.opset < 19)) throw a.error('mode', `unsupported mode '${mode}'`);
+    return ctx.opset < 11 ? { mode, pads: a.ints(ctx.opset < 2 ? 'paddings' : 'pads'), value: a.float('value', 0) } : { mode, pads: undefined, value: 0 };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const r = x.dims.length;
+    let pads: number[];
+    let value: number | bigint = p.value;
+    if (ctx.opset < 11) {
+      if (!p.pads) throw nodeError(ctx.node, "attribute 'pads' is required");
+      pads = [...p.pads];
+    } else {
+      const pt = need(inputs, 1, ctx, 'pads');
+      checkType(pt, ['int64'], 1, ctx, 'pads');
+      const raw = intsOf(pt);
+      const cv = inputs[2];
+      if (cv && cv.size > 0) value = cv.data[0] as number | bigint;
+      const axesT = inputs[3];
+      if (axesT) {
+        const axes = intsOf(axesT).map((ax) => normAxis(ax, r, ctx));
+        pads = new Array(2 * r).fill(0);
+        axes.forEach((ax, i) => { pads[ax] = raw[i]; pads[ax + r] = raw[i + axes.length]; });
+      } else pads = raw;
+    }
+    if (pads.length !== 2 * r) throw nodeError(ctx.node, `pads has ${pads.length} values, expected ${2 * r} for rank ${r}`);
+    const dims = x.dims.map((d, i) => d + pads[i] + pads[i + r]);
+    if (dims.some((d) => d < 0)) throw nodeError(ctx.node, `pads [${pads}] crop [${x.dims}] below zero`);
+    if (p.mode !== 'constant' && x.size === 0) throw nodeError(ctx.node, `mode '${p.mode}' needs a non-empty input`);
+    const n = sizeOf(dims);
+    const X = x.data as AnyArr;
+    const out = allocData(x.type, n) as AnyArr;
+    const xs = stridesOf(x.dims), os = stridesOf(dims);
+    if (isBig(x.type) && typeof value === 'number') value = BigInt(value);
+    for (let k = 0; k < n; k++) {
+      let rem = k, off = 0, outside = false;
+      for (let d = 0; d < r; d++) {
+        const c = Math.floor(rem / os[d]);
+        rem -= c * os[d];
+        let i = c - pads[d];
+        const D = x.dims[d];
+        if (i < 0 || i >= D) {
+          if (p.mode === 'constant') { outside = true; break; }
+          if (p.mode === 'edge') i = i < 0 ? 0 : D - 1;
+          else if (p.mode === 'wrap') i = ((i % D) + D) % D;
+          else {
+            if (D === 1) i = 0;
+            else {
+              const period = 2 * (D - 1);
+              i = ((i % period) + period) % period;
+              if (i >= D) i = period - i;
+            }
+          }
+        }
+        off += i * xs[d];
+      }
+      out[k] = outside ? value : X[off];
+    }
+    return [new Tensor(x.type, out as TensorData, dims)];
+  },
+});
+
+/** Hardmax: 1 at the first maximum along the axis (2-D coercion before opset 13), 0 elsewhere. */
+export const Hardmax = defineOp({
+  parse: (ctx, a) => a.int('axis', ctx.opset < 13 ? 1 : -1),
+  run(inputs, axis, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    checkType(x, ['float32', 'float64'], 0, ctx, 'input');
+    const ax = normAxis(axis, x.dims.length, ctx);
+    const outer = sizeOf(x.dims.slice(0, ax));
+    const D = ctx.opset < 13 ? sizeOf(x.dims.slice(ax)) : x.dims[ax];
+    const inner = ctx.opset < 13 ? 1 : sizeOf(x.dims.slice(ax + 1));
+    const X = x.data as Float32Array;
+    const out = allocData(x.type, x.size) as Float32Array;
+    for (let o = 0; o < outer; o++)
+      for (let i = 0; i < inner; i++) {
+        const base = o * D * inner + i;
+        let best = 0;
+        for (let d = 1; d < D; d++) if (X[base + d * inner] > X[base + best * inner]) best = d;
+        if (D > 0) out[base + best * inner] = 1;
+      }
+    return [new Tensor(x.type, out, x.dims)];
+  },
+});
