@@ -207,6 +207,12 @@ for (const mode of ['constant', 'reflect', 'edge']) {
 add('Pad negative (crop)', { opType: 'Pad', inputs: [X(f([3, 5])), C(i64([-1, 1, 0, -2]), 'pads')], outputs: ['y'], opset: 13 });
 add('Hardmax', { opType: 'Hardmax', inputs: [X(f([3, 4, 5]))], outputs: ['y'], attrs: { axis: 1 }, opset: 13 });
 
+for (const reduction of ['none', 'sum', 'mean']) {
+  const tgt = new Tensor('int64', [0n, 2n, 1n, 2n, 0n, 1n], [2, 3]);
+  add(`NegativeLogLikelihoodLoss ${reduction}`, { opType: 'NegativeLogLikelihoodLoss', inputs: [X(f([2, 3, 3])), X(tgt, 't'), C(f([3], 0.2, 2), 'w')], outputs: ['y'], attrs: { reduction, ignore_index: 1 }, opset: 13 });
+  add(`SoftmaxCrossEntropyLoss ${reduction}`, { opType: 'SoftmaxCrossEntropyLoss', inputs: [X(f([2, 3, 3])), X(tgt, 't')], outputs: ['y', 'logp'], attrs: { reduction }, opset: 13 });
+}
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

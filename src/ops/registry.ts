@@ -8,6 +8,7 @@ import * as gen from './generators.js';
 import * as idx from './indexing.js';
 import * as norm from './norm.js';
 import * as pool from './pool.js';
+import * as loss from './loss.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
@@ -48,6 +49,7 @@ export const OPS: readonly OpRow[] = [
   row('ArgMax', red.ArgMax), row('ArgMin', red.ArgMin),
   row('LayerNormalization', norm.LayerNormalization, 17), row('BatchNormalization', norm.BatchNormalization, 6),
   row('MaxPool', pool.MaxPool), row('AveragePool', pool.AveragePool), row('Pad', idx.Pad), row('Hardmax', idx.Hardmax),
+  row('NegativeLogLikelihoodLoss', loss.NegativeLogLikelihoodLoss, 12), row('SoftmaxCrossEntropyLoss', loss.SoftmaxCrossEntropyLoss, 12),
   row('GatherElements', idx.GatherElements, 11), row('CumSum', idx.CumSum, 11), row('Trilu', idx.Trilu, 14),
   row('Transpose', shape.Transpose), row('Reshape', shape.Reshape), row('Flatten', shape.Flatten),
   row('Squeeze', shape.Squeeze), row('Unsqueeze', shape.Unsqueeze), row('Concat', shape.Concat),
