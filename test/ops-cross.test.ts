@@ -213,6 +213,14 @@ for (const reduction of ['none', 'sum', 'mean']) {
   add(`SoftmaxCrossEntropyLoss ${reduction}`, { opType: 'SoftmaxCrossEntropyLoss', inputs: [X(f([2, 3, 3])), X(tgt, 't')], outputs: ['y', 'logp'], attrs: { reduction }, opset: 13 });
 }
 
+add('GatherND', { opType: 'GatherND', inputs: [X(f([2, 3, 4])), C(new Tensor('int64', [0n, 1n, 1n, 2n, 1n, 0n], [3, 2]), 'i')], outputs: ['y'], opset: 13 });
+add('GatherND batch_dims=1', { opType: 'GatherND', inputs: [X(f([2, 3, 4])), C(new Tensor('int64', [2n, 0n], [2, 1]), 'i')], outputs: ['y'], attrs: { batch_dims: 1 }, opset: 13 });
+add('ScatterElements add', { opType: 'ScatterElements', inputs: [X(f([3, 4])), C(new Tensor('int64', [1n, 0n, 3n, 3n], [1, 4]), 'i'), X(f([1, 4]), 'u')], outputs: ['y'], attrs: { axis: 1, reduction: 'add' }, opset: 16 });
+add('OneHot', { opType: 'OneHot', inputs: [X(new Tensor('int64', [0n, 2n, -1n, 1n], [2, 2]), 'i'), C(new Tensor('int64', [4n], []), 'd'), C(new Tensor('float32', [0, 3], [2]), 'v')], outputs: ['y'], outputTypes: ['float32'], attrs: { axis: 1 }, opset: 11 });
+add('EyeLike k=1', { opType: 'EyeLike', inputs: [X(f([3, 4]))], outputs: ['y'], attrs: { k: 1 } });
+add('Compress axis=1', { opType: 'Compress', inputs: [X(f([3, 4])), C(new Tensor('bool', [1, 0, 1, 1], [4]), 'c')], outputs: ['y'], attrs: { axis: 1 }, opset: 11 });
+add('BitShift LEFT uint32', { opType: 'BitShift', inputs: [X(new Tensor('uint32', [1, 7, 255, 4096], [4]), 'a'), X(new Tensor('uint32', [0, 3, 8, 20], [4]), 'b')], outputs: ['y'], attrs: { direction: 'LEFT' }, opset: 11 });
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

@@ -134,6 +134,24 @@ export const Mod: OpDef<boolean> = defineOp({
   },
 });
 
+/** BitShift on unsigned integers: direction LEFT or RIGHT. */
+export const BitShift = defineOp({
+  parse: (_c, a) => {
+    const d = a.string('direction');
+    if (d !== 'LEFT' && d !== 'RIGHT') throw a.error('direction', `expected LEFT or RIGHT, got '${d}'`);
+    return d === 'LEFT';
+  },
+  run(inputs, left, ctx) {
+    const a = need(inputs, 0, ctx, 'X');
+    const b = need(inputs, 1, ctx, 'Y');
+    checkType(a, ['uint8', 'uint16', 'uint32', 'uint64'], 0, ctx, 'X');
+    sameType(a, b, ctx);
+    if (a.type === 'uint64') return [binaryMap(a, b, a.type, (x: bigint, y: bigint) => BigInt.asUintN(64, left ? x << y : x >> y), ctx)];
+    // Shifts of 32 or more give 0 (JS masks the count to 5 bits).
+    return [binaryMap(a, b, a.type, (x: number, y: number) => (y >= 32 ? 0 : left ? (x << y) >>> 0 : x >>> y), ctx)];
+  },
+});
+
 export const Pow = defineOp({
   parse: () => null,
   run(inputs, _a, ctx) {

@@ -1,5 +1,5 @@
 import { nodeError } from '../ir/errors.js';
-import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
+import { Tensor, allocData, dtypeFromOnnx, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
 import { stridesOf } from './broadcast.js';
 import { checkType, defineOp, intsOf, need, normAxis, NUMERIC } from './op.js';
 
@@ -179,5 +179,145 @@ export const Hardmax = defineOp({
         if (D > 0) out[base + best * inner] = 1;
       }
     return [new Tensor(x.type, out, x.dims)];
+  },
+});
+
+/** GatherND with batch_dims. */
+export const GatherND = defineOp({
+  parse: (ctx, a) => (ctx.opset >= 12 ? a.int('batch_dims', 0) : 0),
+  run(inputs, b, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const it = need(inputs, 1, ctx, 'indices');
+    checkType(it, ['int64'], 1, ctx, 'indices');
+    const q = it.dims.length, r = x.dims.length;
+    const last = it.dims[q - 1];
+    if (q < 1 || b + last > r) throw nodeError(ctx.node, `indices shape [${it.dims}] does not fit data shape [${x.dims}] with batch_dims=${b}`);
+    const batch = sizeOf(x.dims.slice(0, b));
+    const lookups = sizeOf(it.dims.slice(b, q - 1));
+    const slice = sizeOf(x.dims.slice(b + last));
+    const xs = stridesOf(x.dims);
+    const ids = intsOf(it);
+    const X = x.data as AnyArr;
+    const out = allocData(x.type, batch * lookups * slice) as AnyArr;
+    const perBatch = sizeOf(x.dims.slice(b));
+    for (let bi = 0; bi < batch; bi++)
+      for (let l = 0; l < lookups; l++) {
+        let off = bi * perBatch;
+        for (let j = 0; j < last; j++) {
+          const D = x.dims[b + j];
+          let v = ids[(bi * lookups + l) * last + j];
+          if (v < -D || v >= D) throw nodeError(ctx.node, `index ${v} is out of range for axis ${b + j} of size ${D}`);
+          if (v < 0) v += D;
+          off += v * xs[b + j];
+        }
+        for (let k = 0; k < slice; k++) out[(bi * lookups + l) * slice + k] = X[off + k];
+      }
+    return [new Tensor(x.type, out as TensorData, [...it.dims.slice(0, q - 1), ...x.dims.slice(b + last)])];
+  },
+});
+
+/** ScatterElements (reduction none/add/mul, opset 16+ min/max from 18). */
+export const ScatterElements = defineOp({
+  parse: (ctx, a) => {
+    const reduction = ctx.opset >= 16 ? a.string('reduction', 'none') : 'none';
+    if (!['none', 'add', 'mul', 'min', 'max'].includes(reduction)) throw a.error('reduction', `unsupported '${reduction}'`);
+    return { axis: a.int('axis', 0), reduction };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const it = need(inputs, 1, ctx, 'indices');
+    const u = need(inputs, 2, ctx, 'updates');
+    checkType(it, ['int64', 'int32'], 1, ctx, 'indices');
+    if (u.type !== x.type || u.dims.length !== it.dims.length || u.dims.some((d, i) => d !== it.dims[i])) {
+      throw nodeError(ctx.node, `updates ${u.type} [${u.dims}] must match indices [${it.dims}] and data type ${x.type}`);
+    }
+    const r = x.dims.length;
+    const ax = normAxis(p.axis, r, ctx);
+    const xs = stridesOf(x.dims), is = stridesOf(it.dims);
+    const ids = intsOf(it);
+    const out = (x.data as AnyArr & { slice(): AnyArr }).slice() as AnyArr;
+    const U = u.data as AnyArr;
+    for (let k = 0; k < it.size; k++) {
+      let rem = k, off = 0;
+      for (let d = 0; d < r; d++) {
+        const c = Math.floor(rem / is[d]);
+        rem -= c * is[d];
+        let j = d === ax ? ids[k] : c;
+        const D = x.dims[d];
+        if (j < -D || j >= D) throw nodeError(ctx.node, `index ${j} is out of range for axis ${d} of size ${D}`);
+        if (j < 0) j += D;
+        off += j * xs[d];
+      }
+      const v = U[k] as number, cur = out[off] as number;
+      out[off] = p.reduction === 'add' ? cur + v : p.reduction === 'mul' ? cur * v : p.reduction === 'min' ? (v < cur ? v : cur) : p.reduction === 'max' ? (v > cur ? v : cur) : v;
+    }
+    return [new Tensor(x.type, out as TensorData, x.dims)];
+  },
+});
+
+/** OneHot: depth from a scalar input, values [off, on]; negative indices count from the end. */
+export const OneHot = defineOp({
+  parse: (_c, a) => a.int('axis', -1),
+  run(inputs, axis, ctx) {
+    const it = need(inputs, 0, ctx, 'indices');
+    const dt = need(inputs, 1, ctx, 'depth');
+    const vt = need(inputs, 2, ctx, 'values');
+    if (dt.size !== 1) throw nodeError(ctx.node, `depth must be a scalar, got shape [${dt.dims}]`);
+    if (vt.size !== 2) throw nodeError(ctx.node, `values must hold [off, on], got shape [${vt.dims}]`);
+    const depth = Math.trunc(Number(dt.data[0]));
+    if (!(depth > 0)) throw nodeError(ctx.node, `depth must be positive, got ${depth}`);
+    const r = it.dims.length + 1;
+    const ax = normAxis(axis, r, ctx);
+    const ids = Array.from(it.data as ArrayLike<number | bigint>, Number);
+    const outer = sizeOf(it.dims.slice(0, ax)), inner = sizeOf(it.dims.slice(ax));
+    const out = allocData(vt.type, outer * depth * inner) as AnyArr;
+    const [off, on] = [vt.data[0], vt.data[1]];
+    for (let k = 0; k < out.length; k++) out[k] = off;
+    for (let o = 0; o < outer; o++)
+      for (let i = 0; i < inner; i++) {
+        let d = Math.trunc(ids[o * inner + i]);
+        if (d < 0) d += depth;
+        if (d >= 0 && d < depth) out[(o * depth + d) * inner + i] = on;
+      }
+    return [new Tensor(vt.type, out as TensorData, [...it.dims.slice(0, ax), depth, ...it.dims.slice(ax)])];
+  },
+});
+
+/** EyeLike: ones on diagonal k of a 2-D shape like the input. */
+export const EyeLike = defineOp({
+  parse: (_c, a) => ({ k: a.int('k', 0), dtype: a.int('dtype') }),
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    if (x.dims.length !== 2) throw nodeError(ctx.node, `input must be 2-D, got [${x.dims}]`);
+    const type = p.dtype === undefined ? x.type : dtypeFromOnnx(p.dtype);
+    if (!type || type === 'string') throw nodeError(ctx.node, `attribute 'dtype': unsupported ${p.dtype}`);
+    const [R, C] = x.dims;
+    const out = allocData(type, R * C) as AnyArr;
+    const one = isBig(type) ? 1n : 1;
+    for (let i = 0; i < R; i++) if (i + p.k >= 0 && i + p.k < C) out[i * C + i + p.k] = one;
+    return [new Tensor(type, out as TensorData, x.dims)];
+  },
+});
+
+/** Compress: keeps the slices along `axis` (or of the flattened input) where condition is true. */
+export const Compress = defineOp({
+  parse: (_c, a) => a.int('axis'),
+  run(inputs, axis, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    const c = need(inputs, 1, ctx, 'condition');
+    checkType(c, ['bool'], 1, ctx, 'condition');
+    const flat = axis === undefined;
+    const dims = flat ? [x.size] : [...x.dims];
+    const ax = flat ? 0 : normAxis(axis, dims.length, ctx);
+    const C = c.data as Uint8Array;
+    const keep: number[] = [];
+    for (let i = 0; i < Math.min(C.length, dims[ax]); i++) if (C[i]) keep.push(i);
+    const outer = sizeOf(dims.slice(0, ax)), inner = sizeOf(dims.slice(ax + 1));
+    const X = x.data as AnyArr;
+    const out = allocData(x.type, outer * keep.length * inner) as AnyArr;
+    let o = 0;
+    for (let a = 0; a < outer; a++) for (const i of keep) for (let k = 0; k < inner; k++) out[o++] = X[(a * dims[ax] + i) * inner + k];
+    dims[ax] = keep.length;
+    return [new Tensor(x.type, out as TensorData, dims)];
   },
 });
