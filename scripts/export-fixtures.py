@@ -218,6 +218,22 @@ def save_module(name, module, hparams, with_state, T=5, N=2, doc=''):
     print('wrote module', name)
 
 
+class ScriptedLoop(nn.Module):
+    """An Elman RNN in a scripted Python loop: torch.onnx.export writes an ONNX Loop."""
+
+    def __init__(self):
+        super().__init__()
+        self.ih = nn.Linear(3, 4)
+        self.hh = nn.Linear(4, 4)
+
+    def forward(self, x, h):
+        acc = torch.zeros_like(h)
+        for t in range(x.size(0)):
+            h = torch.tanh(self.ih(x[t]) + self.hh(h))
+            acc = acc + h
+        return h, acc
+
+
 def rnn_family(kind, **kw):
     return {'lstm': nn.LSTM, 'gru': nn.GRU, 'rnn': nn.RNN}[kind](**kw)
 
@@ -292,6 +308,12 @@ def main():
     export('lstmp_steps', StepLSTMP(lstmp), [torch.randn(5, 2, 3), torch.randn(1, 2, 4), torch.randn(1, 2, 6)],
            ['x', 'h0', 'c0'], ['y', 'hn', 'cn'], opset=14,
            doc='nn.LSTM(3, 6, proj_size=4) written step by step (Gemm, Split, Sigmoid, Tanh, Mul, Add, MatMul)')
+
+    torch.manual_seed(7)
+    scripted = torch.jit.script(ScriptedLoop())
+    export('scripted_rnn_loop', scripted, [torch.randn(6, 2, 3), torch.randn(2, 4)], ['x', 'h0'], ['hn', 'acc'],
+           opset=14, dynamic_axes={'x': {0: 'time', 1: 'batch'}, 'h0': {0: 'batch'}},
+           doc='torch.jit.script loop of an Elman RNN written with Linear layers (exported as ONNX Loop)')
 
     # Modules for the graph API and from-torch: nn.LSTM(proj_size) (which torch.onnx.export refuses)
     # and plain LSTM / GRU / RNN, run by PyTorch itself.

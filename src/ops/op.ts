@@ -11,6 +11,14 @@ export interface OpContext {
   readonly constant?: (i: number) => Tensor | undefined;
   /** The session's worker-thread GEMM pool (InferenceSession option `threads: 2`), if any. */
   readonly pool?: GemmPool;
+  /** Prepares a subgraph attribute (If/Loop/Scan bodies) that may read this graph's values. */
+  readonly subgraph?: (g: Graph) => SubgraphPlan;
+}
+
+/** A prepared subgraph: `execute` runs it on a map holding the outer scope plus its inputs. */
+export interface SubgraphPlan {
+  readonly graph: Graph;
+  execute(values: Map<string, Tensor>): void;
 }
 
 export type Inputs = readonly (Tensor | undefined)[];
@@ -21,8 +29,11 @@ export type Inputs = readonly (Tensor | undefined)[];
  */
 export interface OpDef<A = unknown> {
   parse(ctx: OpContext, attrs: AttrReader): A;
-  /** `reuse(i)`: input i dies at this node and no live value shares its buffer, so it may be overwritten. */
-  run(inputs: Inputs, attrs: A, ctx: OpContext, reuse?: (i: number) => boolean): (Tensor | undefined)[];
+  /**
+   * `reuse(i)`: input i dies at this node and no live value shares its buffer, so it may be
+   * overwritten. `scope`: every value visible at this node (what subgraphs may read).
+   */
+  run(inputs: Inputs, attrs: A, ctx: OpContext, reuse?: (i: number) => boolean, scope?: ReadonlyMap<string, Tensor>): (Tensor | undefined)[];
 }
 
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {

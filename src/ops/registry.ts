@@ -9,6 +9,7 @@ import * as idx from './indexing.js';
 import * as norm from './norm.js';
 import * as pool from './pool.js';
 import * as loss from './loss.js';
+import * as control from './control.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
@@ -59,6 +60,7 @@ export const OPS: readonly OpRow[] = [
   row('ConstantOfShape', gen.ConstantOfShape, 9), row('Constant', gen.Constant), row('Identity', gen.Identity),
   row('Dropout', gen.Dropout), row('Range', gen.Range, 11),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
+  row('If', control.If), row('Loop', control.Loop), row('Scan', control.Scan, 9),
   row('Cast', cast.Cast, 6), row('CastLike', cast.CastLike, 15),
   // rnnx's own domain: whole PyTorch recurrent modules, made by the importer's fusion or the graph API.
   { opType: 'LSTM', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.LSTMStack },

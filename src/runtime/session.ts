@@ -9,6 +9,30 @@ import { knownOp, lookupOp } from '../ops/registry.js';
 export interface PlanOptions {
   /** Worker-thread GEMM pool shared by the plan's recurrent layers. */
   readonly pool?: GemmPool;
+  /** For a subgraph: the names of the enclosing graphs it may read (never released here). */
+  readonly outer?: ReadonlySet<string>;
+}
+
+/** Names a graph reads from enclosing scopes (recursively through its own subgraphs). */
+export function freeNames(g: Graph): Set<string> {
+  const defined = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
+  for (const n of g.nodes) for (const o of n.outputs) if (o) defined.add(o);
+  const free = new Set<string>();
+  for (const n of g.nodes) {
+    for (const i of n.inputs) if (i && !defined.has(i)) free.add(i);
+    for (const sub of subgraphsOf(n)) for (const f of freeNames(sub)) if (!defined.has(f)) free.add(f);
+  }
+  for (const o of g.outputs) if (!defined.has(o.name)) free.add(o.name);
+  return free;
+}
+
+function subgraphsOf(n: Node): Graph[] {
+  const out: Graph[] = [];
+  for (const a of n.attributes.values()) {
+    if (a.type === 'graph') out.push(a.value);
+    else if (a.type === 'graphs') out.push(...a.value);
+  }
+  return out;
 }
 
 export interface SessionOptions extends LoadOptions {
@@ -35,13 +59,20 @@ export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims:
 /** A prepared graph: ops resolved, attributes parsed and validated, execution order fixed. */
 export class ExecutionPlan {
   readonly steps: readonly Step[];
+  readonly graph: Graph;
   /** Initializers plus the values of constant-folded nodes. */
   readonly constants: ReadonlyMap<string, Tensor>;
 
   constructor(readonly model: Model, options: PlanOptions = {}) {
     const graph = model.graph;
+    this.graph = graph;
     const pool = options.pool;
-    const order = validateGraph(graph);
+    const outer = options.outer ?? new Set<string>();
+    const order = validateGraph(graph, outer);
+    // What a subgraph of this graph may read: everything defined here or further out.
+    const visible = new Set<string>([...outer, ...graph.inputs.map((i) => i.name), ...graph.initializers.keys()]);
+    for (const n of graph.nodes) for (const o of n.outputs) if (o) visible.add(o);
+    const subgraph = (g: Graph) => new ExecutionPlan({ ...model, graph: g }, { pool, outer: visible });
     const unsupported = new Map<string, number>();
     const resolved: { node: Node; def: OpDef<unknown>; ctx: OpContext }[] = [];
     const constants = new Map<string, Tensor>(graph.initializers);
@@ -59,7 +90,7 @@ export class ExecutionPlan {
         continue;
       }
       const constant = (i: number) => (node.inputs[i] ? constants.get(node.inputs[i]) : undefined);
-      resolved.push({ node, def: row.def, ctx: { node, opset, constant, pool } });
+      resolved.push({ node, def: row.def, ctx: { node, opset, constant, pool, subgraph } });
     }
     if (unsupported.size > 0) {
       const list = [...unsupported].map(([k, n]) => `${k} x${n}`).join(', ');
@@ -78,7 +109,7 @@ export class ExecutionPlan {
         throw new NodeError(r.node.name, r.node.opType, `invalid node: ${(e as Error).message}`);
       }
       reader.assertAllRead();
-      const foldable = r.node.inputs.length > 0 && r.node.inputs.every((n) => !n || constants.has(n));
+      const foldable = r.node.inputs.length > 0 && r.node.inputs.every((n) => !n || constants.has(n)) && subgraphsOf(r.node).length === 0;
       if (foldable) {
         const outs = runStep(r.def, r.node.inputs.map((n) => (n ? constants.get(n) : undefined)), attrs, r.ctx);
         r.node.outputs.forEach((o, i) => o && outs[i] && constants.set(o, outs[i]!));
@@ -87,12 +118,14 @@ export class ExecutionPlan {
       live.push({ ...r, attrs });
     }
     this.constants = constants;
+    // A node with subgraphs also reads the outer values they use: keep those alive until it runs.
+    const reads = live.map((r) => [...r.node.inputs, ...subgraphsOf(r.node).flatMap((g) => [...freeNames(g)])]);
     const lastUse = new Map<string, number>();
-    live.forEach((r, i) => r.node.inputs.forEach((name) => name && lastUse.set(name, i)));
-    const keep = new Set([...graph.outputs.map((o) => o.name), ...constants.keys()]);
+    reads.forEach((names, i) => names.forEach((name) => name && lastUse.set(name, i)));
+    const keep = new Set([...graph.outputs.map((o) => o.name), ...constants.keys(), ...outer]);
     const feeds = new Set(graph.inputs.map((v) => v.name));
     this.steps = live.map((r, i) => {
-      const release = [...new Set(r.node.inputs)].filter((n) => n && lastUse.get(n) === i && !keep.has(n));
+      const release = [...new Set(reads[i])].filter((n) => n && lastUse.get(n) === i && !keep.has(n));
       // Outputs nobody reads are dropped right away.
       for (const o of r.node.outputs) if (o && !lastUse.has(o) && !keep.has(o)) release.push(o);
       const dying = r.node.inputs.flatMap((n, k) =>
@@ -117,7 +150,7 @@ export class ExecutionPlan {
         return v;
       });
       const reuse = s.dying.length ? (i: number) => s.dying.includes(i) && unshared(inputs[i]!, s.node.inputs[i], values, owned) : undefined;
-      const outs = runStep(s.def, inputs, s.attrs, s.ctx, reuse);
+      const outs = runStep(s.def, inputs, s.attrs, s.ctx, reuse, values);
       s.node.outputs.forEach((name, i) => {
         if (!name) return;
         const t = outs[i];
@@ -137,9 +170,12 @@ function unshared(t: Tensor, name: string, values: Map<string, Tensor>, owned: S
   return true;
 }
 
-function runStep(def: OpDef<unknown>, inputs: (Tensor | undefined)[], attrs: unknown, ctx: OpContext, reuse?: (i: number) => boolean): (Tensor | undefined)[] {
+function runStep(
+  def: OpDef<unknown>, inputs: (Tensor | undefined)[], attrs: unknown, ctx: OpContext,
+  reuse?: (i: number) => boolean, scope?: ReadonlyMap<string, Tensor>,
+): (Tensor | undefined)[] {
   try {
-    return def.run(inputs, attrs, ctx, reuse);
+    return def.run(inputs, attrs, ctx, reuse, scope);
   } catch (e) {
     if (e instanceof RnnxError) throw e;
     throw new NodeError(ctx.node.name, ctx.node.opType, `kernel failed: ${(e as Error).message}`);
