@@ -221,6 +221,19 @@ add('EyeLike k=1', { opType: 'EyeLike', inputs: [X(f([3, 4]))], outputs: ['y'], 
 add('Compress axis=1', { opType: 'Compress', inputs: [X(f([3, 4])), C(new Tensor('bool', [1, 0, 1, 1], [4]), 'c')], outputs: ['y'], attrs: { axis: 1 }, opset: 11 });
 add('BitShift LEFT uint32', { opType: 'BitShift', inputs: [X(new Tensor('uint32', [1, 7, 255, 4096], [4]), 'a'), X(new Tensor('uint32', [0, 3, 8, 20], [4]), 'b')], outputs: ['y'], attrs: { direction: 'LEFT' }, opset: 11 });
 
+for (const op of ['Tan', 'Atan', 'Cosh', 'Sinh', 'Asinh']) add(op, { opType: op, inputs: [X(f([3, 4], -1.2, 1.2))], outputs: ['y'] });
+for (const op of ['Acos', 'Asin', 'Atanh']) add(op, { opType: op, inputs: [X(f([3, 4], -0.95, 0.95))], outputs: ['y'] });
+add('Acosh', { opType: 'Acosh', inputs: [X(f([3, 4], 1, 5))], outputs: ['y'] });
+add('Round half to even', { opType: 'Round', inputs: [X(new Tensor('float32', [-2.5, -1.5, -0.5, 0.5, 1.5, 2.5, 0.49, -3.7], [8]))], outputs: ['y'] });
+add('IsNaN', { opType: 'IsNaN', inputs: [X(new Tensor('float32', [NaN, 1, -Infinity, 0], [4]))], outputs: ['y'], outputTypes: ['bool'] });
+add('IsInf negative only', { opType: 'IsInf', inputs: [X(new Tensor('float32', [Infinity, 1, -Infinity, NaN], [4]))], outputs: ['y'], outputTypes: ['bool'], attrs: { detect_positive: 0 } });
+add('Mean 3', { opType: 'Mean', inputs: [X(f([2, 3]), 'a'), X(f([3]), 'b'), X(f([2, 1]), 'c')], outputs: ['y'] });
+for (const [largest, axis] of [[1, -1], [0, 0]]) {
+  add(`TopK largest=${largest} axis=${axis}`, { opType: 'TopK', inputs: [X(randTensor(r, [4, 6], 'float32', 0, 5)), C(i64([3]), 'k')], outputs: ['v', 'i'], outputTypes: ['float32', 'int64'], attrs: { largest, axis }, opset: 11 });
+}
+add('GlobalAveragePool', { opType: 'GlobalAveragePool', inputs: [X(f([2, 3, 4, 5]))], outputs: ['y'] });
+add('GlobalMaxPool 1-D', { opType: 'GlobalMaxPool', inputs: [X(f([2, 3, 7]))], outputs: ['y'] });
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

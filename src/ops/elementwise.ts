@@ -225,6 +225,17 @@ const nanOr = (a: Scalar, b: Scalar, r: Scalar) => (a !== a ? a : b !== b ? b : 
 export const Min = variadic((a, b) => nanOr(a, b, a < b ? a : b));
 export const Max = variadic((a, b) => nanOr(a, b, a > b ? a : b));
 export const Sum = variadic((a, b) => (a as number) + (b as number));
+/** Mean: the broadcast sum divided by the number of inputs. */
+export const Mean = defineOp({
+  parse: () => null,
+  run(inputs, _a, ctx) {
+    const s = Sum.run(inputs, null, ctx)[0]!;
+    checkType(s, ['float32', 'float64', 'float16'], 0, ctx);
+    const n = inputs.filter((t) => t !== undefined).length;
+    if (s.type === 'float16') return [castTensor(binaryMap(castTensor(s, 'float32', ctx), new Tensor('float32', [n], []), 'float32', (x: number, y: number) => x / y, ctx), 'float16', ctx)];
+    return [binaryMap(s, new Tensor(s.type, [n], []), s.type, (x: number, y: number) => x / y, ctx)];
+  },
+});
 
 export const Where = defineOp({
   parse: () => null,

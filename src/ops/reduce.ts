@@ -174,3 +174,70 @@ function softmaxOp(log: boolean): OpDef<number> {
 }
 export const Softmax = softmaxOp(false);
 export const LogSoftmax = softmaxOp(true);
+
+/** TopK along an axis: values and int64 indices, largest or smallest, sorted (ties: lower index first). */
+export const TopK = defineOp({
+  parse: (ctx, a) => ({
+    axis: a.int('axis', -1),
+    k: ctx.opset < 10 ? a.int('k') : undefined,
+    largest: ctx.opset >= 11 ? a.int('largest', 1) !== 0 : true,
+    sorted: ctx.opset >= 11 ? a.int('sorted', 1) !== 0 : true,
+  }),
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    checkType(x, NUMERIC, 0, ctx, 'X');
+    let k = p.k;
+    if (ctx.opset >= 10) {
+      const kt = need(inputs, 1, ctx, 'K');
+      checkType(kt, ['int64'], 1, ctx, 'K');
+      k = Number(kt.data[0]);
+    }
+    const ax = normAxis(p.axis, x.dims.length, ctx);
+    const D = x.dims[ax];
+    if (k === undefined || k < 0 || k > D) throw nodeError(ctx.node, `K=${k} is out of range for axis ${ax} of size ${D}`);
+    const outer = sizeOf(x.dims.slice(0, ax)), inner = sizeOf(x.dims.slice(ax + 1));
+    const X = x.data as unknown as ArrayLike<number | bigint>;
+    const vals = allocData(x.type, outer * k * inner) as unknown as { [i: number]: number | bigint };
+    const idx = new BigInt64Array(outer * k * inner);
+    const order = new Array<number>(D);
+    for (let o = 0; o < outer; o++)
+      for (let i = 0; i < inner; i++) {
+        const at = (d: number) => X[(o * D + d) * inner + i];
+        for (let d = 0; d < D; d++) order[d] = d;
+        order.sort((a, b) => {
+          const va = at(a), vb = at(b);
+          if (va === vb) return a - b;
+          return (p.largest ? va > vb : va < vb) ? -1 : 1;
+        });
+        for (let j = 0; j < k; j++) {
+          vals[(o * k + j) * inner + i] = at(order[j]);
+          idx[(o * k + j) * inner + i] = BigInt(order[j]);
+        }
+      }
+    const dims = x.dims.map((d, i) => (i === ax ? k! : d));
+    return [new Tensor(x.type, vals as never, dims), new Tensor('int64', idx, dims)];
+  },
+});
+
+/** GlobalAveragePool / GlobalMaxPool: reduce every spatial dim (2..) keeping them as 1. */
+function globalPool(max: boolean) {
+  return defineOp({
+    parse: () => null,
+    run(inputs, _a, ctx) {
+      const x = need(inputs, 0, ctx, 'X');
+      checkType(x, ['float32', 'float64'], 0, ctx, 'X');
+      if (x.dims.length < 3) throw nodeError(ctx.node, `X must be [N, C, spatial…], got [${x.dims}]`);
+      const NC = x.dims[0] * x.dims[1], S = sizeOf(x.dims.slice(2));
+      const X = x.data as Float32Array;
+      const out = allocData(x.type, NC) as Float32Array;
+      for (let c = 0; c < NC; c++) {
+        let acc = max ? -Infinity : 0;
+        for (let s = 0; s < S; s++) acc = max ? Math.max(acc, X[c * S + s]) : acc + X[c * S + s];
+        out[c] = max ? acc : acc / S;
+      }
+      return [new Tensor(x.type, out, x.dims.map((d, i) => (i < 2 ? d : 1)))];
+    },
+  });
+}
+export const GlobalAveragePool = globalPool(false);
+export const GlobalMaxPool = globalPool(true);

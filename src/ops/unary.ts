@@ -55,6 +55,20 @@ export const Reciprocal = floatUnary((v) => 1 / v);
 export const Floor = floatUnary(Math.floor);
 export const Ceil = floatUnary(Math.ceil);
 export const Cos = floatUnary(Math.cos);
+export const Tan = floatUnary(Math.tan);
+export const Acos = floatUnary(Math.acos);
+export const Asin = floatUnary(Math.asin);
+export const Atan = floatUnary(Math.atan);
+export const Cosh = floatUnary(Math.cosh);
+export const Sinh = floatUnary(Math.sinh);
+export const Acosh = floatUnary(Math.acosh);
+export const Asinh = floatUnary(Math.asinh);
+export const Atanh = floatUnary(Math.atanh);
+/** Round half to even, like numpy and onnxruntime. */
+export const Round = floatUnary((v) => {
+  const f = Math.floor(v), d = v - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+});
 export const Sin = floatUnary(Math.sin);
 export const Softsign = floatUnary((v) => v / (1 + Math.abs(v)));
 export const Softplus = floatUnary((v) => (v > 30 ? v : Math.log1p(Math.exp(v))));
@@ -83,6 +97,26 @@ export const LeakyRelu = defineOp({
     const x = need(inputs, 0, ctx, 'X');
     checkType(x, FLOATS, 0, ctx, 'X');
     return [unaryMap(x, (v) => (v >= 0 ? v : alpha * v))];
+  },
+});
+
+/** IsNaN / IsInf (detect_positive, detect_negative): float in, bool out. */
+export const IsNaN = defineOp({
+  parse: () => null,
+  run(inputs, _a, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    checkType(x, FLOATS, 0, ctx, 'X');
+    const X = x.data as Float32Array;
+    return [new Tensor('bool', Uint8Array.from(X, (v) => (Number.isNaN(v) ? 1 : 0)), x.dims)];
+  },
+});
+export const IsInf = defineOp({
+  parse: (_c, a) => ({ pos: a.int('detect_positive', 1) !== 0, neg: a.int('detect_negative', 1) !== 0 }),
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    checkType(x, FLOATS, 0, ctx, 'X');
+    const X = x.data as Float32Array;
+    return [new Tensor('bool', Uint8Array.from(X, (v) => ((v === Infinity && p.pos) || (v === -Infinity && p.neg) ? 1 : 0)), x.dims)];
   },
 });
 
