@@ -234,6 +234,22 @@ for (const [largest, axis] of [[1, -1], [0, 0]]) {
 add('GlobalAveragePool', { opType: 'GlobalAveragePool', inputs: [X(f([2, 3, 4, 5]))], outputs: ['y'] });
 add('GlobalMaxPool 1-D', { opType: 'GlobalMaxPool', inputs: [X(f([2, 3, 7]))], outputs: ['y'] });
 
+const convTs: [string, number[], number[], Record<string, number[] | number | string>][] = [
+  ['1-D', [2, 3, 6], [3, 2, 3], {}],
+  ['2-D strides pads', [1, 2, 4, 5], [2, 3, 3, 3], { strides: [2, 2], pads: [1, 0, 1, 1] }],
+  ['2-D groups dilations output_padding', [1, 4, 3, 3], [4, 1, 2, 2], { group: 2, dilations: [2, 1], strides: [2, 2], output_padding: [1, 0] }],
+  ['2-D output_shape', [1, 1, 3, 3], [1, 2, 3, 3], { strides: [3, 2], output_shape: [10, 8] }],
+  ['2-D SAME_UPPER', [1, 2, 3, 4], [2, 2, 3, 3], { strides: [2, 2], auto_pad: 'SAME_UPPER' }],
+];
+for (const [name, xd, wd, attrs] of convTs) {
+  add(`ConvTranspose ${name}`, { opType: 'ConvTranspose', inputs: [X(f(xd)), C(f(wd), 'w'), C(f([wd[1] * ((attrs.group as number) ?? 1)]), 'b')], outputs: ['y'], attrs });
+}
+
+add('QuantizeLinear uint8', { opType: 'QuantizeLinear', inputs: [X(f([3, 4], -3, 3)), C(new Tensor('float32', [0.02], []), 's'), C(new Tensor('uint8', [128], []), 'z')], outputs: ['y'], outputTypes: ['uint8'], opset: 13 });
+add('QuantizeLinear int8 per-axis', { opType: 'QuantizeLinear', inputs: [X(f([2, 3, 4], -3, 3)), C(new Tensor('float32', [0.02, 0.05, 0.1], [3]), 's'), C(new Tensor('int8', [0, -3, 5], [3]), 'z')], outputs: ['y'], outputTypes: ['int8'], opset: 13 });
+add('DequantizeLinear', { opType: 'DequantizeLinear', inputs: [X(randTensor(r, [3, 4], 'uint8', 0, 255)), C(new Tensor('float32', [0.03], []), 's'), C(new Tensor('uint8', [100], []), 'z')], outputs: ['y'], outputTypes: ['float32'], opset: 13 });
+add('DynamicQuantizeLinear', { opType: 'DynamicQuantizeLinear', inputs: [X(f([3, 5], -2, 4))], outputs: ['y', 's', 'z'], outputTypes: ['uint8', 'float32', 'uint8'], opset: 11 });
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

@@ -103,3 +103,94 @@ function resolvePads(p: ConvAttrs, inSp: number[], kSp: number[], strides: reado
   }
   return pads;
 }
+
+interface ConvTransposeAttrs extends ConvAttrs {
+  outputPadding?: readonly number[];
+  outputShape?: readonly number[];
+}
+
+/** ConvTranspose for 1-D and 2-D inputs: groups, strides, dilations, pads, output_padding, output_shape, auto_pad. */
+export const ConvTranspose = defineOp<ConvTransposeAttrs>({
+  parse(_ctx, a) {
+    const autoPad = a.string('auto_pad', 'NOTSET');
+    if (!AUTO_PADS.includes(autoPad)) throw a.error('auto_pad', `expected one of ${AUTO_PADS.join(', ')}, got '${autoPad}'`);
+    const group = a.int('group', 1);
+    if (group < 1) throw a.error('group', `expected >= 1, got ${group}`);
+    return {
+      autoPad, group, dilations: a.ints('dilations'), kernelShape: a.ints('kernel_shape'), pads: a.ints('pads'), strides: a.ints('strides'),
+      outputPadding: a.ints('output_padding'), outputShape: a.ints('output_shape'),
+    };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    const w = need(inputs, 1, ctx, 'W');
+    const b = inputs[2];
+    checkType(x, FLOATS, 0, ctx, 'X');
+    if (w.type !== x.type) throw nodeError(ctx.node, `input 1 (W): expected ${x.type}, got ${w.type}`);
+    const sp = x.dims.length - 2;
+    if (sp !== 1 && sp !== 2) throw nodeError(ctx.node, `only 1-D and 2-D transposed convolutions are supported, X has rank ${x.dims.length}`);
+    const [N, C] = x.dims;
+    const G = p.group;
+    if (w.dims.length !== x.dims.length || w.dims[0] !== C || C % G !== 0) throw nodeError(ctx.node, `W [${w.dims}] does not match X [${x.dims}] with group=${G}`);
+    const MperG = w.dims[1];
+    const M = MperG * G;
+    if (b && (b.dims.length !== 1 || b.dims[0] !== M)) throw nodeError(ctx.node, `input 2 (B): expected shape [${M}], got [${b.dims}]`);
+    const inSp = x.dims.slice(2), kSp = w.dims.slice(2);
+    const strides = p.strides ?? inSp.map(() => 1);
+    const dil = p.dilations ?? inSp.map(() => 1);
+    const outPad = p.outputPadding ?? inSp.map(() => 0);
+    const full = inSp.map((d, i) => strides[i] * (d - 1) + outPad[i] + (kSp[i] - 1) * dil[i] + 1);
+    let pads: number[];
+    let outSp: number[];
+    if (p.outputShape || p.autoPad === 'SAME_UPPER' || p.autoPad === 'SAME_LOWER') {
+      const target = p.outputShape ? p.outputShape.slice(-sp) : inSp.map((d, i) => d * strides[i]);
+      pads = new Array(2 * sp).fill(0);
+      target.forEach((t, i) => {
+        const total = full[i] - t;
+        const half = Math.floor(total / 2);
+        const upper = p.autoPad === 'SAME_UPPER';
+        pads[i] = upper ? half : total - half;
+        pads[i + sp] = upper ? total - half : half;
+      });
+      outSp = [...target];
+    } else {
+      pads = p.autoPad === 'VALID' ? new Array(2 * sp).fill(0) : [...(p.pads ?? new Array(2 * sp).fill(0))];
+      outSp = full.map((f, i) => f - pads[i] - pads[i + sp]);
+    }
+    if (outSp.some((o) => o < 1)) throw nodeError(ctx.node, `output spatial shape [${outSp}] is empty`);
+    const [H, W] = sp === 2 ? inSp : [1, inSp[0]];
+    const [KH, KW] = sp === 2 ? kSp : [1, kSp[0]];
+    const [OH, OW] = sp === 2 ? outSp : [1, outSp[0]];
+    const [sH, sW] = sp === 2 ? strides : [1, strides[0]];
+    const [dH, dW] = sp === 2 ? dil : [1, dil[0]];
+    const [pT, pL] = sp === 2 ? [pads[0], pads[1]] : [0, pads[0]];
+    const X = x.data as Float32Array, Wt = w.data as Float32Array, B = b?.data as Float32Array | undefined;
+    const acc = new Float64Array(N * M * OH * OW);
+    const CperG = C / G;
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++) {
+        const g = Math.floor(c / CperG);
+        for (let ih = 0; ih < H; ih++)
+          for (let iw = 0; iw < W; iw++) {
+            const v = X[((n * C + c) * H + ih) * W + iw];
+            for (let mg = 0; mg < MperG; mg++) {
+              const m = g * MperG + mg;
+              const wBase = ((c * MperG + mg) * KH) * KW;
+              for (let kh = 0; kh < KH; kh++) {
+                const oh = ih * sH - pT + kh * dH;
+                if (oh < 0 || oh >= OH) continue;
+                for (let kw = 0; kw < KW; kw++) {
+                  const ow = iw * sW - pL + kw * dW;
+                  if (ow < 0 || ow >= OW) continue;
+                  acc[((n * M + m) * OH + oh) * OW + ow] += v * Wt[wBase + kh * KW + kw];
+                }
+              }
+            }
+          }
+      }
+    const out = allocData(x.type, acc.length) as Float32Array;
+    const per = OH * OW;
+    for (let i = 0; i < acc.length; i++) out[i] = acc[i] + (B ? B[Math.floor(i / per) % M] : 0);
+    return [new Tensor(x.type, out, [N, M, ...outSp])];
+  },
+});

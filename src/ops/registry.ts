@@ -10,6 +10,7 @@ import * as norm from './norm.js';
 import * as pool from './pool.js';
 import * as loss from './loss.js';
 import * as control from './control.js';
+import * as quant from './quant.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
@@ -45,7 +46,7 @@ export const OPS: readonly OpRow[] = [
   row('LessOrEqual', ew.LessOrEqual, 12), row('GreaterOrEqual', ew.GreaterOrEqual, 12),
   row('And', ew.And, 7), row('Or', ew.Or, 7), row('Xor', ew.Xor, 7),
   row('Mod', ew.Mod, 10), row('Mean', ew.Mean, 8), row('Min', ew.Min, 8), row('Max', ew.Max, 8), row('Sum', ew.Sum, 8), row('Where', ew.Where, 9),
-  row('MatMul', mm.MatMul), row('Gemm', mm.Gemm), row('Conv', conv.Conv),
+  row('MatMul', mm.MatMul), row('Gemm', mm.Gemm), row('Conv', conv.Conv), row('ConvTranspose', conv.ConvTranspose),
   row('Softmax', red.Softmax), row('LogSoftmax', red.LogSoftmax),
   row('ReduceMean', red.ReduceMean), row('ReduceSum', red.ReduceSum), row('ReduceMax', red.ReduceMax),
   row('ReduceMin', red.ReduceMin), row('ReduceProd', red.ReduceProd), row('ReduceL1', red.ReduceL1), row('ReduceL2', red.ReduceL2),
@@ -64,6 +65,8 @@ export const OPS: readonly OpRow[] = [
   row('ConstantOfShape', gen.ConstantOfShape, 9), row('Constant', gen.Constant), row('Identity', gen.Identity),
   row('Dropout', gen.Dropout), row('Range', gen.Range, 11),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
+  row('QuantizeLinear', quant.QuantizeLinear, 10), row('DequantizeLinear', quant.DequantizeLinear, 10),
+  row('DynamicQuantizeLinear', quant.DynamicQuantizeLinear, 11),
   row('If', control.If), row('Loop', control.Loop), row('Scan', control.Scan, 9),
   row('Cast', cast.Cast, 6), row('CastLike', cast.CastLike, 15),
   // rnnx's own domain: whole PyTorch recurrent modules, made by the importer's fusion or the graph API.

@@ -1,0 +1,87 @@
+import { nodeError } from '../ir/errors.js';
+import { Tensor, allocData, sizeOf, type DataType } from '../ir/tensor.js';
+import { checkType, defineOp, need, normAxis, type Inputs, type OpContext } from './op.js';
+
+const RANGE: Partial<Record<DataType, [number, number]>> = { uint8: [0, 255], int8: [-128, 127], int32: [-2147483648, 2147483647] };
+
+/** Round half to even (numpy, onnxruntime). */
+function rint(v: number): number {
+  const f = Math.floor(v), d = v - f;
+  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
+}
+
+/** Per-tensor or per-axis parameters: returns element i's index into scale / zero point. */
+function paramIndex(x: Tensor, scale: Tensor, axis: number, ctx: OpContext): (i: number) => number {
+  if (scale.size === 1) return () => 0;
+  if (scale.dims.length !== 1) throw nodeError(ctx.node, `scale must be a scalar or 1-D, got [${scale.dims}]`);
+  const ax = normAxis(axis, x.dims.length, ctx);
+  if (x.dims[ax] !== scale.size) throw nodeError(ctx.node, `scale has ${scale.size} values for axis ${ax} of size ${x.dims[ax]}`);
+  const inner = sizeOf(x.dims.slice(ax + 1)), D = x.dims[ax];
+  return (i) => Math.floor(i / inner) % D;
+}
+
+function zeroPoint(inputs: Inputs, i: number, ctx: OpContext): Tensor | undefined {
+  const z = inputs[i];
+  if (z) checkType(z, ['uint8', 'int8', 'int32'], i, ctx, 'zero_point');
+  return z;
+}
+
+export const QuantizeLinear = defineOp({
+  parse: (ctx, a) => (ctx.opset >= 13 ? a.int('axis', 1) : 1),
+  run(inputs, axis, ctx) {
+    const x = need(inputs, 0, ctx, 'x');
+    const s = need(inputs, 1, ctx, 'y_scale');
+    checkType(x, ['float32', 'float64', 'int32'], 0, ctx, 'x');
+    const z = zeroPoint(inputs, 2, ctx);
+    const type = z?.type ?? 'uint8';
+    if (type === 'int32') throw nodeError(ctx.node, 'QuantizeLinear output must be uint8 or int8');
+    const [lo, hi] = RANGE[type]!;
+    const at = paramIndex(x, s, axis, ctx);
+    const X = x.data as Float32Array, S = s.data as Float32Array, Z = z?.data as Uint8Array | undefined;
+    const out = allocData(type, x.size) as Uint8Array;
+    // float32 inputs divide in float32, as the reference does: x/scale may land exactly on .5 there.
+    const div = x.type === 'float32' ? (a: number, b: number) => Math.fround(a / b) : (a: number, b: number) => a / b;
+    for (let i = 0; i < x.size; i++) {
+      const k = at(i);
+      out[i] = Math.min(hi, Math.max(lo, rint(div(X[i], S[k])) + (Z ? Z[k] : 0)));
+    }
+    return [new Tensor(type, out, x.dims)];
+  },
+});
+
+export const DequantizeLinear = defineOp({
+  parse: (ctx, a) => (ctx.opset >= 13 ? a.int('axis', 1) : 1),
+  run(inputs, axis, ctx) {
+    const x = need(inputs, 0, ctx, 'x');
+    const s = need(inputs, 1, ctx, 'x_scale');
+    checkType(x, ['uint8', 'int8', 'int32'], 0, ctx, 'x');
+    checkType(s, ['float32'], 1, ctx, 'x_scale');
+    const z = zeroPoint(inputs, 2, ctx);
+    if (z && z.type !== x.type) throw nodeError(ctx.node, `x_zero_point must be ${x.type} like x, got ${z.type}`);
+    const at = paramIndex(x, s, axis, ctx);
+    const X = x.data as Int32Array, S = s.data as Float32Array, Z = z?.data as Int32Array | undefined;
+    const out = new Float32Array(x.size);
+    for (let i = 0; i < x.size; i++) {
+      const k = at(i);
+      out[i] = (X[i] - (Z ? Z[k] : 0)) * S[k];
+    }
+    return [new Tensor('float32', out, x.dims)];
+  },
+});
+
+/** DynamicQuantizeLinear: uint8 with scale and zero point from the data's range (including 0). */
+export const DynamicQuantizeLinear = defineOp({
+  parse: () => null,
+  run(inputs, _p, ctx) {
+    const x = need(inputs, 0, ctx, 'x');
+    checkType(x, ['float32'], 0, ctx, 'x');
+    const X = x.data as Float32Array;
+    let mn = 0, mx = 0;
+    for (let i = 0; i < X.length; i++) { if (X[i] < mn) mn = X[i]; if (X[i] > mx) mx = X[i]; }
+    const scale = Math.fround((mx - mn) / 255);
+    const zp = scale === 0 ? 0 : Math.min(255, Math.max(0, rint(Math.fround(0 - mn / scale))));
+    const out = new Uint8Array(X.length);
+    for (let i = 0; i < X.length; i++) out[i] = scale === 0 ? zp : Math.min(255, Math.max(0, rint(Math.fround(X[i] / scale)) + zp));
+    return [new Tensor('uint8', out, x.dims), new Tensor('float32', [scale], []), new Tensor('uint8', [zp], [])];
+  },
+});
