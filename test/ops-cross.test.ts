@@ -250,6 +250,21 @@ add('QuantizeLinear int8 per-axis', { opType: 'QuantizeLinear', inputs: [X(f([2,
 add('DequantizeLinear', { opType: 'DequantizeLinear', inputs: [X(randTensor(r, [3, 4], 'uint8', 0, 255)), C(new Tensor('float32', [0.03], []), 's'), C(new Tensor('uint8', [100], []), 'z')], outputs: ['y'], outputTypes: ['float32'], opset: 13 });
 add('DynamicQuantizeLinear', { opType: 'DynamicQuantizeLinear', inputs: [X(f([3, 5], -2, 4))], outputs: ['y', 's', 'z'], outputTypes: ['uint8', 'float32', 'uint8'], opset: 11 });
 
+const resizes: [string, Record<string, number | string>, number[] | null, number[] | null][] = [
+  ['nearest half_pixel up', { mode: 'nearest' }, [1, 1, 2, 1.5], null],
+  ['nearest asymmetric floor sizes', { mode: 'nearest', coordinate_transformation_mode: 'asymmetric', nearest_mode: 'floor' }, null, [1, 2, 7, 5]],
+  ['linear half_pixel down', { mode: 'linear' }, [1, 1, 0.5, 0.75], null],
+  ['linear align_corners sizes', { mode: 'linear', coordinate_transformation_mode: 'align_corners' }, null, [1, 2, 6, 9]],
+  ['linear pytorch_half_pixel', { mode: 'linear', coordinate_transformation_mode: 'pytorch_half_pixel' }, null, [1, 2, 1, 7]],
+  ['cubic half_pixel', { mode: 'cubic' }, [1, 1, 1.5, 2], null],
+  ['cubic exclude_outside A=-0.5', { mode: 'cubic', exclude_outside: 1, cubic_coeff_a: { f: -0.5 } as never }, null, [1, 2, 3, 5]],
+];
+for (const [name, attrs, scales, sizes] of resizes) {
+  const inputs = [X(f([1, 2, 4, 6])), null, scales ? C(new Tensor('float32', scales, [4]), 'scales') : null, sizes ? C(i64(sizes), 'sizes') : null];
+  while (inputs[inputs.length - 1] === null) inputs.pop();
+  add(`Resize ${name}`, { opType: 'Resize', inputs, outputs: ['y'], attrs: attrs as never, opset: 13 });
+}
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

@@ -11,6 +11,7 @@ import * as pool from './pool.js';
 import * as loss from './loss.js';
 import * as control from './control.js';
 import * as quant from './quant.js';
+import * as resize from './resize.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
@@ -65,6 +66,7 @@ export const OPS: readonly OpRow[] = [
   row('ConstantOfShape', gen.ConstantOfShape, 9), row('Constant', gen.Constant), row('Identity', gen.Identity),
   row('Dropout', gen.Dropout), row('Range', gen.Range, 11),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
+  row('Resize', resize.Resize, 10),
   row('QuantizeLinear', quant.QuantizeLinear, 10), row('DequantizeLinear', quant.DequantizeLinear, 10),
   row('DynamicQuantizeLinear', quant.DynamicQuantizeLinear, 11),
   row('If', control.If), row('Loop', control.Loop), row('Scan', control.Scan, 9),
