@@ -265,6 +265,14 @@ for (const [name, attrs, scales, sizes] of resizes) {
   add(`Resize ${name}`, { opType: 'Resize', inputs, outputs: ['y'], attrs: attrs as never, opset: 13 });
 }
 
+for (const op of ['HannWindow', 'HammingWindow', 'BlackmanWindow']) {
+  for (const periodic of [1, 0]) add(`${op} periodic=${periodic}`, { opType: op, inputs: [C(new Tensor('int64', [10n], []), 'n')], outputs: ['y'], outputTypes: ['float32'], attrs: { periodic }, opset: 17 });
+}
+add('DFT real onesided', { opType: 'DFT', inputs: [X(f([2, 8, 1]))], outputs: ['y'], attrs: { onesided: 1 }, opset: 17 });
+add('DFT complex inverse, dft_length 6', { opType: 'DFT', inputs: [X(f([2, 5, 2])), C(new Tensor('int64', [6n], []), 'n')], outputs: ['y'], attrs: { inverse: 1 }, opset: 17 });
+add('STFT with window', { opType: 'STFT', inputs: [X(f([2, 32, 1])), C(new Tensor('int64', [4n], []), 'step'), C(f([8], 0, 1), 'w')], outputs: ['y'], opset: 17 });
+add('MelWeightMatrix', { opType: 'MelWeightMatrix', inputs: [C(new Tensor('int64', [10n], []), 'm'), C(new Tensor('int64', [64n], []), 'd'), C(new Tensor('int64', [16000n], []), 'r'), C(new Tensor('float32', [20], []), 'l'), C(new Tensor('float32', [7600], []), 'h')], outputs: ['y'], outputTypes: ['float32'], opset: 17 });
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

@@ -12,6 +12,7 @@ import * as loss from './loss.js';
 import * as control from './control.js';
 import * as quant from './quant.js';
 import * as resize from './resize.js';
+import * as signal from './signal.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
@@ -67,6 +68,8 @@ export const OPS: readonly OpRow[] = [
   row('Dropout', gen.Dropout), row('Range', gen.Range, 11),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
   row('Resize', resize.Resize, 10),
+  row('HannWindow', signal.HannWindow, 17), row('HammingWindow', signal.HammingWindow, 17), row('BlackmanWindow', signal.BlackmanWindow, 17),
+  row('DFT', signal.DFT, 17), row('STFT', signal.STFT, 17), row('MelWeightMatrix', signal.MelWeightMatrix, 17),
   row('QuantizeLinear', quant.QuantizeLinear, 10), row('DequantizeLinear', quant.DequantizeLinear, 10),
   row('DynamicQuantizeLinear', quant.DynamicQuantizeLinear, 11),
   row('If', control.If), row('Loop', control.Loop), row('Scan', control.Scan, 9),
