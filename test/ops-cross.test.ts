@@ -273,6 +273,20 @@ add('DFT complex inverse, dft_length 6', { opType: 'DFT', inputs: [X(f([2, 5, 2]
 add('STFT with window', { opType: 'STFT', inputs: [X(f([2, 32, 1])), C(new Tensor('int64', [4n], []), 'step'), C(f([8], 0, 1), 'w')], outputs: ['y'], opset: 17 });
 add('MelWeightMatrix', { opType: 'MelWeightMatrix', inputs: [C(new Tensor('int64', [10n], []), 'm'), C(new Tensor('int64', [64n], []), 'd'), C(new Tensor('int64', [16000n], []), 'r'), C(new Tensor('float32', [20], []), 'l'), C(new Tensor('float32', [7600], []), 'h')], outputs: ['y'], outputTypes: ['float32'], opset: 17 });
 
+add('PRelu per channel', { opType: 'PRelu', inputs: [X(f([2, 3, 4])), C(f([3, 1], 0, 0.5), 's')], outputs: ['y'] });
+add('Celu', { opType: 'Celu', inputs: [X(f([3, 4], -3, 3))], outputs: ['y'], attrs: { alpha: { f: 0.8 } }, opset: 12 });
+add('HardSwish', { opType: 'HardSwish', inputs: [X(f([3, 4], -5, 5))], outputs: ['y'], opset: 14 });
+add('Shrink', { opType: 'Shrink', inputs: [X(f([3, 4], -2, 2))], outputs: ['y'], attrs: { lambd: { f: 0.7 }, bias: { f: 0.2 } } });
+add('ScatterND', { opType: 'ScatterND', inputs: [X(f([4, 3])), C(new Tensor('int64', [2n, 0n], [2, 1]), 'i'), X(f([2, 3]), 'u')], outputs: ['y'], opset: 13 });
+add('DepthToSpace CRD', { opType: 'DepthToSpace', inputs: [X(f([1, 8, 2, 3]))], outputs: ['y'], attrs: { blocksize: 2, mode: 'CRD' }, opset: 13 });
+add('DepthToSpace DCR', { opType: 'DepthToSpace', inputs: [X(f([1, 8, 2, 3]))], outputs: ['y'], attrs: { blocksize: 2 }, opset: 13 });
+add('SpaceToDepth', { opType: 'SpaceToDepth', inputs: [X(f([1, 2, 4, 6]))], outputs: ['y'], attrs: { blocksize: 2 }, opset: 13 });
+add('NonZero', { opType: 'NonZero', inputs: [X(new Tensor('float32', [0, 1, 0, 2, 3, 0], [2, 3]))], outputs: ['y'], outputTypes: ['int64'], opset: 13 });
+add('ReverseSequence time-major', { opType: 'ReverseSequence', inputs: [X(f([5, 3, 2])), C(new Tensor('int64', [5n, 2n, 0n], [3]), 'l')], outputs: ['y'], attrs: { batch_axis: 1, time_axis: 0 } });
+add('InstanceNormalization', { opType: 'InstanceNormalization', inputs: [X(f([2, 3, 5])), C(f([3]), 's'), C(f([3]), 'b')], outputs: ['y'] });
+add('MeanVarianceNormalization', { opType: 'MeanVarianceNormalization', inputs: [X(f([2, 3, 2, 2]))], outputs: ['y'], opset: 13 });
+add('LRN', { opType: 'LRN', inputs: [X(f([1, 5, 2, 2]))], outputs: ['y'], attrs: { size: 3, alpha: { f: 0.01 }, beta: { f: 0.7 }, bias: { f: 1.5 } } });
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

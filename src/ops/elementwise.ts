@@ -152,6 +152,18 @@ export const BitShift = defineOp({
   },
 });
 
+/** PRelu: x < 0 ? slope·x : x, slope broadcast to x. */
+export const PRelu = defineOp({
+  parse: () => null,
+  run(inputs, _a, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    const s = need(inputs, 1, ctx, 'slope');
+    checkType(x, ['float32', 'float64', 'int32', 'int64', 'uint32', 'uint64'], 0, ctx, 'X');
+    sameType(x, s, ctx);
+    return [binaryMap(x, s, x.type, (v: number, k: number) => (v < 0 ? k * v : v), ctx)];
+  },
+});
+
 export const Pow = defineOp({
   parse: () => null,
   run(inputs, _a, ctx) {

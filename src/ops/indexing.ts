@@ -321,3 +321,149 @@ export const Compress = defineOp({
     return [new Tensor(x.type, out as TensorData, dims)];
   },
 });
+
+/** ScatterND (reduction none/add/mul from opset 16). */
+export const ScatterND = defineOp({
+  parse: (ctx, a) => {
+    const reduction = ctx.opset >= 16 ? a.string('reduction', 'none') : 'none';
+    if (!['none', 'add', 'mul', 'min', 'max'].includes(reduction)) throw a.error('reduction', `unsupported '${reduction}'`);
+    return reduction;
+  },
+  run(inputs, reduction, ctx) {
+    const x = need(inputs, 0, ctx, 'data');
+    const it = need(inputs, 1, ctx, 'indices');
+    const u = need(inputs, 2, ctx, 'updates');
+    checkType(it, ['int64'], 1, ctx, 'indices');
+    const q = it.dims.length, last = it.dims[q - 1];
+    if (last > x.dims.length) throw nodeError(ctx.node, `indices last dim ${last} exceeds data rank ${x.dims.length}`);
+    const slice = sizeOf(x.dims.slice(last));
+    const count = sizeOf(it.dims.slice(0, q - 1));
+    if (u.size !== count * slice) throw nodeError(ctx.node, `updates [${u.dims}] do not match indices [${it.dims}] and data [${x.dims}]`);
+    const xs = stridesOf(x.dims);
+    const ids = intsOf(it);
+    const out = (x.data as AnyArr & { slice(): AnyArr }).slice() as AnyArr;
+    const U = u.data as AnyArr;
+    for (let c = 0; c < count; c++) {
+      let off = 0;
+      for (let j = 0; j < last; j++) {
+        let v = ids[c * last + j];
+        const D = x.dims[j];
+        if (v < -D || v >= D) throw nodeError(ctx.node, `index ${v} is out of range for axis ${j} of size ${D}`);
+        if (v < 0) v += D;
+        off += v * xs[j];
+      }
+      for (let k = 0; k < slice; k++) {
+        const cur = out[off + k] as number, v = U[c * slice + k] as number;
+        out[off + k] = reduction === 'add' ? cur + v : reduction === 'mul' ? cur * v : reduction === 'min' ? Math.min(cur, v) : reduction === 'max' ? Math.max(cur, v) : v;
+      }
+    }
+    return [new Tensor(x.type, out as TensorData, x.dims)];
+  },
+});
+
+/** DepthToSpace (DCR or CRD) and SpaceToDepth with a block size. */
+export const DepthToSpace = defineOp({
+  parse: (_c, a) => {
+    const b = a.int('blocksize');
+    if (!b || b < 1) throw a.error('blocksize', 'is required (>= 1)');
+    const mode = a.string('mode', 'DCR');
+    if (mode !== 'DCR' && mode !== 'CRD') throw a.error('mode', `expected DCR or CRD, got '${mode}'`);
+    return { b, crd: mode === 'CRD' };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    if (x.dims.length !== 4) throw nodeError(ctx.node, `input must be 4-D, got [${x.dims}]`);
+    const [N, C, H, W] = x.dims, b = p.b;
+    if (C % (b * b)) throw nodeError(ctx.node, `channels ${C} are not divisible by blocksize² ${b * b}`);
+    const Co = C / (b * b);
+    const X = x.data as AnyArr;
+    const out = allocData(x.type, x.size) as AnyArr;
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < Co; c++)
+        for (let h = 0; h < H * b; h++)
+          for (let w = 0; w < W * b; w++) {
+            const bh = h % b, bw = w % b;
+            const ci = p.crd ? c * b * b + bh * b + bw : (bh * b + bw) * Co + c;
+            out[((n * Co + c) * H * b + h) * W * b + w] = X[((n * C + ci) * H + Math.floor(h / b)) * W + Math.floor(w / b)];
+          }
+    return [new Tensor(x.type, out as TensorData, [N, Co, H * b, W * b])];
+  },
+});
+
+export const SpaceToDepth = defineOp({
+  parse: (_c, a) => {
+    const b = a.int('blocksize');
+    if (!b || b < 1) throw a.error('blocksize', 'is required (>= 1)');
+    return b;
+  },
+  run(inputs, b, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    if (x.dims.length !== 4) throw nodeError(ctx.node, `input must be 4-D, got [${x.dims}]`);
+    const [N, C, H, W] = x.dims;
+    if (H % b || W % b) throw nodeError(ctx.node, `spatial dims [${H}, ${W}] are not divisible by blocksize ${b}`);
+    const Ho = H / b, Wo = W / b;
+    const X = x.data as AnyArr;
+    const out = allocData(x.type, x.size) as AnyArr;
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++)
+        for (let h = 0; h < H; h++)
+          for (let w = 0; w < W; w++) {
+            const co = ((h % b) * b + (w % b)) * C + c;
+            out[((n * C * b * b + co) * Ho + Math.floor(h / b)) * Wo + Math.floor(w / b)] = X[((n * C + c) * H + h) * W + w];
+          }
+    return [new Tensor(x.type, out as TensorData, [N, C * b * b, Ho, Wo])];
+  },
+});
+
+/** NonZero: int64 [rank, count] coordinates of the non-zero elements, row-major order. */
+export const NonZero = defineOp({
+  parse: () => null,
+  run(inputs, _p, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    const X = x.data as AnyArr;
+    const hits: number[] = [];
+    for (let k = 0; k < x.size; k++) if (X[k] !== 0 && X[k] !== 0n && X[k] !== '') hits.push(k);
+    const r = Math.max(1, x.dims.length);
+    const dims = x.dims.length ? x.dims : [1];
+    const s = stridesOf(dims);
+    const out = new BigInt64Array(r * hits.length);
+    hits.forEach((k, j) => {
+      let rem = k;
+      for (let d = 0; d < r; d++) {
+        const c = Math.floor(rem / s[d]);
+        rem -= c * s[d];
+        out[d * hits.length + j] = BigInt(c);
+      }
+    });
+    return [new Tensor('int64', out, [r, hits.length])];
+  },
+});
+
+/** ReverseSequence: reverses the first sequence_lens[b] steps of each batch entry (recurrent pre/post-processing). */
+export const ReverseSequence = defineOp({
+  parse: (_c, a) => ({ batch: a.int('batch_axis', 1), time: a.int('time_axis', 0) }),
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    const l = need(inputs, 1, ctx, 'sequence_lens');
+    checkType(l, ['int64'], 1, ctx, 'sequence_lens');
+    const r = x.dims.length;
+    const ba = normAxis(p.batch, r, ctx), ta = normAxis(p.time, r, ctx);
+    if (ba === ta || (ba > 1 || ta > 1)) throw nodeError(ctx.node, 'batch_axis and time_axis must be 0 and 1 in some order');
+    const lens = intsOf(l);
+    const B = x.dims[ba], T = x.dims[ta];
+    if (lens.length !== B) throw nodeError(ctx.node, `sequence_lens has ${lens.length} values for batch ${B}`);
+    const inner = sizeOf(x.dims.slice(2));
+    const X = x.data as AnyArr;
+    const out = allocData(x.type, x.size) as AnyArr;
+    const at = (b: number, t: number) => (ba === 0 ? b * T + t : t * B + b) * inner;
+    for (let b = 0; b < B; b++) {
+      const L = lens[b];
+      if (L < 0 || L > T) throw nodeError(ctx.node, `sequence_lens[${b}] = ${L} is out of 0..${T}`);
+      for (let t = 0; t < T; t++) {
+        const src = t < L ? L - 1 - t : t;
+        for (let k = 0; k < inner; k++) out[at(b, t) + k] = X[at(b, src) + k];
+      }
+    }
+    return [new Tensor(x.type, out as TensorData, x.dims)];
+  },
+});

@@ -85,3 +85,87 @@ export const BatchNormalization = defineOp({
     return [new Tensor(x.type, Y, x.dims)];
   },
 });
+
+/** InstanceNormalization: per (n, c) over the spatial dims, then scale and bias per channel. */
+export const InstanceNormalization = defineOp({
+  parse: (_c, a) => a.float('epsilon', 1e-5),
+  run(inputs, eps, ctx) {
+    const x = need(inputs, 0, ctx, 'input');
+    checkType(x, FLOATS, 0, ctx, 'input');
+    const [N, C] = x.dims;
+    const S = sizeOf(x.dims.slice(2));
+    const scale = need(inputs, 1, ctx, 'scale').data as FArr, B = need(inputs, 2, ctx, 'B').data as FArr;
+    if (scale.length !== C || B.length !== C) throw nodeError(ctx.node, `scale and B must have ${C} values`);
+    const X = x.data as FArr;
+    const Y = allocData(x.type, x.size) as FArr;
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++) {
+        const base = (n * C + c) * S;
+        let m = 0;
+        for (let i = 0; i < S; i++) m += X[base + i];
+        m /= S;
+        let v = 0;
+        for (let i = 0; i < S; i++) v += (X[base + i] - m) ** 2;
+        const k = scale[c] / Math.sqrt(v / S + eps);
+        for (let i = 0; i < S; i++) Y[base + i] = (X[base + i] - m) * k + B[c];
+      }
+    return [new Tensor(x.type, Y, x.dims)];
+  },
+});
+
+/** MeanVarianceNormalization: (x − mean) / sqrt(var) over `axes` (default [0, 2, 3]), epsilon 1e-9. */
+export const MeanVarianceNormalization = defineOp({
+  parse: (_c, a) => a.ints('axes') ?? [0, 2, 3],
+  run(inputs, axes, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    checkType(x, FLOATS, 0, ctx, 'X');
+    const r = x.dims.length;
+    const red = new Set(axes.map((a) => normAxis(a, r, ctx)));
+    const keep = x.dims.map((_, i) => i).filter((i) => !red.has(i));
+    const strides = x.dims.map((_, i) => sizeOf(x.dims.slice(i + 1)));
+    const groupOf = (k: number) => keep.reduce((g, ax) => g * x.dims[ax] + (Math.floor(k / strides[ax]) % x.dims[ax]), 0);
+    const G = sizeOf(keep.map((i) => x.dims[i]));
+    const cnt = x.size / G;
+    const sum = new Float64Array(G), sq = new Float64Array(G);
+    const X = x.data as FArr;
+    const gid = new Int32Array(x.size);
+    for (let k = 0; k < x.size; k++) {
+      const g = (gid[k] = groupOf(k));
+      sum[g] += X[k];
+      sq[g] += X[k] * X[k];
+    }
+    const Y = allocData(x.type, x.size) as FArr;
+    for (let k = 0; k < x.size; k++) {
+      const g = gid[k], m = sum[g] / cnt;
+      Y[k] = (X[k] - m) / (Math.sqrt(Math.max(0, sq[g] / cnt - m * m)) + 1e-9);
+    }
+    return [new Tensor(x.type, Y, x.dims)];
+  },
+});
+
+/** LRN across channels: x / (bias + alpha/size · Σ x²)^beta. */
+export const LRN = defineOp({
+  parse: (_c, a) => {
+    const size = a.int('size');
+    if (!size || size < 1) throw a.error('size', 'is required (>= 1)');
+    return { size, alpha: a.float('alpha', 1e-4), beta: a.float('beta', 0.75), bias: a.float('bias', 1) };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    checkType(x, FLOATS, 0, ctx, 'X');
+    const [N, C] = x.dims;
+    const S = sizeOf(x.dims.slice(2));
+    const X = x.data as FArr;
+    const Y = allocData(x.type, x.size) as FArr;
+    const lo = Math.floor((p.size - 1) / 2), hi = Math.ceil((p.size - 1) / 2);
+    for (let n = 0; n < N; n++)
+      for (let c = 0; c < C; c++)
+        for (let i = 0; i < S; i++) {
+          let s = 0;
+          for (let q = Math.max(0, c - lo); q <= Math.min(C - 1, c + hi); q++) s += X[(n * C + q) * S + i] ** 2;
+          const at = (n * C + c) * S + i;
+          Y[at] = X[at] / (p.bias + (p.alpha / p.size) * s) ** p.beta;
+        }
+    return [new Tensor(x.type, Y, x.dims)];
+  },
+});

@@ -89,6 +89,9 @@ export const Elu = paramUnary([['alpha', 1]], ([a]) => (v) => (v >= 0 ? v : a * 
 // Selu defaults are float32 roundings of the spec's constants.
 export const Selu = paramUnary([['alpha', 1.67326319217681884765625], ['gamma', 1.05070102214813232421875]], ([a, g]) => (v) => (v > 0 ? g * v : g * a * (Math.exp(v) - 1)));
 export const HardSigmoid = paramUnary([['alpha', 0.2], ['beta', 0.5]], ([a, b]) => (v) => Math.min(1, Math.max(0, a * v + b)));
+export const Celu = paramUnary([['alpha', 1]], ([a]) => (v) => Math.max(0, v) + Math.min(0, a * (Math.exp(v / a) - 1)));
+export const HardSwish = paramUnary([], () => (v) => v * Math.min(1, Math.max(0, v / 6 + 0.5)));
+export const Shrink = paramUnary([['lambd', 0.5], ['bias', 0]], ([l, b]) => (v) => (v < -l ? v + b : v > l ? v - b : 0));
 export const ThresholdedRelu = paramUnary([['alpha', 1]], ([a]) => (v) => (v > a ? v : 0));
 
 export const LeakyRelu = defineOp({
