@@ -287,6 +287,12 @@ add('InstanceNormalization', { opType: 'InstanceNormalization', inputs: [X(f([2,
 add('MeanVarianceNormalization', { opType: 'MeanVarianceNormalization', inputs: [X(f([2, 3, 2, 2]))], outputs: ['y'], opset: 13 });
 add('LRN', { opType: 'LRN', inputs: [X(f([1, 5, 2, 2]))], outputs: ['y'], attrs: { size: 3, alpha: { f: 0.01 }, beta: { f: 0.7 }, bias: { f: 1.5 } } });
 
+for (const [eq, shapes] of [['ij,jk->ik', [[3, 4], [4, 5]]], ['bij,bjk->bik', [[2, 3, 4], [2, 4, 2]]], ['ij->ji', [[3, 4]]], ['ii->i', [[4, 4]]], ['...ij,...jk', [[2, 3, 4], [2, 4, 3]]], ['i,i', [[5], [5]]]] as [string, number[][]][]) {
+  add(`Einsum ${eq}`, { opType: 'Einsum', inputs: shapes.map((d, i) => X(f(d), `x${i}`)), outputs: ['y'], attrs: { equation: eq }, opset: 12 });
+}
+add('MatMulInteger', { opType: 'MatMulInteger', inputs: [X(randTensor(r, [3, 4], 'uint8', 0, 255), 'a'), X(randTensor(r, [4, 5], 'uint8', 0, 255), 'b'), C(new Tensor('uint8', [12], []), 'za'), C(new Tensor('uint8', [100], []), 'zb')], outputs: ['y'], outputTypes: ['int32'] });
+add('QLinearMatMul', { opType: 'QLinearMatMul', inputs: [X(randTensor(r, [3, 4], 'uint8', 0, 255), 'a'), C(new Tensor('float32', [0.02], []), 'sa'), C(new Tensor('uint8', [120], []), 'za'), X(randTensor(r, [4, 2], 'uint8', 0, 255), 'b'), C(new Tensor('float32', [0.03], []), 'sb'), C(new Tensor('uint8', [128], []), 'zb'), C(new Tensor('float32', [0.05], []), 'sy'), C(new Tensor('uint8', [128], []), 'zy')], outputs: ['y'], outputTypes: ['uint8'] });
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

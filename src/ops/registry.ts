@@ -13,6 +13,7 @@ import * as control from './control.js';
 import * as quant from './quant.js';
 import * as resize from './resize.js';
 import * as signal from './signal.js';
+import * as einsum from './einsum.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
@@ -72,7 +73,8 @@ export const OPS: readonly OpRow[] = [
   row('ConstantOfShape', gen.ConstantOfShape, 9), row('Constant', gen.Constant), row('Identity', gen.Identity),
   row('Dropout', gen.Dropout), row('Range', gen.Range, 11),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
-  row('Resize', resize.Resize, 10),
+  row('Resize', resize.Resize, 10), row('Einsum', einsum.Einsum, 12),
+  row('MatMulInteger', einsum.MatMulInteger, 10), row('QLinearMatMul', einsum.QLinearMatMul, 10),
   row('HannWindow', signal.HannWindow, 17), row('HammingWindow', signal.HammingWindow, 17), row('BlackmanWindow', signal.BlackmanWindow, 17),
   row('DFT', signal.DFT, 17), row('STFT', signal.STFT, 17), row('MelWeightMatrix', signal.MelWeightMatrix, 17),
   row('QuantizeLinear', quant.QuantizeLinear, 10), row('DequantizeLinear', quant.DequantizeLinear, 10),

@@ -1,0 +1,148 @@
+import { nodeError } from '../ir/errors.js';
+import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
+import { stridesOf } from './broadcast.js';
+import { checkType, defineOp, need, NUMERIC, type OpContext } from './op.js';
+
+/**
+ * Einsum by explicit index iteration: every letter is a loop; letters absent from the output
+ * are summed. `...` stands for the leading broadcast dims. Implicit output: letters used once,
+ * in alphabetical order, after the ellipsis dims.
+ */
+export const Einsum = defineOp({
+  parse: (_c, a) => {
+    const eq = a.string('equation');
+    if (!eq) throw a.error('equation', 'is required');
+    return eq.replace(/\s+/g, '');
+  },
+  run(inputs, eq, ctx) {
+    const xs = inputs.map((t, i) => need(inputs, i, ctx, `input ${i}`));
+    xs.forEach((x, i) => checkType(x, NUMERIC, i, ctx));
+    if (xs.some((x) => x.type !== xs[0].type)) throw nodeError(ctx.node, 'all inputs must have one type');
+    const [lhs, rhsIn] = eq.split('->');
+    const terms = lhs.split(',');
+    if (terms.length !== xs.length) throw nodeError(ctx.node, `equation '${eq}' has ${terms.length} operands, the node has ${xs.length} inputs`);
+    // Ellipsis dims get letters that cannot clash (uppercase after Z is unused by ONNX equations: use digits).
+    let ellRank = 0;
+    terms.forEach((t, i) => { if (t.includes('...')) ellRank = Math.max(ellRank, xs[i].dims.length - (t.length - 3)); });
+    const ell = Array.from({ length: ellRank }, (_, k) => String(k));
+    const expand = (t: string, rank?: number) => {
+      if (!t.includes('...')) return t.split('');
+      const named = t.length - 3;
+      const n = rank === undefined ? ellRank : rank - named;
+      return t.replace('...', ell.slice(ellRank - n).join('')).split('');
+    };
+    const letters = terms.map((t, i) => expand(t, xs[i].dims.length));
+    letters.forEach((ls, i) => {
+      if (ls.length !== xs[i].dims.length) throw nodeError(ctx.node, `operand ${i} '${terms[i]}' does not match rank ${xs[i].dims.length}`);
+    });
+    const size = new Map<string, number>();
+    letters.forEach((ls, i) => ls.forEach((l, k) => {
+      const d = xs[i].dims[k];
+      const prev = size.get(l);
+      if (prev === undefined || prev === 1) size.set(l, d);
+      else if (d !== prev && d !== 1) throw nodeError(ctx.node, `index '${l}' has sizes ${prev} and ${d}`);
+    }));
+    let out: string[];
+    if (rhsIn !== undefined) out = expand(rhsIn);
+    else {
+      const counts = new Map<string, number>();
+      letters.flat().forEach((l) => counts.set(l, (counts.get(l) ?? 0) + 1));
+      out = [...ell, ...[...counts].filter(([l, c]) => c === 1 && !ell.includes(l)).map(([l]) => l).sort()];
+    }
+    const summed = [...size.keys()].filter((l) => !out.includes(l));
+    const all = [...out, ...summed];
+    const dims = all.map((l) => size.get(l)!);
+    const outDims = out.map((l) => size.get(l)!);
+    const nOut = sizeOf(outDims), nSum = sizeOf(summed.map((l) => size.get(l)!));
+    // Per operand: stride of each loop letter (0 where the operand lacks it or broadcasts).
+    const strideOf = xs.map((x, i) => {
+      const s = stridesOf(x.dims);
+      return all.map((l) => letters[i].reduce((acc, ll, k) => (ll === l && x.dims[k] !== 1 ? acc + s[k] : acc), 0));
+    });
+    const big = isBig(xs[0].type);
+    const res = allocData(xs[0].type, nOut) as unknown as { [i: number]: number | bigint };
+    const idx = new Array<number>(all.length).fill(0);
+    const data = xs.map((x) => x.data as unknown as ArrayLike<number | bigint>);
+    for (let o = 0; o < nOut; o++) {
+      let rem = o;
+      for (let k = out.length - 1; k >= 0; k--) { idx[k] = rem % dims[k]; rem = Math.floor(rem / dims[k]); }
+      let acc: number | bigint = big ? 0n : 0;
+      for (let sIdx = 0; sIdx < nSum; sIdx++) {
+        let r2 = sIdx;
+        for (let k = all.length - 1; k >= out.length; k--) { idx[k] = r2 % dims[k]; r2 = Math.floor(r2 / dims[k]); }
+        let prod: number | bigint = big ? 1n : 1;
+        for (let i = 0; i < xs.length; i++) {
+          let off = 0;
+          for (let k = 0; k < all.length; k++) off += idx[k] * strideOf[i][k];
+          prod = (prod as number & bigint) * (data[i][off] as number & bigint);
+        }
+        acc = (acc as number & bigint) + (prod as number & bigint);
+      }
+      res[o] = acc;
+    }
+    return [new Tensor(xs[0].type, res as unknown as TensorData, outDims)];
+  },
+});
+
+/** MatMulInteger / QLinearMatMul helpers: integer products with zero points, numpy.matmul shapes. */
+function intMatmul(a: Tensor, b: Tensor, za: number[], zb: number[], ctx: OpContext): { acc: Float64Array; dims: number[]; N: number } {
+  if (a.dims.length < 1 || b.dims.length < 2) throw nodeError(ctx.node, `A [${a.dims}] and B [${b.dims}] must be at least 1-D and 2-D`);
+  const ad = a.dims.length === 1 ? [1, a.dims[0]] : [...a.dims];
+  const [K, N] = b.dims.slice(-2);
+  const M = ad[ad.length - 2];
+  if (ad[ad.length - 1] !== K) throw nodeError(ctx.node, `inner dimensions differ: A [${a.dims}], B [${b.dims}]`);
+  const aBatch = ad.slice(0, -2), bBatch = b.dims.slice(0, -2);
+  // B is shared (2-D) or batched exactly like A.
+  if (bBatch.length && (bBatch.length !== aBatch.length || bBatch.some((d, i) => d !== aBatch[i]))) {
+    throw nodeError(ctx.node, `batch dims of A [${a.dims}] and B [${b.dims}] must match`);
+  }
+  const P = sizeOf(aBatch);
+  const A = a.data as unknown as ArrayLike<number>, B = b.data as unknown as ArrayLike<number>;
+  const acc = new Float64Array(P * M * N);
+  for (let p = 0; p < P; p++) {
+    const aOff = p * M * K, bOff = bBatch.length ? p * K * N : 0;
+    for (let m = 0; m < M; m++)
+      for (let n = 0; n < N; n++) {
+        let s = 0;
+        const zam = za.length > 1 ? za[m % za.length] : za[0];
+        const zbn = zb.length > 1 ? zb[n] : zb[0];
+        for (let k = 0; k < K; k++) s += (A[aOff + m * K + k] - zam) * (B[bOff + k * N + n] - zbn);
+        acc[(p * M + m) * N + n] = s;
+      }
+  }
+  const dims = a.dims.length === 1 ? [N] : [...a.dims.slice(0, -1), N];
+  return { acc, dims, N };
+}
+
+const zp = (t: Tensor | undefined) => (t ? Array.from(t.data as ArrayLike<number>) : [0]);
+
+export const MatMulInteger = defineOp({
+  parse: () => null,
+  run(inputs, _p, ctx) {
+    const a = need(inputs, 0, ctx, 'A'), b = need(inputs, 1, ctx, 'B');
+    checkType(a, ['uint8', 'int8'], 0, ctx, 'A');
+    checkType(b, ['uint8', 'int8'], 1, ctx, 'B');
+    const { acc, dims } = intMatmul(a, b, zp(inputs[2]), zp(inputs[3]), ctx);
+    return [new Tensor('int32', Int32Array.from(acc), dims)];
+  },
+});
+
+export const QLinearMatMul = defineOp({
+  parse: () => null,
+  run(inputs, _p, ctx) {
+    const [a, sa, za, b, sb, zb, sy, zy] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => need(inputs, i, ctx, ['a', 'a_scale', 'a_zero_point', 'b', 'b_scale', 'b_zero_point', 'y_scale', 'y_zero_point'][i]));
+    checkType(a, ['uint8', 'int8'], 0, ctx, 'a');
+    checkType(b, ['uint8', 'int8'], 3, ctx, 'b');
+    if (sa.size !== 1 || sy.size !== 1 || zy.size !== 1) throw nodeError(ctx.node, 'a_scale, y_scale and y_zero_point must be scalars');
+    const { acc, dims, N } = intMatmul(a, b, zp(za), zp(zb), ctx);
+    const SB = Array.from(sb.data as Float32Array);
+    const [lo, hi] = zy.type === 'uint8' ? [0, 255] : [-128, 127];
+    const out = allocData(zy.type, acc.length) as Uint8Array;
+    const rint = (v: number) => { const f = Math.floor(v), d = v - f; return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1; };
+    for (let i = 0; i < acc.length; i++) {
+      const scale = (Number(sa.data[0]) * SB[SB.length > 1 ? i % N : 0]) / Number(sy.data[0]);
+      out[i] = Math.min(hi, Math.max(lo, rint(Math.fround(acc[i] * scale)) + Number(zy.data[0])));
+    }
+    return [new Tensor(zy.type, out, dims)];
+  },
+});
