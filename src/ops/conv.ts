@@ -1,6 +1,6 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData } from '../ir/tensor.js';
-import { checkType, defineOp, FLOATS, need, type OpContext } from './op.js';
+import { checkType, defineOp, FLOATS, need, type AttrReader, type OpContext } from './op.js';
 
 interface ConvAttrs {
   autoPad: string;
@@ -13,15 +13,17 @@ interface ConvAttrs {
 
 const AUTO_PADS = ['NOTSET', 'SAME_UPPER', 'SAME_LOWER', 'VALID'];
 
+function parseConvAttrs(a: AttrReader): ConvAttrs {
+  const autoPad = a.string('auto_pad', 'NOTSET');
+  if (!AUTO_PADS.includes(autoPad)) throw a.error('auto_pad', `expected one of ${AUTO_PADS.join(', ')}, got '${autoPad}'`);
+  const group = a.int('group', 1);
+  if (group < 1) throw a.error('group', `expected >= 1, got ${group}`);
+  return { autoPad, group, dilations: a.ints('dilations'), kernelShape: a.ints('kernel_shape'), pads: a.ints('pads'), strides: a.ints('strides') };
+}
+
 /** Conv for 1-D and 2-D inputs (1-D runs as 2-D with height 1): groups, pads, strides, dilations, auto_pad. */
 export const Conv = defineOp<ConvAttrs>({
-  parse(_ctx, a) {
-    const autoPad = a.string('auto_pad', 'NOTSET');
-    if (!AUTO_PADS.includes(autoPad)) throw a.error('auto_pad', `expected one of ${AUTO_PADS.join(', ')}, got '${autoPad}'`);
-    const group = a.int('group', 1);
-    if (group < 1) throw a.error('group', `expected >= 1, got ${group}`);
-    return { autoPad, group, dilations: a.ints('dilations'), kernelShape: a.ints('kernel_shape'), pads: a.ints('pads'), strides: a.ints('strides') };
-  },
+  parse: (_ctx, a) => parseConvAttrs(a),
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'X');
     const w = need(inputs, 1, ctx, 'W');
@@ -111,16 +113,7 @@ interface ConvTransposeAttrs extends ConvAttrs {
 
 /** ConvTranspose for 1-D and 2-D inputs: groups, strides, dilations, pads, output_padding, output_shape, auto_pad. */
 export const ConvTranspose = defineOp<ConvTransposeAttrs>({
-  parse(_ctx, a) {
-    const autoPad = a.string('auto_pad', 'NOTSET');
-    if (!AUTO_PADS.includes(autoPad)) throw a.error('auto_pad', `expected one of ${AUTO_PADS.join(', ')}, got '${autoPad}'`);
-    const group = a.int('group', 1);
-    if (group < 1) throw a.error('group', `expected >= 1, got ${group}`);
-    return {
-      autoPad, group, dilations: a.ints('dilations'), kernelShape: a.ints('kernel_shape'), pads: a.ints('pads'), strides: a.ints('strides'),
-      outputPadding: a.ints('output_padding'), outputShape: a.ints('output_shape'),
-    };
-  },
+  parse: (_ctx, a) => ({ ...parseConvAttrs(a), outputPadding: a.ints('output_padding'), outputShape: a.ints('output_shape') }),
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'X');
     const w = need(inputs, 1, ctx, 'W');

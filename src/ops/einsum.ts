@@ -2,6 +2,7 @@ import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
 import { stridesOf } from './broadcast.js';
 import { checkType, defineOp, need, NUMERIC, type OpContext } from './op.js';
+import { roundHalfEven } from './math.js';
 
 /**
  * Einsum by explicit index iteration: every letter is a loop; letters absent from the output
@@ -138,10 +139,9 @@ export const QLinearMatMul = defineOp({
     const SB = Array.from(sb.data as Float32Array);
     const [lo, hi] = zy.type === 'uint8' ? [0, 255] : [-128, 127];
     const out = allocData(zy.type, acc.length) as Uint8Array;
-    const rint = (v: number) => { const f = Math.floor(v), d = v - f; return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1; };
     for (let i = 0; i < acc.length; i++) {
       const scale = (Number(sa.data[0]) * SB[SB.length > 1 ? i % N : 0]) / Number(sy.data[0]);
-      out[i] = Math.min(hi, Math.max(lo, rint(Math.fround(acc[i] * scale)) + Number(zy.data[0])));
+      out[i] = Math.min(hi, Math.max(lo, roundHalfEven(Math.fround(acc[i] * scale)) + Number(zy.data[0])));
     }
     return [new Tensor(zy.type, out, dims)];
   },

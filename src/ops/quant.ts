@@ -1,14 +1,11 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, sizeOf, type DataType } from '../ir/tensor.js';
 import { checkType, defineOp, need, normAxis, type Inputs, type OpContext } from './op.js';
+import { roundHalfEven } from './math.js';
 
 const RANGE: Partial<Record<DataType, [number, number]>> = { uint8: [0, 255], int8: [-128, 127], int32: [-2147483648, 2147483647] };
 
-/** Round half to even (numpy, onnxruntime). */
-function rint(v: number): number {
-  const f = Math.floor(v), d = v - f;
-  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
-}
+const rint = roundHalfEven;
 
 /** Per-tensor or per-axis parameters: returns element i's index into scale / zero point. */
 function paramIndex(x: Tensor, scale: Tensor, axis: number, ctx: OpContext): (i: number) => number {

@@ -1,7 +1,7 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, isBig, type DataType, type TensorData } from '../ir/tensor.js';
 import { checkType, defineOp, FLOATS, need, NUMERIC, type OpDef } from './op.js';
-import { erf, sigmoid } from './math.js';
+import { erf, roundHalfEven, sigmoid } from './math.js';
 
 type NumArr = { length: number; [i: number]: number };
 
@@ -64,11 +64,7 @@ export const Sinh = floatUnary(Math.sinh);
 export const Acosh = floatUnary(Math.acosh);
 export const Asinh = floatUnary(Math.asinh);
 export const Atanh = floatUnary(Math.atanh);
-/** Round half to even, like numpy and onnxruntime. */
-export const Round = floatUnary((v) => {
-  const f = Math.floor(v), d = v - f;
-  return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1;
-});
+export const Round = floatUnary(roundHalfEven);
 export const Sin = floatUnary(Math.sin);
 export const Softsign = floatUnary((v) => v / (1 + Math.abs(v)));
 export const Softplus = floatUnary((v) => (v > 30 ? v : Math.log1p(Math.exp(v))));
