@@ -5,7 +5,7 @@ import { roundHalfEven } from './math.js';
 
 const RANGE: Partial<Record<DataType, [number, number]>> = { uint8: [0, 255], int8: [-128, 127], int32: [-2147483648, 2147483647] };
 
-const rint = roundHalfEven;
+
 
 /** Per-tensor or per-axis parameters: returns element i's index into scale / zero point. */
 function paramIndex(x: Tensor, scale: Tensor, axis: number, ctx: OpContext): (i: number) => number {
@@ -40,7 +40,7 @@ export const QuantizeLinear = defineOp({
     const div = x.type === 'float32' ? (a: number, b: number) => Math.fround(a / b) : (a: number, b: number) => a / b;
     for (let i = 0; i < x.size; i++) {
       const k = at(i);
-      out[i] = Math.min(hi, Math.max(lo, rint(div(X[i], S[k])) + (Z ? Z[k] : 0)));
+      out[i] = Math.min(hi, Math.max(lo, roundHalfEven(div(X[i], S[k])) + (Z ? Z[k] : 0)));
     }
     return [new Tensor(type, out, x.dims)];
   },
@@ -76,9 +76,9 @@ export const DynamicQuantizeLinear = defineOp({
     let mn = 0, mx = 0;
     for (let i = 0; i < X.length; i++) { if (X[i] < mn) mn = X[i]; if (X[i] > mx) mx = X[i]; }
     const scale = Math.fround((mx - mn) / 255);
-    const zp = scale === 0 ? 0 : Math.min(255, Math.max(0, rint(Math.fround(0 - mn / scale))));
+    const zp = scale === 0 ? 0 : Math.min(255, Math.max(0, roundHalfEven(Math.fround(0 - mn / scale))));
     const out = new Uint8Array(X.length);
-    for (let i = 0; i < X.length; i++) out[i] = scale === 0 ? zp : Math.min(255, Math.max(0, rint(Math.fround(X[i] / scale)) + zp));
+    for (let i = 0; i < X.length; i++) out[i] = scale === 0 ? zp : Math.min(255, Math.max(0, roundHalfEven(Math.fround(X[i] / scale)) + zp));
     return [new Tensor('uint8', out, x.dims), new Tensor('float32', [scale], []), new Tensor('uint8', [zp], [])];
   },
 });
