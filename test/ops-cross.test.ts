@@ -293,6 +293,16 @@ for (const [eq, shapes] of [['ij,jk->ik', [[3, 4], [4, 5]]], ['bij,bjk->bik', [[
 add('MatMulInteger', { opType: 'MatMulInteger', inputs: [X(randTensor(r, [3, 4], 'uint8', 0, 255), 'a'), X(randTensor(r, [4, 5], 'uint8', 0, 255), 'b'), C(new Tensor('uint8', [12], []), 'za'), C(new Tensor('uint8', [100], []), 'zb')], outputs: ['y'], outputTypes: ['int32'] });
 add('QLinearMatMul', { opType: 'QLinearMatMul', inputs: [X(randTensor(r, [3, 4], 'uint8', 0, 255), 'a'), C(new Tensor('float32', [0.02], []), 'sa'), C(new Tensor('uint8', [120], []), 'za'), X(randTensor(r, [4, 2], 'uint8', 0, 255), 'b'), C(new Tensor('float32', [0.03], []), 'sb'), C(new Tensor('uint8', [128], []), 'zb'), C(new Tensor('float32', [0.05], []), 'sy'), C(new Tensor('uint8', [128], []), 'zy')], outputs: ['y'], outputTypes: ['uint8'] });
 
+add('Det batched', { opType: 'Det', inputs: [X(f([2, 3, 3]))], outputs: ['y'], opset: 13 });
+add('Unique sorted flat', { opType: 'Unique', inputs: [X(new Tensor('float32', [2, 1, 1, 3, 4, 3, 2], [7]))], outputs: ['y', 'i', 'inv', 'c'], outputTypes: ['float32', 'int64', 'int64', 'int64'], opset: 11 });
+add('Unique axis=0 unsorted', { opType: 'Unique', inputs: [X(new Tensor('float32', [1, 2, 0, 1, 1, 2], [3, 2]))], outputs: ['y', 'i', 'inv', 'c'], outputTypes: ['float32', 'int64', 'int64', 'int64'], attrs: { axis: 0, sorted: 0 }, opset: 11 });
+add('NonMaxSuppression', {
+  opType: 'NonMaxSuppression', outputs: ['y'], outputTypes: ['int64'], opset: 11,
+  inputs: [X(new Tensor('float32', [0, 0, 1, 1, 0, 0.1, 1, 1.1, 0, -0.1, 1, 0.9, 0, 10, 1, 11, 0, 10.1, 1, 11.1, 0, 100, 1, 101], [1, 6, 4]), 'boxes'),
+    X(new Tensor('float32', [0.9, 0.75, 0.6, 0.95, 0.5, 0.3], [1, 1, 6]), 'scores'), C(new Tensor('int64', [3n], [1]), 'm'), C(new Tensor('float32', [0.5], [1]), 'iou'), C(new Tensor('float32', [0.1], [1]), 'st')],
+});
+add('ConvInteger', { opType: 'ConvInteger', inputs: [X(randTensor(r, [1, 2, 5, 5], 'uint8', 0, 255), 'x'), C(randTensor(r, [3, 2, 3, 3], 'uint8', 0, 255), 'w'), C(new Tensor('uint8', [120], []), 'zx')], outputs: ['y'], outputTypes: ['int32'], opset: 10 });
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

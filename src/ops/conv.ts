@@ -2,7 +2,7 @@ import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData } from '../ir/tensor.js';
 import { checkType, defineOp, FLOATS, need, type AttrReader, type OpContext } from './op.js';
 
-interface ConvAttrs {
+export interface ConvAttrs {
   autoPad: string;
   dilations?: readonly number[];
   group: number;

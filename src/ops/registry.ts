@@ -14,6 +14,7 @@ import * as quant from './quant.js';
 import * as resize from './resize.js';
 import * as signal from './signal.js';
 import * as einsum from './einsum.js';
+import * as misc from './misc.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
@@ -74,6 +75,8 @@ export const OPS: readonly OpRow[] = [
   row('Dropout', gen.Dropout), row('Range', gen.Range, 11),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
   row('Resize', resize.Resize, 10), row('Einsum', einsum.Einsum, 12),
+  row('Det', misc.Det, 11), row('Unique', misc.Unique, 11), row('NonMaxSuppression', misc.NonMaxSuppression, 10),
+  row('ConvInteger', misc.ConvInteger, 10), row('QLinearConv', misc.QLinearConv, 10),
   row('MatMulInteger', einsum.MatMulInteger, 10), row('QLinearMatMul', einsum.QLinearMatMul, 10),
   row('HannWindow', signal.HannWindow, 17), row('HammingWindow', signal.HammingWindow, 17), row('BlackmanWindow', signal.BlackmanWindow, 17),
   row('DFT', signal.DFT, 17), row('STFT', signal.STFT, 17), row('MelWeightMatrix', signal.MelWeightMatrix, 17),

@@ -1,0 +1,188 @@
+import { nodeError } from '../ir/errors.js';
+import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
+import { Conv } from './conv.js';
+import { roundHalfEven } from './math.js';
+import { checkType, defineOp, need, normAxis, type Inputs, type OpContext } from './op.js';
+
+type AnyArr = { length: number; [i: number]: unknown };
+
+/** Det of square matrices [..., M, M] by LU decomposition with partial pivoting (float64 inside). */
+export const Det = defineOp({
+  parse: () => null,
+  run(inputs, _p, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    checkType(x, ['float32', 'float64'], 0, ctx, 'X');
+    const r = x.dims.length;
+    const M = x.dims[r - 1];
+    if (r < 2 || x.dims[r - 2] !== M) throw nodeError(ctx.node, `X must be [..., M, M], got [${x.dims}]`);
+    const batch = sizeOf(x.dims.slice(0, -2));
+    const X = x.data as Float32Array;
+    const out = allocData(x.type, batch) as Float32Array;
+    const a = new Float64Array(M * M);
+    for (let b = 0; b < batch; b++) {
+      for (let i = 0; i < M * M; i++) a[i] = X[b * M * M + i];
+      let det = 1;
+      for (let c = 0; c < M; c++) {
+        let p = c;
+        for (let i = c + 1; i < M; i++) if (Math.abs(a[i * M + c]) > Math.abs(a[p * M + c])) p = i;
+        if (a[p * M + c] === 0) { det = 0; break; }
+        if (p !== c) {
+          for (let k = 0; k < M; k++) [a[c * M + k], a[p * M + k]] = [a[p * M + k], a[c * M + k]];
+          det = -det;
+        }
+        det *= a[c * M + c];
+        for (let i = c + 1; i < M; i++) {
+          const f = a[i * M + c] / a[c * M + c];
+          for (let k = c; k < M; k++) a[i * M + k] -= f * a[c * M + k];
+        }
+      }
+      out[b] = det;
+    }
+    return [new Tensor(x.type, out, x.dims.slice(0, -2))];
+  },
+});
+
+/** Unique values (flattened) or slices along `axis`: Y, first indices, inverse indices, counts (int64). */
+export const Unique = defineOp({
+  parse: (_c, a) => ({ axis: a.int('axis'), sorted: a.int('sorted', 1) !== 0 }),
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    const flat = p.axis === undefined;
+    const dims = flat ? [x.size] : [...x.dims];
+    const ax = flat ? 0 : normAxis(p.axis!, dims.length, ctx);
+    const D = dims[ax], outer = sizeOf(dims.slice(0, ax)), inner = sizeOf(dims.slice(ax + 1));
+    const X = x.data as AnyArr;
+    const sliceOf = (i: number) => {
+      const v: unknown[] = [];
+      for (let o = 0; o < outer; o++) for (let k = 0; k < inner; k++) v.push(X[(o * D + i) * inner + k]);
+      return v;
+    };
+    const key = (v: unknown[]) => v.map(String).join('\u0000');
+    const firsts: number[] = [], counts: number[] = [], inverse: number[] = [];
+    const seen = new Map<string, number>();
+    const slices: unknown[][] = [];
+    for (let i = 0; i < D; i++) {
+      const s = sliceOf(i), k = key(s);
+      let u = seen.get(k);
+      if (u === undefined) { u = firsts.length; seen.set(k, u); firsts.push(i); counts.push(0); slices.push(s); }
+      counts[u]++;
+      inverse.push(u);
+    }
+    let order = firsts.map((_, u) => u);
+    if (p.sorted) {
+      const cmp = (a: unknown[], b: unknown[]) => {
+        for (let k = 0; k < a.length; k++) if (a[k] !== b[k]) return (a[k] as number) < (b[k] as number) ? -1 : 1;
+        return 0;
+      };
+      order = order.sort((a, b) => cmp(slices[a], slices[b]));
+    }
+    const rank = new Array<number>(order.length);
+    order.forEach((u, j) => { rank[u] = j; });
+    const U = order.length;
+    const out = allocData(x.type, outer * U * inner) as AnyArr;
+    order.forEach((u, j) => {
+      for (let o = 0; o < outer; o++) for (let k = 0; k < inner; k++) out[(o * U + j) * inner + k] = slices[u][o * inner + k];
+    });
+    const outDims = [...dims];
+    outDims[ax] = U;
+    const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v, BigInt), [v.length]);
+    return [new Tensor(x.type, out as TensorData, outDims), i64(order.map((u) => firsts[u])), i64(inverse.map((u) => rank[u])), i64(order.map((u) => counts[u]))];
+  },
+});
+
+/** Integer tensors minus zero points (per tensor, or per output channel for W) as float64. */
+function centered(t: Tensor, zp: Tensor | undefined, perChannel: boolean): Tensor {
+  const T = t.data as unknown as ArrayLike<number>;
+  const Z = zp ? (zp.data as unknown as ArrayLike<number>) : [0];
+  const per = perChannel && Z.length > 1 ? t.size / t.dims[0] : 0;
+  return new Tensor('float64', Float64Array.from(T, (v, i) => v - Z[per ? Math.floor(i / per) : 0]), t.dims);
+}
+
+function convAttrsFrom(ctx: OpContext, a: Parameters<typeof Conv.parse>[1]) {
+  return Conv.parse(ctx, a);
+}
+
+/** ConvInteger: Conv over (x − x_zero_point) and (w − w_zero_point) with int32 output. */
+export const ConvInteger = defineOp({
+  parse: (ctx, a) => convAttrsFrom(ctx, a),
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'x'), w = need(inputs, 1, ctx, 'w');
+    checkType(x, ['uint8', 'int8'], 0, ctx, 'x');
+    checkType(w, ['uint8', 'int8'], 1, ctx, 'w');
+    const y = Conv.run([centered(x, inputs[2], false), centered(w, inputs[3], true)], p, ctx)[0]!;
+    return [new Tensor('int32', Int32Array.from(y.data as Float64Array), y.dims)];
+  },
+});
+
+/** QLinearConv: quantised Conv, int32 bias, requantised to y_scale / y_zero_point. */
+export const QLinearConv = defineOp({
+  parse: (ctx, a) => convAttrsFrom(ctx, a),
+  run(inputs: Inputs, p, ctx) {
+    const [x, sx, zx, w, sw, zw, sy, zy] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => need(inputs, i, ctx, `input ${i}`));
+    const bias = inputs[8];
+    checkType(x, ['uint8', 'int8'], 0, ctx, 'x');
+    const y = Conv.run([centered(x, zx, false), centered(w, zw, true), bias ? new Tensor('float64', Float64Array.from(bias.data as Int32Array), bias.dims) : undefined], p, ctx)[0]!;
+    const M = y.dims[1], per = sizeOf(y.dims.slice(2));
+    const SW = sw.data as Float32Array;
+    const [lo, hi] = zy.type === 'uint8' ? [0, 255] : [-128, 127];
+    const Y = y.data as Float64Array;
+    const out = allocData(zy.type, Y.length) as Uint8Array;
+    for (let i = 0; i < Y.length; i++) {
+      const m = Math.floor(i / per) % M;
+      const scale = (Number(sx.data[0]) * SW[SW.length > 1 ? m : 0]) / Number(sy.data[0]);
+      out[i] = Math.min(hi, Math.max(lo, roundHalfEven(Math.fround(Y[i] * scale)) + Number(zy.data[0])));
+    }
+    return [new Tensor(zy.type, out, y.dims)];
+  },
+});
+
+/** NonMaxSuppression: greedy per batch and class, by score, dropping boxes whose IoU exceeds the threshold. */
+export const NonMaxSuppression = defineOp({
+  parse: (_c, a) => a.int('center_point_box', 0) !== 0,
+  run(inputs, center, ctx) {
+    const boxes = need(inputs, 0, ctx, 'boxes'), scores = need(inputs, 1, ctx, 'scores');
+    checkType(boxes, ['float32'], 0, ctx, 'boxes');
+    const [B, S] = boxes.dims;
+    const C = scores.dims[1];
+    if (boxes.dims.length !== 3 || boxes.dims[2] !== 4 || scores.dims.length !== 3 || scores.dims[0] !== B || scores.dims[2] !== S) {
+      throw nodeError(ctx.node, `boxes [${boxes.dims}] and scores [${scores.dims}] must be [B, S, 4] and [B, C, S]`);
+    }
+    const maxOut = inputs[2] && inputs[2].size ? Number(inputs[2].data[0]) : 0;
+    const iouT = inputs[3] && inputs[3].size ? Number(inputs[3].data[0]) : 0;
+    const scoreT = inputs[4] && inputs[4].size ? Number(inputs[4].data[0]) : -Infinity;
+    const BX = boxes.data as Float32Array, SC = scores.data as Float32Array;
+    const corners = (b: number, i: number): [number, number, number, number] => {
+      const o = (b * S + i) * 4;
+      if (center) {
+        const [xc, yc, w, h] = [BX[o], BX[o + 1], BX[o + 2], BX[o + 3]];
+        return [yc - h / 2, xc - w / 2, yc + h / 2, xc + w / 2];
+      }
+      const [y1, x1, y2, x2] = [BX[o], BX[o + 1], BX[o + 2], BX[o + 3]];
+      return [Math.min(y1, y2), Math.min(x1, x2), Math.max(y1, y2), Math.max(x1, x2)];
+    };
+    const iou = (a: number[], b: number[]) => {
+      const ih = Math.max(0, Math.min(a[2], b[2]) - Math.max(a[0], b[0]));
+      const iw = Math.max(0, Math.min(a[3], b[3]) - Math.max(a[1], b[1]));
+      const inter = ih * iw;
+      const ua = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter;
+      return ua > 0 ? inter / ua : 0;
+    };
+    const picked: number[] = [];
+    for (let b = 0; b < B; b++)
+      for (let c = 0; c < C; c++) {
+        const cand = Array.from({ length: S }, (_, i) => i).filter((i) => SC[(b * C + c) * S + i] > scoreT);
+        cand.sort((i, j) => SC[(b * C + c) * S + j] - SC[(b * C + c) * S + i] || i - j);
+        const kept: number[][] = [];
+        for (const i of cand) {
+          if (kept.length >= maxOut) break;
+          const box = corners(b, i);
+          if (kept.every((k) => iou(k, box) <= iouT)) {
+            kept.push(box);
+            picked.push(b, c, i);
+          }
+        }
+      }
+    return [new Tensor('int64', BigInt64Array.from(picked, BigInt), [picked.length / 3, 3])];
+  },
+});
+
