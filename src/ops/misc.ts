@@ -186,3 +186,60 @@ export const NonMaxSuppression = defineOp({
   },
 });
 
+
+/** StringNormalizer: drops stopwords (case-(in)sensitively), then changes case; [C] or [1, C] input. */
+export const StringNormalizer = defineOp({
+  parse: (_c, a) => {
+    const action = a.string('case_change_action', 'NONE');
+    if (!['NONE', 'LOWER', 'UPPER'].includes(action)) throw a.error('case_change_action', `expected NONE, LOWER or UPPER, got '${action}'`);
+    a.string('locale', '');
+    return { action, sensitive: a.int('is_case_sensitive', 0) !== 0, stop: a.strings('stopwords') ?? [] };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    checkType(x, ['string'], 0, ctx, 'X');
+    if (!(x.dims.length === 1 || (x.dims.length === 2 && x.dims[0] === 1))) throw nodeError(ctx.node, `X must be [C] or [1, C], got [${x.dims}]`);
+    const stop = new Set(p.sensitive ? p.stop : p.stop.map((w) => w.toLowerCase()));
+    let kept = (x.data as string[]).filter((w) => !stop.has(p.sensitive ? w : w.toLowerCase()));
+    if (p.action === 'LOWER') kept = kept.map((w) => w.toLowerCase());
+    if (p.action === 'UPPER') kept = kept.map((w) => w.toUpperCase());
+    if (kept.length === 0) kept = ['']; // the spec keeps one empty string rather than an empty tensor
+    return [new Tensor('string', kept, x.dims.length === 2 ? [1, kept.length] : [kept.length])];
+  },
+});
+
+/** MaxUnpool: scatters X to the positions given by MaxPool's Indices in a zero tensor. */
+export const MaxUnpool = defineOp({
+  parse: (_c, a) => {
+    const kernel = a.ints('kernel_shape');
+    if (!kernel) throw a.error('kernel_shape', 'is required');
+    return { kernel, pads: a.ints('pads'), strides: a.ints('strides') };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X'), idx = need(inputs, 1, ctx, 'I');
+    checkType(idx, ['int64'], 1, ctx, 'I');
+    const sp = x.dims.length - 2;
+    const pads = p.pads ?? new Array(2 * sp).fill(0);
+    const strides = p.strides ?? new Array(sp).fill(1);
+    // Indices address the default unpooled shape; a given output_shape keeps each value's coordinates.
+    const dflt = [x.dims[0], x.dims[1], ...x.dims.slice(2).map((d, i) => (d - 1) * strides[i] + p.kernel[i] - pads[i] - pads[i + sp])];
+    const shapeT = inputs[2];
+    const outDims = shapeT ? Array.from(shapeT.data as BigInt64Array, Number) : dflt;
+    if (outDims.length !== dflt.length || outDims.some((d, i) => d < dflt[i])) throw nodeError(ctx.node, `output_shape [${outDims}] is smaller than [${dflt}]`);
+    const out = allocData(x.type, sizeOf(outDims)) as AnyArr;
+    const X = x.data as AnyArr, I = idx.data as BigInt64Array;
+    const ds = dflt.map((_, i) => sizeOf(dflt.slice(i + 1))), os = outDims.map((_, i) => sizeOf(outDims.slice(i + 1)));
+    for (let k = 0; k < x.size; k++) {
+      let rem = Number(I[k]);
+      if (rem < 0 || rem >= sizeOf(dflt)) throw nodeError(ctx.node, `index ${rem} is outside the unpooled shape [${dflt}]`);
+      let at = 0;
+      for (let d = 0; d < dflt.length; d++) {
+        const c = Math.floor(rem / ds[d]);
+        rem -= c * ds[d];
+        at += c * os[d];
+      }
+      out[at] = X[k];
+    }
+    return [new Tensor(x.type, out as TensorData, outDims)];
+  },
+});
