@@ -307,6 +307,11 @@ add('ConvInteger', { opType: 'ConvInteger', inputs: [X(randTensor(r, [1, 2, 5, 5
 // ONNX node tests check it instead.
 add('MaxUnpool', { opType: 'MaxUnpool', inputs: [X(new Tensor('float32', [1, 2, 3, 4], [1, 1, 2, 2])), C(new Tensor('int64', [5n, 7n, 13n, 15n], [1, 1, 2, 2]), 'i')], outputs: ['y'], attrs: { kernel_shape: [2, 2], strides: [2, 2] }, opset: 11 });
 
+for (const [mode, padding_mode, align_corners] of [['bilinear', 'zeros', 0], ['bilinear', 'border', 1], ['nearest', 'reflection', 0], ['bicubic', 'zeros', 1], ['bicubic', 'border', 0], ['bilinear', 'reflection', 1]] as [string, string, number][]) {
+  add(`GridSample ${mode} ${padding_mode} align=${align_corners}`, { opType: 'GridSample', inputs: [X(f([1, 2, 4, 5])), X(f([1, 3, 3, 2], -1.3, 1.3), 'grid')], outputs: ['y'], attrs: { mode, padding_mode, align_corners }, opset: 16 });
+}
+add('Upsample nearest opset 9', { opType: 'Upsample', inputs: [X(f([1, 1, 2, 3])), C(new Tensor('float32', [1, 1, 2, 1.5], [4]), 's')], outputs: ['y'], opset: 9 });
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

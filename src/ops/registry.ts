@@ -74,7 +74,7 @@ export const OPS: readonly OpRow[] = [
   row('ConstantOfShape', gen.ConstantOfShape, 9), row('Constant', gen.Constant), row('Identity', gen.Identity),
   row('Dropout', gen.Dropout), row('Range', gen.Range, 11),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
-  row('Resize', resize.Resize, 10), row('Einsum', einsum.Einsum, 12),
+  row('Resize', resize.Resize, 10), row('Upsample', resize.Upsample, 7, 9), row('GridSample', resize.GridSample, 16), row('Einsum', einsum.Einsum, 12),
   row('Det', misc.Det, 11), row('Unique', misc.Unique, 11), row('NonMaxSuppression', misc.NonMaxSuppression, 10),
   row('StringNormalizer', misc.StringNormalizer, 10), row('MaxUnpool', misc.MaxUnpool, 9),
   row('ConvInteger', misc.ConvInteger, 10), row('QLinearConv', misc.QLinearConv, 10),

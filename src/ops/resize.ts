@@ -2,6 +2,7 @@ import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, sizeOf } from '../ir/tensor.js';
 import { stridesOf } from './broadcast.js';
 import { checkType, defineOp, intsOf, need } from './op.js';
+import { roundHalfEven } from './math.js';
 
 interface ResizeAttrs {
   mode: 'nearest' | 'linear' | 'cubic';
@@ -140,3 +141,93 @@ export const Resize = defineOp<ResizeAttrs>({
     return [new Tensor(x.type, out, outDims)];
   },
 });
+
+/** Upsample (opsets 7–9): Resize with asymmetric coordinates; scales as an attribute (7, 8) or input (9). */
+export const Upsample = defineOp({
+  parse: (ctx, a) => {
+    const mode = a.string('mode', 'nearest');
+    if (mode !== 'nearest' && mode !== 'linear' && mode !== 'bilinear') throw a.error('mode', `unsupported '${mode}'`);
+    return { mode: (mode === 'bilinear' ? 'linear' : mode) as 'nearest' | 'linear', scales: ctx.opset < 9 ? a.floats('scales') : undefined };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X');
+    const scales = p.scales ? new Tensor('float32', [...p.scales], [p.scales.length]) : need(inputs, 1, ctx, 'scales');
+    const attrs: ResizeAttrs = { mode: p.mode, coord: 'asymmetric', nearestMode: 'floor', cubicA: -0.75, excludeOutside: false, extrapolation: 0 };
+    return Resize.run([x, scales], attrs, { ...ctx, opset: 10 });
+  },
+});
+
+/** GridSample (opset 16): bilinear / nearest / bicubic sampling of X at normalised grid points; zeros / border / reflection padding. */
+export const GridSample = defineOp({
+  parse: (_c, a) => {
+    const mode = a.string('mode', 'bilinear');
+    const padding = a.string('padding_mode', 'zeros');
+    if (!['bilinear', 'nearest', 'bicubic'].includes(mode)) throw a.error('mode', `unsupported '${mode}'`);
+    if (!['zeros', 'border', 'reflection'].includes(padding)) throw a.error('padding_mode', `unsupported '${padding}'`);
+    return { mode, padding, align: a.int('align_corners', 0) !== 0 };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X'), grid = need(inputs, 1, ctx, 'grid');
+    checkType(x, ['float32', 'float64'], 0, ctx, 'X');
+    if (x.dims.length !== 4 || grid.dims.length !== 4 || grid.dims[3] !== 2 || grid.dims[0] !== x.dims[0]) {
+      throw nodeError(ctx.node, `X [${x.dims}] and grid [${grid.dims}] must be [N, C, H, W] and [N, Ho, Wo, 2]`);
+    }
+    const [N, C, H, W] = x.dims, [, Ho, Wo] = grid.dims;
+    const X = x.data as Float32Array, G = grid.data as Float32Array;
+    const out = allocData(x.type, N * C * Ho * Wo) as Float32Array;
+    const unnorm = (g: number, size: number) => (p.align ? ((g + 1) / 2) * (size - 1) : ((g + 1) * size - 1) / 2);
+    const reflect = (v: number, size: number) => {
+      const [lo, hi] = p.align ? [0, size - 1] : [-0.5, size - 0.5];
+      const span = hi - lo;
+      if (span <= 0) return 0;
+      let d = Math.abs(v - lo);
+      const flips = Math.floor(d / span);
+      d -= flips * span;
+      return flips % 2 === 0 ? lo + d : hi - d;
+    };
+    const fixCoord = (v: number, size: number) => {
+      if (p.padding === 'border') return Math.min(size - 1, Math.max(0, v));
+      if (p.padding === 'reflection') return Math.min(size - 1, Math.max(0, reflect(v, size)));
+      return v;
+    };
+    const pixel = (n: number, c: number, yy: number, xx: number) => {
+      if (p.padding !== 'zeros') {
+        yy = Math.min(H - 1, Math.max(0, yy));
+        xx = Math.min(W - 1, Math.max(0, xx));
+      } else if (yy < 0 || yy >= H || xx < 0 || xx >= W) return 0;
+      return X[((n * C + c) * H + yy) * W + xx];
+    };
+    const cubic = (t: number): number[] => {
+      const A = -0.75;
+      const w0 = ((A * (t + 1) - 5 * A) * (t + 1) + 8 * A) * (t + 1) - 4 * A;
+      const w1 = ((A + 2) * t - (A + 3)) * t * t + 1;
+      const w2 = ((A + 2) * (1 - t) - (A + 3)) * (1 - t) * (1 - t) + 1;
+      return [w0, w1, w2, 1 - w0 - w1 - w2];
+    };
+    for (let n = 0; n < N; n++)
+      for (let i = 0; i < Ho; i++)
+        for (let j = 0; j < Wo; j++) {
+          const g = ((n * Ho + i) * Wo + j) * 2;
+          let gx = unnorm(G[g], W), gy = unnorm(G[g + 1], H);
+          if (p.mode !== 'bicubic') { gx = fixCoord(gx, W); gy = fixCoord(gy, H); }
+          else if (p.padding === 'reflection') { gx = reflect(gx, W); gy = reflect(gy, H); }
+          for (let c = 0; c < C; c++) {
+            let v: number;
+            if (p.mode === 'nearest') v = pixel(n, c, roundHalfEven(gy), roundHalfEven(gx));
+            else if (p.mode === 'bilinear') {
+              const x0 = Math.floor(gx), y0 = Math.floor(gy), tx = gx - x0, ty = gy - y0;
+              v = pixel(n, c, y0, x0) * (1 - tx) * (1 - ty) + pixel(n, c, y0, x0 + 1) * tx * (1 - ty)
+                + pixel(n, c, y0 + 1, x0) * (1 - tx) * ty + pixel(n, c, y0 + 1, x0 + 1) * tx * ty;
+            } else {
+              const x0 = Math.floor(gx), y0 = Math.floor(gy);
+              const wx = cubic(gx - x0), wy = cubic(gy - y0);
+              v = 0;
+              for (let a = 0; a < 4; a++) for (let b = 0; b < 4; b++) v += wy[a] * wx[b] * pixel(n, c, y0 - 1 + a, x0 - 1 + b);
+            }
+            out[((n * C + c) * Ho + i) * Wo + j] = v;
+          }
+        }
+    return [new Tensor(x.type, out, [N, C, Ho, Wo])];
+  },
+});
+
