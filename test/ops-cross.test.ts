@@ -312,6 +312,14 @@ for (const [mode, padding_mode, align_corners] of [['bilinear', 'zeros', 0], ['b
 }
 add('Upsample nearest opset 9', { opType: 'Upsample', inputs: [X(f([1, 1, 2, 3])), C(new Tensor('float32', [1, 1, 2, 1.5], [4]), 's')], outputs: ['y'], opset: 9 });
 
+for (const [coordinate_transformation_mode, sampling_ratio] of [['half_pixel', 2], ['output_half_pixel', 0]] as [string, number][]) {
+  add(`RoiAlign ${coordinate_transformation_mode} ratio=${sampling_ratio}`, {
+    opType: 'RoiAlign', outputs: ['y'], opset: 16,
+    inputs: [X(f([2, 2, 8, 9])), C(new Tensor('float32', [0, 0, 4, 4, 1.5, 2.2, 7.7, 6.1, 3, 1, 8, 7.5], [3, 4]), 'rois'), C(new Tensor('int64', [0n, 1n, 1n], [3]), 'b')],
+    attrs: { coordinate_transformation_mode, sampling_ratio, output_height: 3, output_width: 2, spatial_scale: { f: 0.9 } },
+  });
+}
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

@@ -243,3 +243,62 @@ export const MaxUnpool = defineOp({
     return [new Tensor(x.type, out as TensorData, outDims)];
   },
 });
+
+/** RoiAlign (opset 10/16): bilinear samples averaged (or maxed) per output bin of each region. */
+export const RoiAlign = defineOp({
+  parse: (ctx, a) => {
+    const mode = a.string('mode', 'avg');
+    if (mode !== 'avg' && mode !== 'max') throw a.error('mode', `expected avg or max, got '${mode}'`);
+    const coord = ctx.opset >= 16 ? a.string('coordinate_transformation_mode', 'half_pixel') : 'output_half_pixel';
+    if (coord !== 'half_pixel' && coord !== 'output_half_pixel') throw a.error('coordinate_transformation_mode', `unsupported '${coord}'`);
+    return {
+      mode, halfPixel: coord === 'half_pixel', outH: a.int('output_height', 1), outW: a.int('output_width', 1),
+      ratio: a.int('sampling_ratio', 0), scale: a.float('spatial_scale', 1),
+    };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X'), rois = need(inputs, 1, ctx, 'rois'), bi = need(inputs, 2, ctx, 'batch_indices');
+    checkType(x, ['float32', 'float64'], 0, ctx, 'X');
+    const [, C, H, W] = x.dims;
+    const R = rois.dims[0];
+    if (x.dims.length !== 4 || rois.dims.length !== 2 || rois.dims[1] !== 4 || bi.size !== R) throw nodeError(ctx.node, `X [${x.dims}], rois [${rois.dims}], batch_indices [${bi.dims}] do not fit`);
+    const X = x.data as Float32Array, RO = rois.data as Float32Array;
+    const B = Array.from(bi.data as ArrayLike<number | bigint>, Number);
+    const { outH, outW } = p;
+    const out = allocData(x.type, R * C * outH * outW) as Float32Array;
+    const off = p.halfPixel ? 0.5 : 0;
+    for (let r = 0; r < R; r++) {
+      const [x1, y1, x2, y2] = [0, 1, 2, 3].map((k) => RO[r * 4 + k] * p.scale - off);
+      let rw = x2 - x1, rh = y2 - y1;
+      if (!p.halfPixel) { rw = Math.max(rw, 1); rh = Math.max(rh, 1); }
+      const bh = rh / outH, bw = rw / outW;
+      const gh = p.ratio > 0 ? p.ratio : Math.ceil(rh / outH), gw = p.ratio > 0 ? p.ratio : Math.ceil(rw / outW);
+      const count = Math.max(gh * gw, 1);
+      for (let c = 0; c < C; c++) {
+        const base = (B[r] * C + c) * H * W;
+        for (let ph = 0; ph < outH; ph++)
+          for (let pw = 0; pw < outW; pw++) {
+            let acc = p.mode === 'max' ? -Infinity : 0;
+            for (let iy = 0; iy < gh; iy++) {
+              const yy = y1 + ph * bh + ((iy + 0.5) * bh) / gh;
+              for (let ix = 0; ix < gw; ix++) {
+                const xx = x1 + pw * bw + ((ix + 0.5) * bw) / gw;
+                // bilinear with onnxruntime's edge rules
+                if (yy < -1 || yy > H || xx < -1 || xx > W) { if (p.mode === 'max') acc = Math.max(acc, 0); continue; }
+                let y = Math.max(yy, 0), xv = Math.max(xx, 0);
+                let yl = Math.floor(y), xl = Math.floor(xv), yh: number, xh: number;
+                if (yl >= H - 1) { yh = yl = H - 1; y = yl; } else yh = yl + 1;
+                if (xl >= W - 1) { xh = xl = W - 1; xv = xl; } else xh = xl + 1;
+                const ly = y - yl, lx = xv - xl, hy = 1 - ly, hx = 1 - lx;
+                const v = [hy * hx * X[base + yl * W + xl], hy * lx * X[base + yl * W + xh], ly * hx * X[base + yh * W + xl], ly * lx * X[base + yh * W + xh]];
+                if (p.mode === 'max') acc = Math.max(acc, ...v);
+                else acc += v[0] + v[1] + v[2] + v[3];
+              }
+            }
+            out[((r * C + c) * outH + ph) * outW + pw] = p.mode === 'max' ? acc : acc / count;
+          }
+      }
+    }
+    return [new Tensor(x.type, out, [R, C, outH, outW])];
+  },
+});
