@@ -320,6 +320,11 @@ for (const [coordinate_transformation_mode, sampling_ratio] of [['half_pixel', 2
   });
 }
 
+add('TfIdfVectorizer TFIDF uni+bigrams skip 1', {
+  opType: 'TfIdfVectorizer', inputs: [X(new Tensor('int32', [1, 1, 3, 3, 3, 7, 8, 6, 7, 5, 6, 8], [2, 6]))], outputs: ['y'], outputTypes: ['float32'], opset: 9,
+  attrs: { mode: 'TFIDF', min_gram_length: 1, max_gram_length: 2, max_skip_count: 1, ngram_counts: [0, 4], ngram_indexes: [0, 1, 2, 3, 4, 5, 6], pool_int64s: [2, 3, 5, 4, 5, 6, 7, 8, 6, 7], weights: { floats: [0.5, 1.5, 2, 1, 3, 0.25, 1] } },
+});
+
 describe('single-node cross-checks against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const f64 = spec.inputs.some((i) => i?.tensor.type === 'float64');

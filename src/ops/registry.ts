@@ -76,7 +76,7 @@ export const OPS: readonly OpRow[] = [
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
   row('Resize', resize.Resize, 10), row('Upsample', resize.Upsample, 7, 9), row('GridSample', resize.GridSample, 16), row('Einsum', einsum.Einsum, 12),
   row('Det', misc.Det, 11), row('Unique', misc.Unique, 11), row('NonMaxSuppression', misc.NonMaxSuppression, 10),
-  row('StringNormalizer', misc.StringNormalizer, 10), row('RoiAlign', misc.RoiAlign, 10), row('MaxUnpool', misc.MaxUnpool, 9),
+  row('StringNormalizer', misc.StringNormalizer, 10), row('RoiAlign', misc.RoiAlign, 10), row('TfIdfVectorizer', misc.TfIdfVectorizer, 9), row('MaxUnpool', misc.MaxUnpool, 9),
   row('ConvInteger', misc.ConvInteger, 10), row('QLinearConv', misc.QLinearConv, 10),
   row('MatMulInteger', einsum.MatMulInteger, 10), row('QLinearMatMul', einsum.QLinearMatMul, 10),
   row('HannWindow', signal.HannWindow, 17), row('HammingWindow', signal.HammingWindow, 17), row('BlackmanWindow', signal.BlackmanWindow, 17),
