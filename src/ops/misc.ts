@@ -2,7 +2,7 @@ import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
 import { Conv } from './conv.js';
 import { roundHalfEven } from './math.js';
-import { checkType, defineOp, need, normAxis, type Inputs, type OpContext } from './op.js';
+import { checkType, defineOp, need, normAxis, type Inputs } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };
 
@@ -98,13 +98,10 @@ function centered(t: Tensor, zp: Tensor | undefined, perChannel: boolean): Tenso
   return new Tensor('float64', Float64Array.from(T, (v, i) => v - Z[per ? Math.floor(i / per) : 0]), t.dims);
 }
 
-function convAttrsFrom(ctx: OpContext, a: Parameters<typeof Conv.parse>[1]) {
-  return Conv.parse(ctx, a);
-}
 
 /** ConvInteger: Conv over (x − x_zero_point) and (w − w_zero_point) with int32 output. */
 export const ConvInteger = defineOp({
-  parse: (ctx, a) => convAttrsFrom(ctx, a),
+  parse: (ctx, a) => Conv.parse(ctx, a),
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'x'), w = need(inputs, 1, ctx, 'w');
     checkType(x, ['uint8', 'int8'], 0, ctx, 'x');
@@ -116,7 +113,7 @@ export const ConvInteger = defineOp({
 
 /** QLinearConv: quantised Conv, int32 bias, requantised to y_scale / y_zero_point. */
 export const QLinearConv = defineOp({
-  parse: (ctx, a) => convAttrsFrom(ctx, a),
+  parse: (ctx, a) => Conv.parse(ctx, a),
   run(inputs: Inputs, p, ctx) {
     const [x, sx, zx, w, sw, zw, sy, zy] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => need(inputs, i, ctx, `input ${i}`));
     const bias = inputs[8];
