@@ -1,5 +1,5 @@
 import { nodeError } from '../ir/errors.js';
-import { Tensor, allocData } from '../ir/tensor.js';
+import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
 import { checkType, defineOp, FLOATS, need, type AttrReader, type OpContext } from './op.js';
 
 interface PoolAttrs {
@@ -119,3 +119,39 @@ function poolOp(max: boolean) {
 
 export const MaxPool = poolOp(true);
 export const AveragePool = poolOp(false);
+
+/** MaxUnpool: scatters X to the positions given by MaxPool's Indices in a zero tensor. */
+export const MaxUnpool = defineOp({
+  parse: (_c, a) => {
+    const kernel = a.ints('kernel_shape');
+    if (!kernel) throw a.error('kernel_shape', 'is required');
+    return { kernel, pads: a.ints('pads'), strides: a.ints('strides') };
+  },
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'X'), idx = need(inputs, 1, ctx, 'I');
+    checkType(idx, ['int64'], 1, ctx, 'I');
+    const sp = x.dims.length - 2;
+    const pads = p.pads ?? new Array(2 * sp).fill(0);
+    const strides = p.strides ?? new Array(sp).fill(1);
+    // Indices address the default unpooled shape; a given output_shape keeps each value's coordinates.
+    const dflt = [x.dims[0], x.dims[1], ...x.dims.slice(2).map((d, i) => (d - 1) * strides[i] + p.kernel[i] - pads[i] - pads[i + sp])];
+    const shapeT = inputs[2];
+    const outDims = shapeT ? Array.from(shapeT.data as BigInt64Array, Number) : dflt;
+    if (outDims.length !== dflt.length || outDims.some((d, i) => d < dflt[i])) throw nodeError(ctx.node, `output_shape [${outDims}] is smaller than [${dflt}]`);
+    const out = allocData(x.type, sizeOf(outDims)) as { length: number; [i: number]: unknown };
+    const X = x.data as { length: number; [i: number]: unknown }, I = idx.data as BigInt64Array;
+    const ds = dflt.map((_, i) => sizeOf(dflt.slice(i + 1))), os = outDims.map((_, i) => sizeOf(outDims.slice(i + 1)));
+    for (let k = 0; k < x.size; k++) {
+      let rem = Number(I[k]);
+      if (rem < 0 || rem >= sizeOf(dflt)) throw nodeError(ctx.node, `index ${rem} is outside the unpooled shape [${dflt}]`);
+      let at = 0;
+      for (let d = 0; d < dflt.length; d++) {
+        const c = Math.floor(rem / ds[d]);
+        rem -= c * ds[d];
+        at += c * os[d];
+      }
+      out[at] = X[k];
+    }
+    return [new Tensor(x.type, out as TensorData, outDims)];
+  },
+});

@@ -1,4 +1,5 @@
 import { nodeError } from '../ir/errors.js';
+import { Conv } from './conv.js';
 import { Tensor, allocData, sizeOf, type DataType } from '../ir/tensor.js';
 import { checkType, defineOp, need, normAxis, type Inputs, type OpContext } from './op.js';
 import { roundHalfEven } from './math.js';
@@ -80,5 +81,47 @@ export const DynamicQuantizeLinear = defineOp({
     const out = new Uint8Array(X.length);
     for (let i = 0; i < X.length; i++) out[i] = scale === 0 ? zp : Math.min(255, Math.max(0, roundHalfEven(Math.fround(X[i] / scale)) + zp));
     return [new Tensor('uint8', out, x.dims), new Tensor('float32', [scale], []), new Tensor('uint8', [zp], [])];
+  },
+});
+
+/** Integer tensors minus zero points (per tensor, or per output channel for W) as float64. */
+function centered(t: Tensor, zp: Tensor | undefined, perChannel: boolean): Tensor {
+  const T = t.data as unknown as ArrayLike<number>;
+  const Z = zp ? (zp.data as unknown as ArrayLike<number>) : [0];
+  const per = perChannel && Z.length > 1 ? t.size / t.dims[0] : 0;
+  return new Tensor('float64', Float64Array.from(T, (v, i) => v - Z[per ? Math.floor(i / per) : 0]), t.dims);
+}
+
+/** ConvInteger: Conv over (x − x_zero_point) and (w − w_zero_point) with int32 output. */
+export const ConvInteger = defineOp({
+  parse: (ctx, a) => Conv.parse(ctx, a),
+  run(inputs, p, ctx) {
+    const x = need(inputs, 0, ctx, 'x'), w = need(inputs, 1, ctx, 'w');
+    checkType(x, ['uint8', 'int8'], 0, ctx, 'x');
+    checkType(w, ['uint8', 'int8'], 1, ctx, 'w');
+    const y = Conv.run([centered(x, inputs[2], false), centered(w, inputs[3], true)], p, ctx)[0]!;
+    return [new Tensor('int32', Int32Array.from(y.data as Float64Array), y.dims)];
+  },
+});
+
+/** QLinearConv: quantised Conv, int32 bias, requantised to y_scale / y_zero_point. */
+export const QLinearConv = defineOp({
+  parse: (ctx, a) => Conv.parse(ctx, a),
+  run(inputs: Inputs, p, ctx) {
+    const [x, sx, zx, w, sw, zw, sy, zy] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => need(inputs, i, ctx, `input ${i}`));
+    const bias = inputs[8];
+    checkType(x, ['uint8', 'int8'], 0, ctx, 'x');
+    const y = Conv.run([centered(x, zx, false), centered(w, zw, true), bias ? new Tensor('float64', Float64Array.from(bias.data as Int32Array), bias.dims) : undefined], p, ctx)[0]!;
+    const M = y.dims[1], per = sizeOf(y.dims.slice(2));
+    const SW = sw.data as Float32Array;
+    const [lo, hi] = zy.type === 'uint8' ? [0, 255] : [-128, 127];
+    const Y = y.data as Float64Array;
+    const out = allocData(zy.type, Y.length) as Uint8Array;
+    for (let i = 0; i < Y.length; i++) {
+      const m = Math.floor(i / per) % M;
+      const scale = (Number(sx.data[0]) * SW[SW.length > 1 ? m : 0]) / Number(sy.data[0]);
+      out[i] = Math.min(hi, Math.max(lo, roundHalfEven(Math.fround(Y[i] * scale)) + Number(zy.data[0])));
+    }
+    return [new Tensor(zy.type, out, y.dims)];
   },
 });

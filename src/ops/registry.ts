@@ -14,7 +14,9 @@ import * as quant from './quant.js';
 import * as resize from './resize.js';
 import * as signal from './signal.js';
 import * as einsum from './einsum.js';
-import * as misc from './misc.js';
+import * as algebra from './algebra.js';
+import * as detection from './detection.js';
+import * as text from './text.js';
 import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
@@ -75,9 +77,9 @@ export const OPS: readonly OpRow[] = [
   row('Dropout', gen.Dropout), row('Range', gen.Range, 11),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
   row('Resize', resize.Resize, 10), row('Upsample', resize.Upsample, 7, 9), row('GridSample', resize.GridSample, 16), row('Einsum', einsum.Einsum, 12),
-  row('Det', misc.Det, 11), row('Unique', misc.Unique, 11), row('NonMaxSuppression', misc.NonMaxSuppression, 10),
-  row('StringNormalizer', misc.StringNormalizer, 10), row('RoiAlign', misc.RoiAlign, 10), row('TfIdfVectorizer', misc.TfIdfVectorizer, 9), row('MaxUnpool', misc.MaxUnpool, 9),
-  row('ConvInteger', misc.ConvInteger, 10), row('QLinearConv', misc.QLinearConv, 10),
+  row('Det', algebra.Det, 11), row('Unique', algebra.Unique, 11), row('NonMaxSuppression', detection.NonMaxSuppression, 10),
+  row('StringNormalizer', text.StringNormalizer, 10), row('RoiAlign', detection.RoiAlign, 10), row('TfIdfVectorizer', text.TfIdfVectorizer, 9), row('MaxUnpool', pool.MaxUnpool, 9),
+  row('ConvInteger', quant.ConvInteger, 10), row('QLinearConv', quant.QLinearConv, 10),
   row('MatMulInteger', einsum.MatMulInteger, 10), row('QLinearMatMul', einsum.QLinearMatMul, 10),
   row('HannWindow', signal.HannWindow, 17), row('HammingWindow', signal.HammingWindow, 17), row('BlackmanWindow', signal.BlackmanWindow, 17),
   row('DFT', signal.DFT, 17), row('STFT', signal.STFT, 17), row('MelWeightMatrix', signal.MelWeightMatrix, 17),
