@@ -7,6 +7,7 @@ Writes test/fixtures/<name>/{model.onnx, meta.json, in_<k>.npy, out_<k>.npy, sta
 Fixed seeds: the same torch build writes the same files.
 """
 import json, os, sys, zlib
+from typing import List
 import numpy as np
 import torch
 from torch import nn
@@ -234,6 +235,23 @@ class ScriptedLoop(nn.Module):
         return h, acc
 
 
+class ScriptedListLoop(nn.Module):
+    """The same RNN collecting its outputs in a Python list: exported as SequenceEmpty, a Loop with
+    SequenceInsert, and ConcatFromSequence."""
+
+    def __init__(self):
+        super().__init__()
+        self.ih = nn.Linear(3, 4)
+        self.hh = nn.Linear(4, 4)
+
+    def forward(self, x, h):
+        outs: List[torch.Tensor] = []
+        for t in range(x.size(0)):
+            h = torch.tanh(self.ih(x[t]) + self.hh(h))
+            outs.append(h)
+        return torch.stack(outs), h
+
+
 def rnn_family(kind, **kw):
     return {'lstm': nn.LSTM, 'gru': nn.GRU, 'rnn': nn.RNN}[kind](**kw)
 
@@ -314,6 +332,11 @@ def main():
     export('scripted_rnn_loop', scripted, [torch.randn(6, 2, 3), torch.randn(2, 4)], ['x', 'h0'], ['hn', 'acc'],
            opset=14, dynamic_axes={'x': {0: 'time', 1: 'batch'}, 'h0': {0: 'batch'}},
            doc='torch.jit.script loop of an Elman RNN written with Linear layers (exported as ONNX Loop)')
+
+    torch.manual_seed(8)
+    export('scripted_rnn_list_loop', torch.jit.script(ScriptedListLoop()), [torch.randn(6, 2, 3), torch.randn(2, 4)], ['x', 'h0'],
+           ['y', 'hn'], opset=14, dynamic_axes={'x': {0: 'time', 1: 'batch'}, 'h0': {0: 'batch'}},
+           doc='torch.jit.script RNN loop appending to a list (ONNX Loop over a sequence, ConcatFromSequence)')
 
     # Modules for the graph API and from-torch: nn.LSTM(proj_size) (which torch.onnx.export refuses)
     # and plain LSTM / GRU / RNN, run by PyTorch itself.

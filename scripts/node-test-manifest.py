@@ -19,8 +19,8 @@ SUPPORTED = set(subprocess.check_output(
 
 # Tests whose ops are all supported but that rnnx does not run, with the reason.
 EXCLUDED = {
-    'test_identity_opt': 'optional(sequence) values are not supported (tensors only)',
-    'test_identity_sequence': 'sequence values are not supported (tensors only)',
+
+
     'test_training_dropout': 'training-mode Dropout with ratio > 0 is random; rnnx is inference only',
     'test_training_dropout_default': 'training-mode Dropout with ratio > 0 is random; rnnx is inference only',
     'test_training_dropout_default_mask': 'training-mode Dropout with ratio > 0 is random; rnnx is inference only',

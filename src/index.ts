@@ -1,9 +1,10 @@
 export { Tensor, type DataType, type TensorData } from './ir/tensor.js';
+export { TensorSequence, OptionalValue, type Value as RuntimeValue } from './ir/value.js';
 export { RnnxError, NodeError } from './ir/errors.js';
 export type { Graph, Model, Node, ValueInfo, Attribute, Dim } from './ir/graph.js';
 export { validateGraph } from './ir/graph.js';
 export { loadModel, decodeModel } from './import/model.js';
-export { InferenceSession, ExecutionPlan, type Feeds } from './runtime/session.js';
+export { InferenceSession, ExecutionPlan, type Feeds, type ValueFeeds, type SessionOptions } from './runtime/session.js';
 export { OPS, lookupOp } from './ops/registry.js';
 export { GraphBuilder, type Value, type BuilderOptions } from './builder/graph-builder.js';
 export { LSTM, GRU, RNN, LSTMCell, GRUCell, RNNCell, Linear, Embedding, Module, RecurrentModule, readStateDict } from './nn/modules.js';

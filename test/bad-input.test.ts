@@ -71,12 +71,19 @@ describe('malformed models', () => {
     }
     expect(ran).toBeGreaterThan(0);
   });
-  it('sequence values and unknown element types are refused at load with the value named', () => {
+  it('map values and unknown element types are refused at load with the value named', () => {
     const proto = onnx.ModelProto.decode(encodeModel(model([node('r', 'Identity', ['x'], ['y'])])));
-    proto.graph!.input![0].type = { sequenceType: { elemType: { tensorType: { elemType: 1 } } } };
-    expectRnnxError(() => InferenceSession.createSync(onnx.ModelProto.encode(proto).finish()), /Value 'x': sequence values are not supported/);
+    proto.graph!.input![0].type = { mapType: { keyType: 7, valueType: { tensorType: { elemType: 1 } } } };
+    expectRnnxError(() => InferenceSession.createSync(onnx.ModelProto.encode(proto).finish()), /Value 'x': map values are not supported/);
     proto.graph!.input![0].type = { tensorType: { elemType: 14 } };
     expectRnnxError(() => InferenceSession.createSync(onnx.ModelProto.encode(proto).finish()), /Value 'x': data type complex64 is not supported/);
+  });
+  it('a sequence reaching a tensor op, or a tensor fed as a sequence, is a clear error', () => {
+    const proto = onnx.ModelProto.decode(encodeModel(model([node('r', 'Relu', ['x'], ['y'])])));
+    proto.graph!.input![0].type = { sequenceType: { elemType: { tensorType: { elemType: 1 } } } };
+    const s = InferenceSession.createSync(onnx.ModelProto.encode(proto).finish());
+    expectRnnxError(() => s.runValues({ x: [x, x] }), /Node r \(Relu\): input 'x' is a sequence of 2 float32 tensors; this op takes tensors/);
+    expectRnnxError(() => s.runValues({ x }), /Feed 'x': expected a sequence/);
   });
   it('a file that does not exist', () => {
     expectRnnxError(() => InferenceSession.createSync('/nonexistent/model.onnx'), /Cannot read model/);

@@ -79,6 +79,22 @@ export class GraphBuilder {
    * Marks `v` as a graph output, renamed to `name` when given (the producing node's output is
    * renamed, so no Identity is added; graph inputs and constants get an Identity).
    */
+  /** A graph input holding a sequence of `type` tensors (fed to runValues as a Tensor[]). */
+  sequenceInput(name: string, type: DataType): Value {
+    if (this.names.has(name)) throw new RnnxError(`GraphBuilder: name '${name}' is already used`);
+    this.names.add(name);
+    this.inputs.push({ name, kind: 'sequence', type });
+    return { name };
+  }
+
+  /** Marks a sequence-valued result as a graph output (read it with runValues). */
+  sequenceOutput(v: Value, name?: string, type?: DataType): Value {
+    const out = this.output(v, name, type);
+    const i = this.outputs.findIndex((o) => o.name === out.name);
+    this.outputs[i] = { name: out.name, kind: 'sequence', type };
+    return out;
+  }
+
   output(v: Value, name?: string, type?: DataType, shape?: readonly Dim[]): Value {
     let n = v.name;
     if (name && name !== v.name) {

@@ -24,9 +24,14 @@ function encodeAttribute(name: string, a: Attribute): OnnxNs.IAttributeProto {
 }
 
 function encodeValueInfo(v: ValueInfo): OnnxNs.IValueInfoProto {
-  if (!v.type) return { name: v.name };
-  const shape = v.shape ? { dim: v.shape.map((d: Dim) => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {})) } : undefined;
-  return { name: v.name, type: { tensorType: { elemType: dtypeToOnnx(v.type), shape } } };
+  const kind = v.kind ?? 'tensor';
+  if (!v.type && kind === 'tensor') return { name: v.name };
+  const shape = v.shape && kind === 'tensor' ? { dim: v.shape.map((d: Dim) => (typeof d === 'number' ? { dimValue: d } : typeof d === 'string' ? { dimParam: d } : {})) } : undefined;
+  const tensorType: OnnxNs.ITypeProto = { tensorType: { elemType: v.type ? dtypeToOnnx(v.type) : 0, shape } };
+  if (kind === 'tensor') return { name: v.name, type: tensorType };
+  const sequenceType: OnnxNs.ITypeProto = { sequenceType: { elemType: tensorType } };
+  if (kind === 'sequence') return { name: v.name, type: sequenceType };
+  return { name: v.name, type: { optionalType: { elemType: v.optionalOf === 'sequence' ? sequenceType : tensorType } } };
 }
 
 function encodeNode(n: Node): OnnxNs.INodeProto {

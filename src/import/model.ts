@@ -90,19 +90,25 @@ export function decodeGraph(gp: OnnxNs.IGraphProto, ctx: ExternalDataContext): G
 }
 
 function decodeValueInfo(vi: OnnxNs.IValueInfoProto): ValueInfo {
-  const tt = vi.type?.tensorType;
-  if (!tt) {
-    const kind = vi.type?.sequenceType ? 'sequence' : vi.type?.mapType ? 'map' : (vi.type as { optionalType?: unknown } | undefined)?.optionalType ? 'optional' : undefined;
-    if (kind) throw new RnnxError(`Value '${vi.name}': ${kind} values are not supported (tensors only)`);
-    return { name: vi.name ?? '' };
+  const name = vi.name ?? '';
+  const t = vi.type;
+  if (t?.mapType) throw new RnnxError(`Value '${name}': map values are not supported`);
+  // sequence(tensor), optional(tensor) and optional(sequence(tensor)) carry their element tensor type
+  const seq = t?.sequenceType ?? t?.optionalType?.elemType?.sequenceType;
+  const kind: ValueInfo['kind'] = t?.optionalType ? 'optional' : t?.sequenceType ? 'sequence' : 'tensor';
+  const tt = seq ? seq.elemType?.tensorType : t?.optionalType ? t.optionalType.elemType?.tensorType : t?.tensorType;
+  if ((seq && seq.elemType && !seq.elemType.tensorType) || (t?.optionalType?.elemType?.mapType)) {
+    throw new RnnxError(`Value '${name}': only sequences and optionals of tensors are supported`);
   }
+  const extra = t?.optionalType?.elemType?.sequenceType ? { optionalOf: 'sequence' as const } : {};
+  if (!tt) return kind === 'tensor' ? { name } : { name, kind, ...extra };
   const code = tt.elemType ?? 0;
   const type = dtypeFromOnnx(code);
-  if (code !== 0 && !type) throw new RnnxError(`Value '${vi.name}': data type ${onnxDtypeName(code)} is not supported`);
-  const shape: Dim[] | undefined = tt.shape
+  if (code !== 0 && !type) throw new RnnxError(`Value '${name}': data type ${onnxDtypeName(code)} is not supported`);
+  const shape: Dim[] | undefined = tt.shape && kind === 'tensor'
     ? (tt.shape.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue != null && toNum(d.dimValue) >= 0 && (d as { value?: string }).value === 'dimValue' ? toNum(d.dimValue) : null))
     : undefined;
-  return { name: vi.name ?? '', type, shape };
+  return kind === 'tensor' ? { name, type, shape } : { name, kind, type, ...extra };
 }
 
 function decodeNode(np: OnnxNs.INodeProto, index: number, ctx: ExternalDataContext): Node {

@@ -19,6 +19,10 @@ export type Dim = number | string | null;
 
 export interface ValueInfo {
   readonly name: string;
+  /** 'tensor' (default), or an ONNX sequence / optional whose elements have `type`. */
+  readonly kind?: 'tensor' | 'sequence' | 'optional';
+  /** For an optional: whether it holds a tensor (default) or a sequence of tensors. */
+  readonly optionalOf?: 'tensor' | 'sequence';
   readonly type?: DataType;
   /** Undefined when the rank is unknown. */
   readonly shape?: readonly Dim[];

@@ -1,7 +1,8 @@
 import { nodeError, RnnxError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
-import { defineOp, type AttrReader, type OpContext, type SubgraphPlan } from './op.js';
+import type { Value } from '../ir/value.js';
+import { defineOp, defineValueOp, type AttrReader, type OpContext, type SubgraphPlan } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };
 
@@ -16,7 +17,7 @@ function body(ctx: OpContext, a: AttrReader, name: string): SubgraphPlan {
 }
 
 /** Runs a subgraph with `bind` values for its inputs on top of the enclosing scope. */
-function runBody(plan: SubgraphPlan, scope: ReadonlyMap<string, Tensor> | undefined, bind: readonly Tensor[], ctx: OpContext): Tensor[] {
+function runBody(plan: SubgraphPlan, scope: ReadonlyMap<string, Value> | undefined, bind: readonly Value[], ctx: OpContext): Value[] {
   const g = plan.graph;
   const values = new Map(scope ?? []);
   if (bind.length !== g.inputs.length) {
@@ -66,11 +67,11 @@ function elemInfo(g: Graph, i: number): { type: Tensor['type']; dims: readonly n
 }
 
 /** If: runs then_branch or else_branch on a boolean scalar. */
-export const If = defineOp({
+export const If = defineValueOp({
   parse: (ctx, a) => ({ then: body(ctx, a, 'then_branch'), else: body(ctx, a, 'else_branch') }),
-  run(inputs, p, ctx, _reuse, scope) {
+  run(inputs, p, ctx, scope) {
     const cond = inputs[0];
-    if (!cond || cond.size !== 1) throw nodeError(ctx.node, 'input 0 (cond) must be a one-element tensor');
+    if (!(cond instanceof Tensor) || cond.size !== 1) throw nodeError(ctx.node, 'input 0 (cond) must be a one-element tensor');
     const plan = cond.data[0] ? p.then : p.else;
     const outs = runBody(plan, scope, [], ctx);
     if (outs.length !== ctx.node.outputs.length) {
@@ -84,10 +85,11 @@ export const If = defineOp({
  * Loop: body(iteration_num, cond, v…) -> (cond, v…, scan…) while i < M and cond; loop-carried
  * values come out last, scan outputs stacked along a new first axis.
  */
-export const Loop = defineOp({
+export const Loop = defineValueOp({
   parse: (ctx, a) => body(ctx, a, 'body'),
-  run(inputs, plan, ctx, _reuse, scope) {
+  run(inputs, plan, ctx, scope) {
     const [M, condIn, ...carried] = inputs;
+    if ((M && !(M instanceof Tensor)) || (condIn && !(condIn instanceof Tensor))) throw nodeError(ctx.node, 'M and cond must be tensors');
     const g = plan.graph;
     const N = carried.length;
     const K = g.outputs.length - 1 - N;
@@ -95,15 +97,15 @@ export const Loop = defineOp({
     if (carried.some((t) => t === undefined)) throw nodeError(ctx.node, 'loop-carried inputs must be present');
     const maxTrips = M ? Number(M.data[0]) : Infinity;
     let cond = condIn ? Boolean(condIn.data[0]) : true;
-    let vs = carried as Tensor[];
+    let vs = carried as Value[];
     const scans: Tensor[][] = Array.from({ length: K }, () => []);
     let i = 0;
     for (; i < maxTrips && cond; i++) {
       if (i >= MAX_ITERATIONS) throw new RnnxError(`Node ${ctx.node.name} (Loop): more than ${MAX_ITERATIONS} iterations; refusing to run on`);
       const outs = runBody(plan, scope, [new Tensor('int64', BigInt64Array.of(BigInt(i)), []), new Tensor('bool', Uint8Array.of(cond ? 1 : 0), []), ...vs], ctx);
-      if (condIn) cond = Boolean(outs[0].data[0]);
+      if (condIn) cond = Boolean(tensorOut(outs[0], ctx).data[0]);
       vs = outs.slice(1, 1 + N);
-      outs.slice(1 + N).forEach((t, k) => scans[k].push(t));
+      outs.slice(1 + N).forEach((t, k) => scans[k].push(tensorOut(t, ctx)));
     }
     return [...vs, ...scans.map((s, k) => stack(s, 0, false, elemInfo(g, 1 + N + k), ctx))];
   },
@@ -149,7 +151,7 @@ export const Scan = defineOp<ScanAttrs>({
     const scans: Tensor[][] = Array.from({ length: K }, () => []);
     for (let t = 0; t < T; t++) {
       const slices = xs.map((x, j) => sliceAt(x, axes[j], p.inDirs?.[j] ? T - 1 - t : t));
-      const outs = runBody(p.plan, scope, [...states, ...slices], ctx);
+      const outs = runBody(p.plan, scope, [...states, ...slices], ctx).map((o) => tensorOut(o, ctx));
       states = outs.slice(0, N);
       outs.slice(N).forEach((o, k) => scans[k].push(o));
     }
@@ -161,6 +163,11 @@ export const Scan = defineOp<ScanAttrs>({
     })];
   },
 });
+
+function tensorOut(v: Value, ctx: OpContext): Tensor {
+  if (!(v instanceof Tensor)) throw nodeError(ctx.node, `the body produced a ${v.kind} where a tensor is needed`);
+  return v;
+}
 
 /** x with index t taken on `axis` (the axis removed). */
 function sliceAt(x: Tensor, axis: number, t: number): Tensor {

@@ -1,6 +1,6 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
-import { checkType, defineOp, intsOf, need } from './op.js';
+import { checkType, defineOp, defineValueOp, intsOf, need } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };
 
@@ -59,9 +59,13 @@ export const Constant = defineOp({
   run: (_i, value) => [value],
 });
 
-export const Identity = defineOp({
+/** Identity passes any value through: tensors, sequences, optionals. */
+export const Identity = defineValueOp({
   parse: () => null,
-  run: (inputs, _p, ctx) => [need(inputs, 0, ctx, 'input')],
+  run: (inputs, _p, ctx) => {
+    if (inputs[0] === undefined) throw nodeError(ctx.node, 'input 0 (input) is required but missing');
+    return [inputs[0]];
+  },
 });
 
 /**

@@ -1,6 +1,7 @@
 import { nodeError } from '../ir/errors.js';
 import type { Attribute, Graph, Node } from '../ir/graph.js';
 import type { DataType, Tensor } from '../ir/tensor.js';
+import type { Value } from '../ir/value.js';
 import type { GemmPool } from '../wasm/threads.js';
 
 export interface OpContext {
@@ -18,26 +19,42 @@ export interface OpContext {
 /** A prepared subgraph: `execute` runs it on a map holding the outer scope plus its inputs. */
 export interface SubgraphPlan {
   readonly graph: Graph;
-  execute(values: Map<string, Tensor>): void;
+  execute(values: Map<string, Value>): void;
 }
 
 export type Inputs = readonly (Tensor | undefined)[];
+/** Inputs of ops that take sequences and optionals too. */
+export type ValueInputs = readonly (Value | undefined)[];
 
 /**
  * One op: `parse` reads and validates the attributes once when a session is created (built and
  * imported graphs alike); `run` is a pure function of the input tensors and parsed attributes.
  */
 export interface OpDef<A = unknown> {
+  /** True for ops whose inputs and outputs may be sequences or optionals (see defineValueOp). */
+  readonly values?: boolean;
   parse(ctx: OpContext, attrs: AttrReader): A;
   /**
    * `reuse(i)`: input i dies at this node and no live value shares its buffer, so it may be
    * overwritten. `scope`: every value visible at this node (what subgraphs may read).
    */
-  run(inputs: Inputs, attrs: A, ctx: OpContext, reuse?: (i: number) => boolean, scope?: ReadonlyMap<string, Tensor>): (Tensor | undefined)[];
+  run(inputs: Inputs, attrs: A, ctx: OpContext, reuse?: (i: number) => boolean, scope?: ReadonlyMap<string, Value>): (Tensor | undefined)[];
 }
 
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {
   return def;
+}
+
+/** An op over any values (tensors, sequences, optionals): the executor passes them through unchecked. */
+export function defineValueOp<A>(def: {
+  parse(ctx: OpContext, attrs: AttrReader): A;
+  run(inputs: ValueInputs, attrs: A, ctx: OpContext, scope?: ReadonlyMap<string, Value>): (Value | undefined)[];
+}): OpDef<A> {
+  return {
+    values: true,
+    parse: def.parse,
+    run: (inputs, attrs, ctx, _reuse, scope) => def.run(inputs, attrs, ctx, scope) as (Tensor | undefined)[],
+  };
 }
 
 /** Typed attribute access that remembers what was read, so unread (unsupported) attributes can be refused. */

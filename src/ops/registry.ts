@@ -10,6 +10,7 @@ import * as norm from './norm.js';
 import * as pool from './pool.js';
 import * as loss from './loss.js';
 import * as control from './control.js';
+import * as seq from './sequence.js';
 import * as quant from './quant.js';
 import * as resize from './resize.js';
 import * as signal from './signal.js';
@@ -85,6 +86,11 @@ export const OPS: readonly OpRow[] = [
   row('DFT', signal.DFT, 17), row('STFT', signal.STFT, 17), row('MelWeightMatrix', signal.MelWeightMatrix, 17),
   row('QuantizeLinear', quant.QuantizeLinear, 10), row('DequantizeLinear', quant.DequantizeLinear, 10),
   row('DynamicQuantizeLinear', quant.DynamicQuantizeLinear, 11),
+  row('SequenceEmpty', seq.SequenceEmpty, 11), row('SequenceConstruct', seq.SequenceConstruct, 11),
+  row('SequenceInsert', seq.SequenceInsert, 11), row('SequenceAt', seq.SequenceAt, 11), row('SequenceErase', seq.SequenceErase, 11),
+  row('SequenceLength', seq.SequenceLength, 11), row('ConcatFromSequence', seq.ConcatFromSequence, 11),
+  row('SplitToSequence', seq.SplitToSequence, 11), row('SequenceMap', seq.SequenceMap, 17),
+  row('Optional', seq.Optional, 15), row('OptionalHasElement', seq.OptionalHasElement, 15), row('OptionalGetElement', seq.OptionalGetElement, 15),
   row('If', control.If), row('Loop', control.Loop), row('Scan', control.Scan, 9),
   row('Cast', cast.Cast, 6), row('CastLike', cast.CastLike, 15),
   // rnnx's own domain: whole PyTorch recurrent modules, made by the importer's fusion or the graph API.

@@ -1,6 +1,7 @@
 import { NodeError, RnnxError, nodeError } from '../ir/errors.js';
 import { validateGraph, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
-import { asTensor, type Tensor } from '../ir/tensor.js';
+import { asTensor, Tensor } from '../ir/tensor.js';
+import { OptionalValue, TensorSequence, describeValue, type Value } from '../ir/value.js';
 import { loadModel, type LoadOptions } from '../import/model.js';
 import { GemmPool } from '../wasm/threads.js';
 import { AttrReader, type OpContext, type OpDef } from '../ops/op.js';
@@ -55,6 +56,8 @@ interface Step {
 }
 
 export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims: readonly number[] }>;
+/** Feeds for runValues: tensors, sequences (arrays of tensors) and optionals (null: empty). */
+export type ValueFeeds = Record<string, Value | Feeds[string] | readonly Feeds[string][] | null>;
 
 /** A prepared graph: ops resolved, attributes parsed and validated, execution order fixed. */
 export class ExecutionPlan {
@@ -109,7 +112,7 @@ export class ExecutionPlan {
         throw new NodeError(r.node.name, r.node.opType, `invalid node: ${(e as Error).message}`);
       }
       reader.assertAllRead();
-      const foldable = r.node.inputs.length > 0 && r.node.inputs.every((n) => !n || constants.has(n)) && subgraphsOf(r.node).length === 0;
+      const foldable = r.node.inputs.length > 0 && r.node.inputs.every((n) => !n || constants.has(n)) && subgraphsOf(r.node).length === 0 && !r.def.values;
       if (foldable) {
         const outs = runStep(r.def, r.node.inputs.map((n) => (n ? constants.get(n) : undefined)), attrs, r.ctx);
         r.node.outputs.forEach((o, i) => o && outs[i] && constants.set(o, outs[i]!));
@@ -134,23 +137,23 @@ export class ExecutionPlan {
     });
   }
 
-  /** Runs the graph: `values` holds feeds and receives every output. */
-  execute(values: Map<string, Tensor>): void {
+  /** Runs the graph: `values` holds feeds (and, in a subgraph, the outer scope) and receives every output. */
+  execute(values: Map<string, Value>): void {
     // Memory the caller or the model owns (feeds, constants) is never overwritten, even through an alias.
     const owned = new Set<ArrayBufferLike>();
-    for (const v of values.values()) {
-      const buf = (v.data as { buffer?: ArrayBufferLike }).buffer;
-      if (buf) owned.add(buf);
-    }
+    for (const v of values.values()) for (const buf of buffersOf(v)) owned.add(buf);
     for (const s of this.steps) {
       const inputs = s.node.inputs.map((name) => {
         if (name === '') return undefined;
         const v = values.get(name);
         if (v === undefined) throw nodeError(s.node, `input '${name}' has no value`);
+        if (!s.def.values && !(v instanceof Tensor)) throw nodeError(s.node, `input '${name}' is a ${describeValue(v)}; this op takes tensors`);
         return v;
       });
-      const reuse = s.dying.length ? (i: number) => s.dying.includes(i) && unshared(inputs[i]!, s.node.inputs[i], values, owned) : undefined;
-      const outs = runStep(s.def, inputs, s.attrs, s.ctx, reuse, values);
+      const reuse = s.dying.length
+        ? (i: number) => s.dying.includes(i) && inputs[i] instanceof Tensor && unshared(inputs[i] as Tensor, s.node.inputs[i], values, owned)
+        : undefined;
+      const outs = runStep(s.def, inputs as (Tensor | undefined)[], s.attrs, s.ctx, reuse, values);
       s.node.outputs.forEach((name, i) => {
         if (!name) return;
         const t = outs[i];
@@ -162,17 +165,27 @@ export class ExecutionPlan {
   }
 }
 
+/** The array buffers a value's tensors live in. */
+function buffersOf(v: Value): ArrayBufferLike[] {
+  if (v instanceof Tensor) {
+    const buf = (v.data as { buffer?: ArrayBufferLike }).buffer;
+    return buf ? [buf] : [];
+  }
+  if (v instanceof TensorSequence) return v.items.flatMap(buffersOf);
+  return v.value ? buffersOf(v.value) : [];
+}
+
 /** True when no other live value views the same memory as `t` (Reshape, Identity, … alias their input). */
-function unshared(t: Tensor, name: string, values: Map<string, Tensor>, owned: Set<ArrayBufferLike>): boolean {
+function unshared(t: Tensor, name: string, values: Map<string, Value>, owned: Set<ArrayBufferLike>): boolean {
   const buf = (t.data as { buffer?: ArrayBufferLike }).buffer;
   if (!buf || owned.has(buf)) return false;
-  for (const [k, v] of values) if (k !== name && (v.data as { buffer?: ArrayBufferLike }).buffer === buf) return false;
+  for (const [k, v] of values) if (k !== name && buffersOf(v).includes(buf)) return false;
   return true;
 }
 
 function runStep(
   def: OpDef<unknown>, inputs: (Tensor | undefined)[], attrs: unknown, ctx: OpContext,
-  reuse?: (i: number) => boolean, scope?: ReadonlyMap<string, Tensor>,
+  reuse?: (i: number) => boolean, scope?: ReadonlyMap<string, Value>,
 ): (Tensor | undefined)[] {
   try {
     return def.run(inputs, attrs, ctx, reuse, scope);
@@ -229,8 +242,18 @@ export class InferenceSession {
     return this.model.graph;
   }
 
+  /** Runs the model; every output must be a tensor (see runValues for sequences and optionals). */
   runSync(feeds: Feeds, fetches?: readonly string[]): Record<string, Tensor> {
-    const values = new Map<string, Tensor>();
+    const out = this.runValues(feeds, fetches);
+    for (const [k, v] of Object.entries(out)) {
+      if (!(v instanceof Tensor)) throw new RnnxError(`Output '${k}' is a ${describeValue(v)}: use runValues() for sequence and optional outputs`);
+    }
+    return out as Record<string, Tensor>;
+  }
+
+  /** Runs the model with any values: a sequence feed may be a Tensor[] or a TensorSequence. */
+  runValues(feeds: ValueFeeds, fetches?: readonly string[]): Record<string, Value> {
+    const values = new Map<string, Value>();
     for (const [k, v] of this.plan.constants) values.set(k, v);
     const byName = new Map(this.inputMetadata.map((v) => [v.name, v]));
     for (const name of Object.keys(feeds)) {
@@ -238,16 +261,12 @@ export class InferenceSession {
     }
     const missing = this.inputNames.filter((n) => !(n in feeds));
     if (missing.length > 0) throw new RnnxError(`Missing feed${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
-    for (const info of this.inputMetadata) {
-      const t = asTensor(feeds[info.name], `Feed '${info.name}'`);
-      checkFeed(info, t);
-      values.set(info.name, t);
-    }
+    for (const info of this.inputMetadata) values.set(info.name, feedValue(info, feeds[info.name]));
     for (const f of fetches ?? []) {
       if (!this.outputNames.includes(f)) throw new RnnxError(`Fetch '${f}' is not an output of the model (outputs: ${this.outputNames.join(', ')})`);
     }
     this.plan.execute(values);
-    const result: Record<string, Tensor> = {};
+    const result: Record<string, Value> = {};
     for (const name of fetches ?? this.outputNames) result[name] = values.get(name)!;
     return result;
   }
@@ -255,6 +274,28 @@ export class InferenceSession {
   async run(feeds: Feeds, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
     return this.runSync(feeds, fetches);
   }
+}
+
+/** A feed as the graph input declares it: a tensor, a sequence, or an optional. */
+function feedValue(info: ValueInfo, v: unknown): Value {
+  const what = `Feed '${info.name}'`;
+  const kind = info.kind ?? 'tensor';
+  const seq = (x: unknown): TensorSequence => {
+    if (x instanceof TensorSequence) return x;
+    if (!Array.isArray(x)) throw new RnnxError(`${what}: expected a sequence (an array of tensors)`);
+    const items = x.map((t, i) => asTensor(t, `${what}[${i}]`));
+    items.forEach((t, i) => { if (info.type && t.type !== info.type) throw new RnnxError(`${what}[${i}]: expected ${info.type}, got ${t.type}`); });
+    return new TensorSequence(info.type, items);
+  };
+  if (kind === 'sequence') return seq(v);
+  if (kind === 'optional') {
+    if (v instanceof OptionalValue) return v;
+    if (v === null) return new OptionalValue(undefined);
+    return new OptionalValue(Array.isArray(v) || v instanceof TensorSequence ? seq(v) : asTensor(v, what));
+  }
+  const t = asTensor(v, what);
+  checkFeed(info, t);
+  return t;
 }
 
 function checkFeed(info: ValueInfo, t: Tensor): void {

@@ -1,0 +1,76 @@
+// Sequence values through the public API: built in code, run with runValues, and round-tripped
+// through ONNX. Tensor results of sequence graphs are checked against onnxruntime-node; the
+// sequence-valued results themselves are checked by the ONNX backend node tests (onnx-node.test.ts).
+import { describe, expect, it } from 'vitest';
+import { GraphBuilder } from '../src/builder/graph-builder.js';
+import { encodeModel } from '../src/export/onnx.js';
+import { RnnxError } from '../src/ir/errors.js';
+import { Tensor } from '../src/ir/tensor.js';
+import { TensorSequence } from '../src/ir/value.js';
+import { compareTensors } from '../src/runtime/compare.js';
+import { InferenceSession } from '../src/runtime/session.js';
+import { randTensor, rng, runOrt } from './helpers.js';
+
+const r = rng(33);
+const TOL = { rtol: 1e-6, atol: 1e-7 };
+
+function splitConcat() {
+  const b = new GraphBuilder({ opset: 14 });
+  const x = b.input('x', 'float32', [5, 3]);
+  const [seq] = b.op('SplitToSequence', [x], { axis: 0, keepdims: 0 });
+  const [n] = b.op('SequenceLength', [seq]);
+  const [last] = b.op('SequenceAt', [seq, b.constant('minus1', new Tensor('int64', [-1n], []))]);
+  const [rev] = b.op('ConcatFromSequence', [seq], { axis: 1, new_axis: 1 });
+  b.output(n, 'n');
+  b.output(last, 'last');
+  b.output(rev, 'stacked');
+  b.sequenceOutput(seq, 'rows', 'float32');
+  return b.build();
+}
+
+describe('sequence values', () => {
+  it('SplitToSequence / SequenceAt / ConcatFromSequence agree with onnxruntime-node', async () => {
+    const model = splitConcat();
+    const x = randTensor(r, [5, 3]);
+    const ours = InferenceSession.createSync(model).runValues({ x });
+    // onnxruntime-node returns tensors only, so ask it for the tensor outputs
+    const tensorOnly = { ...model, graph: { ...model.graph, outputs: model.graph.outputs.filter((o) => o.kind !== 'sequence') } };
+    const theirs = await runOrt(encodeModel(tensorOnly), { x });
+    for (const k of ['n', 'last', 'stacked']) {
+      expect(compareTensors(ours[k] as Tensor, theirs[k], TOL).message ?? '', k).toBe('');
+    }
+    const rows = ours.rows;
+    expect(rows).toBeInstanceOf(TensorSequence);
+    const items = (rows as TensorSequence).items;
+    expect(items.length).toBe(5);
+    for (let i = 0; i < 5; i++) {
+      expect(items[i].dims).toEqual([3]);
+      expect(Array.from(items[i].data as Float32Array)).toEqual(Array.from((x.data as Float32Array).subarray(i * 3, i * 3 + 3)));
+    }
+  });
+
+  it('runSync refuses a sequence output and names runValues; encodeModel keeps the sequence type', () => {
+    const model = splitConcat();
+    const s = InferenceSession.createSync(encodeModel(model));
+    expect(s.outputMetadata.find((o) => o.name === 'rows')?.kind).toBe('sequence');
+    const x = randTensor(r, [5, 3]);
+    expect(() => s.runSync({ x })).toThrow(RnnxError);
+    expect(() => s.runSync({ x })).toThrow(/Output 'rows' is a sequence of 5 float32 tensors: use runValues/);
+    expect(Object.keys(s.runSync({ x }, ['n', 'stacked']))).toEqual(['n', 'stacked']);
+  });
+
+  it('a sequence input fed as a Tensor[] or TensorSequence', () => {
+    const b = new GraphBuilder({ opset: 14 });
+    const seq = b.sequenceInput('parts', 'float32');
+    const [y] = b.op('ConcatFromSequence', [seq], { axis: 0 });
+    b.output(y, 'y');
+    const s = InferenceSession.createSync(encodeModel(b.build()));
+    const a = new Tensor('float32', [1, 2], [1, 2]);
+    const c = new Tensor('float32', [3, 4, 5, 6], [2, 2]);
+    for (const parts of [[a, c], new TensorSequence('float32', [a, c])]) {
+      const out = s.runValues({ parts }).y as Tensor;
+      expect(out.dims).toEqual([3, 2]);
+      expect(Array.from(out.data as Float32Array)).toEqual([1, 2, 3, 4, 5, 6]);
+    }
+  });
+});
