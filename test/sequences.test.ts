@@ -3,6 +3,7 @@
 // sequence-valued results themselves are checked by the ONNX backend node tests (onnx-node.test.ts).
 import { describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../src/builder/graph-builder.js';
+import type { Graph, Model } from '../src/ir/graph.js';
 import { encodeModel } from '../src/export/onnx.js';
 import { RnnxError } from '../src/ir/errors.js';
 import { Tensor } from '../src/ir/tensor.js';
@@ -28,7 +29,60 @@ function splitConcat() {
   return b.build();
 }
 
+/** Runs a model with tensor outputs in rnnx and onnxruntime-node and compares every output. */
+async function agree(model: Model, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
+  const ours = InferenceSession.createSync(model).runSync(feeds);
+  const theirs = await runOrt(encodeModel(model), feeds);
+  expect(Object.keys(ours).sort()).toEqual(Object.keys(theirs).sort());
+  for (const k of Object.keys(theirs)) expect(compareTensors(ours[k], theirs[k], TOL).message ?? '', k).toBe('');
+  return ours;
+}
+const i64 = (v: number) => new Tensor('int64', [BigInt(v)], []);
+
 describe('sequence values', () => {
+  it('SequenceConstruct / SequenceInsert / SequenceErase / SequenceEmpty agree with onnxruntime-node', async () => {
+    const b = new GraphBuilder({ opset: 17 });
+    const a = b.input('a', 'float32', [2, 3]);
+    const c = b.input('c', 'float32', [1, 3]);
+    const [seq] = b.op('SequenceConstruct', [a, c, a]);
+    const [ins] = b.op('SequenceInsert', [seq, c, b.constant('p1', i64(1))]);     // a c c a
+    const [back] = b.op('SequenceInsert', [ins, a]);                               // a c c a a
+    const [er] = b.op('SequenceErase', [back, b.constant('m2', i64(-2))]);         // a c c a
+    const [er2] = b.op('SequenceErase', [er]);                                     // a c c
+    const [empty] = b.op('SequenceEmpty', [], { dtype: 1 });
+    const [one] = b.op('SequenceInsert', [empty, c]);
+    b.output(b.op('ConcatFromSequence', [er2], { axis: 0 })[0], 'cat');
+    b.output(b.op('SequenceLength', [back])[0], 'n_back');
+    b.output(b.op('SequenceLength', [empty])[0], 'n_empty');
+    b.output(b.op('SequenceAt', [one, b.constant('z', i64(0))])[0], 'only');
+    const out = await agree(b.build(), { a: randTensor(r, [2, 3]), c: randTensor(r, [1, 3]) });
+    expect(out.cat.dims).toEqual([4, 3]);
+    expect(Number((out.n_back.data as BigInt64Array)[0])).toBe(5);
+  });
+
+  it('SequenceMap and Optional / OptionalHasElement / OptionalGetElement agree with onnxruntime-node', async () => {
+    const body: Graph = {
+      name: 'map_body',
+      nodes: [{ name: 'sq', opType: 'Mul', domain: '', inputs: ['e', 'e'], outputs: ['e2'], attributes: new Map() },
+        { name: 'sum', opType: 'ReduceSum', domain: '', inputs: ['e2'], outputs: ['s'], attributes: new Map([['keepdims', { type: 'int', value: 0 }]]) }],
+      inputs: [{ name: 'e', type: 'float32', shape: [null] }], outputs: [{ name: 's', type: 'float32', shape: [] }],
+      initializers: new Map(), valueInfo: new Map(),
+    };
+    const b = new GraphBuilder({ opset: 18 });
+    const x = b.input('x', 'float32', [4, 3]);
+    const [seq] = b.op('SplitToSequence', [x], { axis: 0, keepdims: 0 });
+    const [sums] = b.op('SequenceMap', [seq], { body: { type: 'graph', value: body } });
+    b.output(b.op('ConcatFromSequence', [sums], { axis: 0, new_axis: 1 })[0], 'norms2');
+    const [opt] = b.op('Optional', [x]);
+    b.output(b.op('OptionalHasElement', [opt])[0], 'has');
+    b.output(b.op('OptionalGetElement', [opt])[0], 'got');
+    const model = b.build();
+    const x0 = randTensor(r, [4, 3]);
+    const out = await agree(model, { x: x0 });
+    expect(out.norms2.dims).toEqual([4]);
+    expect(Array.from(out.has.data as Uint8Array)).toEqual([1]);
+  });
+
   it('SplitToSequence / SequenceAt / ConcatFromSequence agree with onnxruntime-node', async () => {
     const model = splitConcat();
     const x = randTensor(r, [5, 3]);
