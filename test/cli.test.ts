@@ -41,6 +41,17 @@ describe('rnnx CLI', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toContain('y: float32 [2, 3, 5]');
   });
+  it('run prints and writes a sequence output item by item, and refuses sequence inputs', () => {
+    const nodeTests = path.join(root, 'test', 'data', 'onnx-node');
+    const out = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnx-cli-'));
+    const r = rnnx('run', path.join(nodeTests, 'test_if_seq', 'model.onnx'), '--random', '--out', out);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toContain('res: sequence of 1 float32 tensors\n    [0] float32 [5] 1 2 3 4 5');
+    expect(Array.from(readNpy(fs.readFileSync(path.join(out, 'res_0.npy'))).data as Float32Array)).toEqual([1, 2, 3, 4, 5]);
+    const bad = rnnx('run', path.join(nodeTests, 'test_sequence_insert_at_back', 'model.onnx'), '--random');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("input 'sequence' is a sequence; rnnx run feeds tensors only");
+  });
   it('run without inputs explains what is missing', () => {
     const r = rnnx('run', path.join(seed, 'model.onnx'));
     expect(r.status).toBe(2);

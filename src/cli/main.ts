@@ -4,6 +4,8 @@ import { fileURLToPath } from 'node:url';
 import { RnnxError } from '../ir/errors.js';
 import { Tensor, type DataType } from '../ir/tensor.js';
 import { loadModel } from '../import/model.js';
+import type { ValueInfo } from '../ir/graph.js';
+import { OptionalValue, TensorSequence, describeValue } from '../ir/value.js';
 import { readNpy, writeNpy } from '../io/npy.js';
 import { InferenceSession } from '../runtime/session.js';
 import { runNodeTest, type NodeTestResult } from '../runtime/node-test.js';
@@ -126,6 +128,7 @@ async function cmdRun(argv: string[]): Promise<number> {
     if (eq < 1) throw new RnnxError(`--input expects NAME=FILE.npy, got '${spec}'`);
     const name = spec.slice(0, eq);
     if (!session.inputNames.includes(name)) throw new RnnxError(`--input ${name}: the model has no input '${name}' (inputs: ${session.inputNames.join(', ')})`);
+    tensorInputOnly(session.inputMetadata.find((i) => i.name === name)!);
     feeds[name] = readNpy(readFile(spec.slice(eq + 1)), spec.slice(eq + 1));
   }
   const dimValues = new Map<string, number>();
@@ -137,28 +140,51 @@ async function cmdRun(argv: string[]): Promise<number> {
   const r = seeded(Number(p.flags.get('seed')?.[0] ?? 0));
   for (const info of session.inputMetadata) {
     if (feeds[info.name]) continue;
+    tensorInputOnly(info);
     if (!p.flags.has('random')) throw new RnnxError(`input '${info.name}' has no --input file (or pass --random)`);
     if (!info.shape) throw new RnnxError(`--random: input '${info.name}' has no declared shape`);
     const dims = info.shape.map((d) => (typeof d === 'number' ? d : (dimValues.get(d ?? '') ?? 1)));
     feeds[info.name] = randomFeed(info.type, dims, r, info.name);
   }
   const t0 = performance.now();
-  const out = session.runSync(feeds);
+  const values = session.runValues(feeds);
   const ms = performance.now() - t0;
   console.log(`ran ${modelPath} in ${ms.toFixed(2)} ms`);
   const outDir = p.flags.get('out')?.[0];
   if (outDir) fs.mkdirSync(outDir, { recursive: true });
-  for (const [name, t] of Object.entries(out)) {
-    console.log(`  ${name}: ${preview(t)}`);
-    if (outDir) {
-      const file = path.join(outDir, `${name.replace(/[^\w.-]/g, '_')}.npy`);
-      fs.writeFileSync(file, writeNpy(t));
-    }
+  const save = (name: string, t: Tensor) => {
+    if (outDir) fs.writeFileSync(path.join(outDir, `${name.replace(/[^\w.-]/g, '_')}.npy`), writeNpy(t));
+  };
+  const out: Record<string, Tensor> = {};
+  for (const [name, v] of Object.entries(values)) {
+    const inner = v instanceof OptionalValue ? v.value : v;
+    if (inner instanceof Tensor) {
+      console.log(`  ${name}: ${v instanceof OptionalValue ? 'optional holding ' : ''}${preview(inner)}`);
+      save(name, inner);
+      if (v instanceof Tensor) out[name] = v;
+    } else if (inner instanceof TensorSequence) {
+      // a sequence output: one line and one .npy file (NAME_i.npy) per item
+      console.log(`  ${name}: ${describeValue(v)}`);
+      inner.items.forEach((t, i) => {
+        console.log(`    [${i}] ${preview(t)}`);
+        save(`${name}_${i}`, t);
+      });
+    } else console.log(`  ${name}: empty optional`);
   }
   if (outDir) console.log(`outputs written to ${outDir}`);
-  if (p.flags.has('check')) await printCheck(bytes, feeds, out);
+  if (p.flags.has('check')) {
+    if (Object.keys(out).length < Object.keys(values).length) console.log('--check compares the tensor outputs only');
+    await printCheck(bytes, feeds, out);
+  }
   await session.release();
   return 0;
+}
+
+/** `rnnx run` feeds tensors (from .npy files or --random); sequence and optional inputs need the library. */
+function tensorInputOnly(info: ValueInfo): void {
+  if (info.kind && info.kind !== 'tensor') {
+    throw new RnnxError(`input '${info.name}' is ${info.kind === 'sequence' ? 'a sequence' : 'an optional'}; rnnx run feeds tensors only (use session.runValues in the library)`);
+  }
 }
 
 function readFile(f: string): Buffer {
