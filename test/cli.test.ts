@@ -66,6 +66,12 @@ describe('rnnx CLI', () => {
     expect(j.opsets['ai.onnx']).toBe(14);
     expect(j.initializerBytes).toBeGreaterThan(0);
   });
+  it('inspect names sequence and optional inputs and outputs as such', () => {
+    const nodeTests = path.join(root, 'test', 'data', 'onnx-node');
+    expect(rnnx('inspect', path.join(nodeTests, 'test_sequence_insert_at_back', 'model.onnx')).stdout)
+      .toMatch(/inputs:\n {2}sequence: sequence of int64\n {2}tensor: int64 \[3\]\noutputs:\n {2}output_sequence: sequence of int64\n/);
+    expect(rnnx('inspect', path.join(nodeTests, 'test_optional_get_element_sequence', 'model.onnx')).stdout).toContain('optional_input: optional sequence of int32');
+  });
   it('conformance prints one line per test and the closing count; exit 1 on a failure', () => {
     const dir = path.join(root, 'test', 'data', 'onnx-node');
     const r = rnnx('conformance', path.join(dir, 'test_lstm_defaults'), path.join(dir, 'test_relu'));

@@ -1,15 +1,30 @@
-import type { Model, Node } from '../ir/graph.js';
+import type { Model, Node, ValueInfo } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
 import type { RecMode } from '../ops/rec/layer.js';
 import { describeStack } from '../ops/rec/stack.js';
 import { RNNX_DOMAIN } from '../ops/registry.js';
 
+/** A graph input or output: a tensor (type, shape), or a sequence / optional of `type` tensors. */
+export interface IoSummary {
+  name: string;
+  type?: string;
+  shape?: (number | string | null)[];
+  kind?: 'sequence' | 'optional';
+  optionalOf?: 'tensor' | 'sequence';
+}
+
+function ioSummary(v: ValueInfo): IoSummary {
+  if (v.kind === 'sequence') return { name: v.name, type: v.type, kind: 'sequence' };
+  if (v.kind === 'optional') return { name: v.name, type: v.type, kind: 'optional', optionalOf: v.optionalOf ?? 'tensor' };
+  return { name: v.name, type: v.type, shape: v.shape ? [...v.shape] : undefined };
+}
+
 export interface ModelSummary {
   producer: string;
   irVersion: number;
   opsets: Record<string, number>;
-  inputs: { name: string; type?: string; shape?: (number | string | null)[] }[];
-  outputs: { name: string; type?: string; shape?: (number | string | null)[] }[];
+  inputs: IoSummary[];
+  outputs: IoSummary[];
   ops: Record<string, number>;
   nodes: number;
   initializers: number;
@@ -64,8 +79,8 @@ export function summarize(model: Model): ModelSummary {
     producer: `${model.producerName} ${model.producerVersion}`.trim(),
     irVersion: model.irVersion,
     opsets: Object.fromEntries([...model.opsets].map(([d, v]) => [d || 'ai.onnx', v])),
-    inputs: g.inputs.map((v) => ({ name: v.name, type: v.type, shape: v.shape ? [...v.shape] : undefined })),
-    outputs: g.outputs.map((v) => ({ name: v.name, type: v.type, shape: v.shape ? [...v.shape] : undefined })),
+    inputs: g.inputs.map(ioSummary),
+    outputs: g.outputs.map(ioSummary),
     ops,
     nodes: g.nodes.length,
     initializers: g.initializers.size,
@@ -79,14 +94,21 @@ export function summarize(model: Model): ModelSummary {
 }
 
 const fmtShape = (s?: (number | string | null)[]) => (s ? `[${s.map((d) => d ?? '?').join(', ')}]` : '[?]');
+/** `float32 [2, 3]`, or for non-tensor values `sequence of float32`, `optional float32 [?]`, `optional sequence of int32`. */
+function fmtValue(v: IoSummary): string {
+  const elem = v.type ?? '?';
+  if (v.kind === 'sequence') return `sequence of ${elem}`;
+  if (v.kind === 'optional') return v.optionalOf === 'sequence' ? `optional sequence of ${elem}` : `optional ${elem}`;
+  return `${elem} ${fmtShape(v.shape)}`;
+}
 
 export function formatSummary(s: ModelSummary): string {
   const lines: string[] = [];
   lines.push(`producer: ${s.producer || '(none)'}   ir_version: ${s.irVersion}   opsets: ${Object.entries(s.opsets).map(([d, v]) => `${d} ${v}`).join(', ')}`);
   lines.push('inputs:');
-  for (const v of s.inputs) lines.push(`  ${v.name}: ${v.type ?? '?'} ${fmtShape(v.shape)}`);
+  for (const v of s.inputs) lines.push(`  ${v.name}: ${fmtValue(v)}`);
   lines.push('outputs:');
-  for (const v of s.outputs) lines.push(`  ${v.name}: ${v.type ?? '?'} ${fmtShape(v.shape)}`);
+  for (const v of s.outputs) lines.push(`  ${v.name}: ${fmtValue(v)}`);
   lines.push(`nodes: ${s.nodes}   ops: ${Object.entries(s.ops).sort((a, b) => b[1] - a[1]).map(([k, v]) => `${k} x${v}`).join(', ')}`);
   lines.push(`initializers: ${s.initializers} (${s.initializerBytes} bytes)`);
   if (s.recurrent.length) {
