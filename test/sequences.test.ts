@@ -128,3 +128,36 @@ describe('sequence values', () => {
     }
   });
 });
+
+describe('bad sequence input is a clear error naming the node', () => {
+  const x = new Tensor('float32', [1, 2, 3, 4, 5, 6], [2, 3]);
+  const cases: [string, (b: GraphBuilder, a: ReturnType<GraphBuilder['input']>) => void, RegExp][] = [
+    ['SequenceAt out of range', (b, a) => b.output(b.op('SequenceAt', [b.op('SplitToSequence', [a], { axis: 0 })[0], b.constant('i', i64(5))])[0], 'y'),
+      /Node SequenceAt_1 \(SequenceAt\): position 5 is out of range for a sequence of 2/],
+    ['SequenceInsert of another dtype', (b, a) => b.sequenceOutput(b.op('SequenceInsert', [b.op('SplitToSequence', [a], { axis: 0 })[0], b.constant('t', i64(1))])[0], 'y'),
+      /\(SequenceInsert\): sequence elements must all be float32, got int64/],
+    ['ConcatFromSequence of an empty sequence', (b) => b.output(b.op('ConcatFromSequence', [b.op('SequenceEmpty', [], { dtype: 1 })[0]], { axis: 0 })[0], 'y'),
+      /\(ConcatFromSequence\): cannot concatenate an empty sequence/],
+    ['SplitToSequence sizes that do not add up', (b, a) => b.sequenceOutput(b.op('SplitToSequence', [a, b.constant('sp', new Tensor('int64', [1n, 1n], [2]))], { axis: 1 })[0], 'y'),
+      /\(SplitToSequence\): split sizes \[1,1\] do not sum to 3/],
+    ['SequenceErase out of range', (b, a) => b.sequenceOutput(b.op('SequenceErase', [b.op('SplitToSequence', [a], { axis: 0 })[0], b.constant('i', i64(-9))])[0], 'y'),
+      /\(SequenceErase\): position -9 is out of range for a sequence of 2/],
+    ['OptionalGetElement of an empty optional', (b) => b.output(b.op('OptionalGetElement', [b.op('Optional', [])[0]])[0], 'y'),
+      /\(OptionalGetElement\): the optional input is empty/],
+    ['SequenceLength of a tensor', (b, a) => b.output(b.op('SequenceLength', [a])[0], 'y'),
+      /Node SequenceLength_0 \(SequenceLength\): input 0: expected a sequence, got float32 tensor \[2,3\]/],
+  ];
+  it.each(cases)('%s', (_name, build, pattern) => {
+    const b = new GraphBuilder({ opset: 17 });
+    build(b, b.input('x', 'float32', [2, 3]));
+    const s = InferenceSession.createSync(b.build());
+    let err: unknown;
+    try {
+      s.runValues({ x });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(RnnxError);
+    expect((err as Error).message).toMatch(pattern);
+  });
+});
