@@ -142,6 +142,8 @@ describe('bad sequence input is a clear error naming the node', () => {
       /\(SplitToSequence\): split sizes \[1,1\] do not sum to 3/],
     ['SequenceErase out of range', (b, a) => b.sequenceOutput(b.op('SequenceErase', [b.op('SplitToSequence', [a], { axis: 0 })[0], b.constant('i', i64(-9))])[0], 'y'),
       /\(SequenceErase\): position -9 is out of range for a sequence of 2/],
+    ['SequenceErase of an empty sequence', (b) => b.sequenceOutput(b.op('SequenceErase', [b.op('SequenceEmpty', [], { dtype: 1 })[0]])[0], 'y'),
+      /\(SequenceErase\): position -1 is out of range for a sequence of 0/],
     ['OptionalGetElement of an empty optional', (b) => b.output(b.op('OptionalGetElement', [b.op('Optional', [])[0]])[0], 'y'),
       /\(OptionalGetElement\): the optional input is empty/],
     ['SequenceLength of a tensor', (b, a) => b.output(b.op('SequenceLength', [a])[0], 'y'),

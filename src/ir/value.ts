@@ -19,6 +19,6 @@ export type Value = Tensor | TensorSequence | OptionalValue;
 export function describeValue(v: Value | undefined): string {
   if (v === undefined) return 'nothing';
   if (v instanceof Tensor) return `${v.type} tensor [${v.dims}]`;
-  if (v instanceof TensorSequence) return `sequence of ${v.items.length} ${v.elemType ?? ''} tensors`;
+  if (v instanceof TensorSequence) return `sequence of ${v.items.length} ${v.elemType ? `${v.elemType} ` : ''}tensors`;
   return v.value === undefined ? 'empty optional' : `optional ${describeValue(v.value)}`;
 }

@@ -1,9 +1,8 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, dtypeFromOnnx, type DataType } from '../ir/tensor.js';
 import { OptionalValue, TensorSequence, describeValue, type Value } from '../ir/value.js';
-import { defineValueOp, intsOf, type OpContext, type SubgraphPlan } from './op.js';
+import { defineValueOp, intsOf, normAxis, type OpContext, type SubgraphPlan } from './op.js';
 import { concatTensors, sliceAxis } from './shape.js';
-import { normAxis } from './op.js';
 
 function seqIn(v: Value | undefined, i: number, ctx: OpContext): TensorSequence {
   if (!(v instanceof TensorSequence)) throw nodeError(ctx.node, `input ${i}: expected a sequence, got ${describeValue(v)}`);
@@ -15,11 +14,13 @@ function tensorIn(v: Value | undefined, i: number, ctx: OpContext): Tensor {
 }
 /** A position input: an integer scalar in [-n, n) (or [-n, n] where `end` allows appending). */
 function position(v: Value | undefined, n: number, end: boolean, ctx: OpContext): number {
-  if (v === undefined) return end ? n : n - 1;
-  const t = tensorIn(v, 1, ctx);
-  if (t.size !== 1 || (t.type !== 'int64' && t.type !== 'int32')) throw nodeError(ctx.node, 'position must be an int32/int64 scalar');
-  let p = Number(t.data[0]);
   const hi = end ? n : n - 1;
+  let p = hi; // absent: the back
+  if (v !== undefined) {
+    const t = tensorIn(v, 1, ctx);
+    if (t.size !== 1 || (t.type !== 'int64' && t.type !== 'int32')) throw nodeError(ctx.node, 'position must be an int32/int64 scalar');
+    p = Number(t.data[0]);
+  }
   if (p < -n || p > hi) throw nodeError(ctx.node, `position ${p} is out of range for a sequence of ${n}`);
   if (p < 0) p += n;
   return p;
