@@ -7,6 +7,7 @@ import { encodeModel, singleNodeModel } from '../src/export/onnx.js';
 import { RnnxError } from '../src/ir/errors.js';
 import type { Graph, Model, Node } from '../src/ir/graph.js';
 import { Tensor } from '../src/ir/tensor.js';
+import { TensorSequence } from '../src/ir/value.js';
 import { onnx } from '../src/import/proto.js';
 import { InferenceSession } from '../src/runtime/session.js';
 import { rng } from './helpers.js';
@@ -84,6 +85,9 @@ describe('malformed models', () => {
     const s = InferenceSession.createSync(onnx.ModelProto.encode(proto).finish());
     expectRnnxError(() => s.runValues({ x: [x, x] }), /Node r \(Relu\): input 'x' is a sequence of 2 float32 tensors; this op takes tensors/);
     expectRnnxError(() => s.runValues({ x }), /Feed 'x': expected a sequence/);
+    const ints = new Tensor('int64', [1n], [1]);
+    expectRnnxError(() => s.runValues({ x: [x, ints] }), /Feed 'x'\[1\]: expected float32, got int64/);
+    expectRnnxError(() => s.runValues({ x: new TensorSequence('int64', [ints]) }), /Feed 'x'\[0\]: expected float32, got int64/);
   });
   it('a file that does not exist', () => {
     expectRnnxError(() => InferenceSession.createSync('/nonexistent/model.onnx'), /Cannot read model/);

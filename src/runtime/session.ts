@@ -179,8 +179,15 @@ function buffersOf(v: Value): ArrayBufferLike[] {
 function unshared(t: Tensor, name: string, values: Map<string, Value>, owned: Set<ArrayBufferLike>): boolean {
   const buf = (t.data as { buffer?: ArrayBufferLike }).buffer;
   if (!buf || owned.has(buf)) return false;
-  for (const [k, v] of values) if (k !== name && buffersOf(v).includes(buf)) return false;
+  for (const [k, v] of values) if (k !== name && views(v, buf)) return false;
   return true;
+}
+
+/** Whether any tensor of `v` lives in `buf` (allocation-free: this runs for every dying input). */
+function views(v: Value, buf: ArrayBufferLike): boolean {
+  if (v instanceof Tensor) return (v.data as { buffer?: ArrayBufferLike }).buffer === buf;
+  if (v instanceof TensorSequence) return v.items.some((t) => views(t, buf));
+  return v.value !== undefined && views(v.value, buf);
 }
 
 function runStep(
@@ -281,11 +288,10 @@ function feedValue(info: ValueInfo, v: unknown): Value {
   const what = `Feed '${info.name}'`;
   const kind = info.kind ?? 'tensor';
   const seq = (x: unknown): TensorSequence => {
-    if (x instanceof TensorSequence) return x;
-    if (!Array.isArray(x)) throw new RnnxError(`${what}: expected a sequence (an array of tensors)`);
-    const items = x.map((t, i) => asTensor(t, `${what}[${i}]`));
+    if (!Array.isArray(x) && !(x instanceof TensorSequence)) throw new RnnxError(`${what}: expected a sequence (an array of tensors)`);
+    const items = x instanceof TensorSequence ? x.items : x.map((t, i) => asTensor(t, `${what}[${i}]`));
     items.forEach((t, i) => { if (info.type && t.type !== info.type) throw new RnnxError(`${what}[${i}]: expected ${info.type}, got ${t.type}`); });
-    return new TensorSequence(info.type, items);
+    return x instanceof TensorSequence ? x : new TensorSequence(info.type, items);
   };
   if (kind === 'sequence') return seq(v);
   if (kind === 'optional') {
