@@ -53,6 +53,9 @@ export function defineValueOp<A>(def: {
   return {
     values: true,
     parse: def.parse,
+    // OpDef.run is typed for tensors because ops call each other's run (Conv inside ConvInteger, …)
+    // and use the results as tensors; value ops are only ever called by the executor, whose value
+    // map holds any Value.
     run: (inputs, attrs, ctx, _reuse, scope) => def.run(inputs, attrs, ctx, scope) as (Tensor | undefined)[],
   };
 }
