@@ -1,6 +1,6 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData } from '../ir/tensor.js';
-import { checkType, defineOp, FLOATS, need, type AttrReader, type OpContext } from './op.js';
+import { checkType, defineOp, FLOATS, need, type AttrReader, type Inputs, type OpContext } from './op.js';
 
 export interface ConvAttrs {
   autoPad: string;
@@ -21,17 +21,22 @@ function parseConvAttrs(a: AttrReader): ConvAttrs {
   return { autoPad, group, dilations: a.ints('dilations'), kernelShape: a.ints('kernel_shape'), pads: a.ints('pads'), strides: a.ints('strides') };
 }
 
+/** X, W (same float type) and optional B of Conv / ConvTranspose, with the spatial rank (1 or 2). */
+function convInputs(inputs: Inputs, ctx: OpContext, what: string): { x: Tensor; w: Tensor; b: Tensor | undefined; sp: number } {
+  const x = need(inputs, 0, ctx, 'X');
+  const w = need(inputs, 1, ctx, 'W');
+  checkType(x, FLOATS, 0, ctx, 'X');
+  if (w.type !== x.type) throw nodeError(ctx.node, `input 1 (W): expected ${x.type}, got ${w.type}`);
+  const sp = x.dims.length - 2;
+  if (sp !== 1 && sp !== 2) throw nodeError(ctx.node, `only 1-D and 2-D ${what} are supported, X has rank ${x.dims.length}`);
+  return { x, w, b: inputs[2], sp };
+}
+
 /** Conv for 1-D and 2-D inputs (1-D runs as 2-D with height 1): groups, pads, strides, dilations, auto_pad. */
 export const Conv = defineOp<ConvAttrs>({
   parse: (_ctx, a) => parseConvAttrs(a),
   run(inputs, p, ctx) {
-    const x = need(inputs, 0, ctx, 'X');
-    const w = need(inputs, 1, ctx, 'W');
-    const b = inputs[2];
-    checkType(x, FLOATS, 0, ctx, 'X');
-    if (w.type !== x.type) throw nodeError(ctx.node, `input 1 (W): expected ${x.type}, got ${w.type}`);
-    const sp = x.dims.length - 2;
-    if (sp !== 1 && sp !== 2) throw nodeError(ctx.node, `only 1-D and 2-D convolutions are supported, X has rank ${x.dims.length}`);
+    const { x, w, b, sp } = convInputs(inputs, ctx, 'convolutions');
     if (w.dims.length !== x.dims.length) throw nodeError(ctx.node, `W rank ${w.dims.length} differs from X rank ${x.dims.length}`);
     const [N, C] = x.dims;
     const [M, CperG] = w.dims;
@@ -115,13 +120,7 @@ interface ConvTransposeAttrs extends ConvAttrs {
 export const ConvTranspose = defineOp<ConvTransposeAttrs>({
   parse: (_ctx, a) => ({ ...parseConvAttrs(a), outputPadding: a.ints('output_padding'), outputShape: a.ints('output_shape') }),
   run(inputs, p, ctx) {
-    const x = need(inputs, 0, ctx, 'X');
-    const w = need(inputs, 1, ctx, 'W');
-    const b = inputs[2];
-    checkType(x, FLOATS, 0, ctx, 'X');
-    if (w.type !== x.type) throw nodeError(ctx.node, `input 1 (W): expected ${x.type}, got ${w.type}`);
-    const sp = x.dims.length - 2;
-    if (sp !== 1 && sp !== 2) throw nodeError(ctx.node, `only 1-D and 2-D transposed convolutions are supported, X has rank ${x.dims.length}`);
+    const { x, w, b, sp } = convInputs(inputs, ctx, 'transposed convolutions');
     const [N, C] = x.dims;
     const G = p.group;
     if (w.dims.length !== x.dims.length || w.dims[0] !== C || C % G !== 0) throw nodeError(ctx.node, `W [${w.dims}] does not match X [${x.dims}] with group=${G}`);
