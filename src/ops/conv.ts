@@ -32,6 +32,14 @@ function convInputs(inputs: Inputs, ctx: OpContext, what: string): { x: Tensor; 
   return { x, w, b: inputs[2], sp };
 }
 
+/** Sizes, strides, dilations and leading pads of a 1-D or 2-D convolution as 2-D (1-D: height 1). */
+function lift2d(sp: number, inSp: readonly number[], kSp: readonly number[], outSp: readonly number[], strides: readonly number[], dil: readonly number[], pads: readonly number[]) {
+  const two = (v: readonly number[]) => (sp === 2 ? [v[0], v[1]] : [1, v[0]]);
+  const [H, W] = two(inSp), [KH, KW] = two(kSp), [OH, OW] = two(outSp), [sH, sW] = two(strides), [dH, dW] = two(dil);
+  const [pT, pL] = sp === 2 ? [pads[0], pads[1]] : [0, pads[0]];
+  return { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
+}
+
 /** Conv for 1-D and 2-D inputs (1-D runs as 2-D with height 1): groups, pads, strides, dilations, auto_pad. */
 export const Conv = defineOp<ConvAttrs>({
   parse: (_ctx, a) => parseConvAttrs(a),
@@ -55,13 +63,7 @@ export const Conv = defineOp<ConvAttrs>({
     const pads = resolvePads(p, inSp, kSp, strides, dil, ctx);
     const outSp = inSp.map((d, i) => Math.floor((d + pads[i] + pads[i + sp] - dil[i] * (kSp[i] - 1) - 1) / strides[i]) + 1);
     if (outSp.some((d) => d < 1)) throw nodeError(ctx.node, `output spatial shape [${outSp}] is empty for X [${x.dims}], W [${w.dims}]`);
-    // Lift 1-D to 2-D: height 1.
-    const [H, W] = sp === 2 ? inSp : [1, inSp[0]];
-    const [KH, KW] = sp === 2 ? kSp : [1, kSp[0]];
-    const [OH, OW] = sp === 2 ? outSp : [1, outSp[0]];
-    const [sH, sW] = sp === 2 ? strides : [1, strides[0]];
-    const [dH, dW] = sp === 2 ? dil : [1, dil[0]];
-    const [pT, pL] = sp === 2 ? [pads[0], pads[1]] : [0, pads[0]];
+    const { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = lift2d(sp, inSp, kSp, outSp, strides, dil, pads);
     const X = x.data as Float32Array, Wt = w.data as Float32Array, B = b?.data as Float32Array | undefined;
     const out = allocData(x.type, N * M * OH * OW) as Float32Array;
     const MperG = M / G;
@@ -150,12 +152,7 @@ export const ConvTranspose = defineOp<ConvTransposeAttrs>({
       outSp = full.map((f, i) => f - pads[i] - pads[i + sp]);
     }
     if (outSp.some((o) => o < 1)) throw nodeError(ctx.node, `output spatial shape [${outSp}] is empty`);
-    const [H, W] = sp === 2 ? inSp : [1, inSp[0]];
-    const [KH, KW] = sp === 2 ? kSp : [1, kSp[0]];
-    const [OH, OW] = sp === 2 ? outSp : [1, outSp[0]];
-    const [sH, sW] = sp === 2 ? strides : [1, strides[0]];
-    const [dH, dW] = sp === 2 ? dil : [1, dil[0]];
-    const [pT, pL] = sp === 2 ? [pads[0], pads[1]] : [0, pads[0]];
+    const { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = lift2d(sp, inSp, kSp, outSp, strides, dil, pads);
     const X = x.data as Float32Array, Wt = w.data as Float32Array, B = b?.data as Float32Array | undefined;
     const acc = new Float64Array(N * M * OH * OW);
     const CperG = C / G;
