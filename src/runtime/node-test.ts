@@ -54,11 +54,9 @@ function readOptional(bytes: Uint8Array, what: string): OptionalValue {
 
 /** A test-data file read as the model declares the value: tensor, sequence or optional. */
 export function readValuePb(file: string, info: ValueInfo | undefined): Value {
-  const bytes = fs.readFileSync(file);
-  const what = path.basename(file);
-  if (info?.kind === 'sequence') return readSequence(bytes, what);
-  if (info?.kind === 'optional') return readOptional(bytes, what);
-  return decodeTensor(onnx.TensorProto.decode(bytes), { baseDir: path.dirname(file) }, what);
+  if (info?.kind === 'sequence') return readSequence(fs.readFileSync(file), path.basename(file));
+  if (info?.kind === 'optional') return readOptional(fs.readFileSync(file), path.basename(file));
+  return readTensorPb(file);
 }
 
 /** Compares values of any kind; returns an error message or '' and the largest absolute difference. */
@@ -109,8 +107,9 @@ export function runNodeTest(dir: string, tol: Tolerance = ONNX_BACKEND_TOL): Nod
       const feeds = Object.fromEntries(session.inputNames.map((n, i) => {
         const want = session.inputMetadata[i].type;
         const t = inputs[i];
-        const retag = t instanceof Tensor && t.type === 'uint16' && (want === 'bfloat16' || want === 'float16');
-        return [n, retag ? new Tensor(want, (t as Tensor).data, (t as Tensor).dims) : t];
+        // the test data stores bfloat16 / float16 as uint16
+        if (t instanceof Tensor && t.type === 'uint16' && (want === 'bfloat16' || want === 'float16')) return [n, new Tensor(want, t.data, t.dims)];
+        return [n, t];
       }));
       const got = session.runValues(feeds);
       for (const [i, expected] of outputs.entries()) {
