@@ -4,11 +4,12 @@ import { readFileSync, writeFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import initWabt from 'wabt';
+import { expandMacros } from './wat-macros.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = process.argv[2] ?? join(root, 'dist', 'wasm', 'kernels.wasm');
 const wabt = await initWabt();
-const source = readFileSync(join(root, 'src', 'wasm', 'kernels.wat'), 'utf8');
+const source = expandMacros(readFileSync(join(root, 'src', 'wasm', 'kernels.wat'), 'utf8'));
 // Two builds of one source: own memory, and an imported shared memory for the worker-thread mode.
 const ownMemory = '(memory (export "memory") 1)';
 if (!source.includes(ownMemory)) throw new Error(`kernels.wat must declare ${ownMemory}`);

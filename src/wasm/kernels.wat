@@ -7,12 +7,14 @@
   ;; ---------------------------------------------------------------------------------------
   ;; gemm: C[M, Npad] (+)= A[M, K] · B[K, Npad], B packed in 8-column panels: panel p holds
   ;; B[k, 8p .. 8p+7] for k = 0..K-1 contiguously (K·8 floats). Rows of C are ldc floats apart,
-  ;; rows of A lda floats apart. 4×8 register tiles; leftover rows use 1×8 tiles.
+  ;; rows of A lda floats apart. 4×8 register tiles; leftover rows go through $row1. Every tile
+  ;; sums each C[m, n] over k in order, then adds the old C[m, n] when accumulating, so a row's
+  ;; result does not depend on M, on the tile that computed it, or on the panel order.
   ;; ---------------------------------------------------------------------------------------
   (func $gemm (export "gemm")
     (param $a i32) (param $lda i32) (param $bp i32) (param $K i32) (param $npad i32)
     (param $c i32) (param $ldc i32) (param $M i32) (param $accum i32)
-    (local $m i32) (local $p i32) (local $panels i32) (local $pbytes i32) (local $arow i32) (local $crow i32)
+    (local $m i32) (local $p i32) (local $panels i32) (local $pbytes i32) (local $arow i32) (local $crow i32) (local $flip i32)
     (local.set $panels (i32.shr_u (local.get $npad) (i32.const 3)))
     (local.set $pbytes (i32.shl (local.get $K) (i32.const 5))) ;; K·8·4
     (local.set $m (i32.const 0))
@@ -33,25 +35,104 @@
           (br $pl)))
         (local.set $m (i32.add (local.get $m) (i32.const 4)))
         (br $rows4)))
-    ;; leftover rows, one at a time, one panel per pass: a single stream of B, which the
-    ;; hardware prefetcher follows best (measured: faster than 4 panels at once at batch 1)
+    ;; leftover rows (all rows at batch 1), one at a time; see $row1
+    (local.set $flip (i32.xor (global.get $flip) (i32.const 1)))
+    (global.set $flip (local.get $flip))
     (block $rows1_done
       (loop $rows1
         (br_if $rows1_done (i32.ge_s (local.get $m) (local.get $M)))
-        (local.set $arow (i32.add (local.get $a) (i32.shl (i32.mul (local.get $m) (local.get $lda)) (i32.const 2))))
-        (local.set $crow (i32.add (local.get $c) (i32.shl (i32.mul (local.get $m) (local.get $ldc)) (i32.const 2))))
-        (local.set $p (i32.const 0))
-        (block $d1 (loop $l1
-          (br_if $d1 (i32.ge_u (local.get $p) (local.get $panels)))
-          (call $tile1x8 (local.get $arow)
-            (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes)))
-            (local.get $K)
-            (i32.add (local.get $crow) (i32.shl (local.get $p) (i32.const 5)))
-            (local.get $accum))
-          (local.set $p (i32.add (local.get $p) (i32.const 1)))
-          (br $l1)))
+        (call $row1
+          (i32.add (local.get $a) (i32.shl (i32.mul (local.get $m) (local.get $lda)) (i32.const 2)))
+          (local.get $bp) (local.get $K) (local.get $panels)
+          (i32.add (local.get $c) (i32.shl (i32.mul (local.get $m) (local.get $ldc)) (i32.const 2)))
+          (local.get $accum) (local.get $flip))
         (local.set $m (i32.add (local.get $m) (i32.const 1)))
         (br $rows1))))
+
+  ;; Alternates between calls: see $row1.
+  (global $flip (mut i32) (i32.const 0))
+
+  ;; One row of C against all panels: four panels per pass (four weight streams, eight
+  ;; independent accumulators), leftover panels one at a time. With $reverse the panels are taken
+  ;; last to first. gemm alternates the direction between calls, so a step's GEMV starts on the
+  ;; weights the previous step read last, which are still in L2 (measured: ~6 % faster when the
+  ;; weights exceed L2). Each output column is computed the same way in either order.
+  (func $row1 (param $a i32) (param $bp i32) (param $K i32) (param $panels i32) (param $c i32) (param $accum i32) (param $reverse i32)
+    (local $p i32) (local $quads i32) (local $pbytes i32)
+    (local.set $pbytes (i32.shl (local.get $K) (i32.const 5))) ;; K·8·4
+    (local.set $quads (i32.shl (i32.shr_u (local.get $panels) (i32.const 2)) (i32.const 2)))
+    (if (local.get $reverse)
+      (then
+        (local.set $p (local.get $panels))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.le_u (local.get $p) (local.get $quads)))
+          (local.set $p (i32.sub (local.get $p) (i32.const 1)))
+          (call $tile1x8 (local.get $a) (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes)))
+            (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
+          (br $l1)))
+        (block $d4 (loop $l4
+          (br_if $d4 (i32.eqz (local.get $p)))
+          (local.set $p (i32.sub (local.get $p) (i32.const 4)))
+          (call $tile1x32 (local.get $a) (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes))) (local.get $pbytes)
+            (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
+          (br $l4))))
+      (else
+        (block $d4 (loop $l4
+          (br_if $d4 (i32.ge_u (local.get $p) (local.get $quads)))
+          (call $tile1x32 (local.get $a) (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes))) (local.get $pbytes)
+            (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (br $l4)))
+        (block $d1 (loop $l1
+          (br_if $d1 (i32.ge_u (local.get $p) (local.get $panels)))
+          (call $tile1x8 (local.get $a) (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes)))
+            (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br $l1))))))
+
+  ;; one row × four consecutive panels (32 columns), `pbytes` apart
+  (func $tile1x32 (param $a i32) (param $b0 i32) (param $pbytes i32) (param $K i32) (param $c i32) (param $accum i32)
+    (local $k i32) (local $x v128) (local $b1 i32) (local $b2 i32) (local $b3 i32)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $s4 v128) (local $s5 v128) (local $s6 v128) (local $s7 v128)
+    (local.set $b1 (i32.add (local.get $b0) (local.get $pbytes)))
+    (local.set $b2 (i32.add (local.get $b1) (local.get $pbytes)))
+    (local.set $b3 (i32.add (local.get $b2) (local.get $pbytes)))
+    (if (local.get $accum) (then
+      (local.set $s0 (v128.load offset=0 (local.get $c)))
+      (local.set $s1 (v128.load offset=16 (local.get $c)))
+      (local.set $s2 (v128.load offset=32 (local.get $c)))
+      (local.set $s3 (v128.load offset=48 (local.get $c)))
+      (local.set $s4 (v128.load offset=64 (local.get $c)))
+      (local.set $s5 (v128.load offset=80 (local.get $c)))
+      (local.set $s6 (v128.load offset=96 (local.get $c)))
+      (local.set $s7 (v128.load offset=112 (local.get $c)))))
+    (local.set $k (local.get $K))
+    (block $d (loop $l
+      (br_if $d (i32.eqz (local.get $k)))
+      (local.set $x (v128.load32_splat (local.get $a)))
+      (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $x) (v128.load (local.get $b0)))))
+      (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $b0)))))
+      (local.set $s2 (f32x4.add (local.get $s2) (f32x4.mul (local.get $x) (v128.load (local.get $b1)))))
+      (local.set $s3 (f32x4.add (local.get $s3) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $b1)))))
+      (local.set $s4 (f32x4.add (local.get $s4) (f32x4.mul (local.get $x) (v128.load (local.get $b2)))))
+      (local.set $s5 (f32x4.add (local.get $s5) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $b2)))))
+      (local.set $s6 (f32x4.add (local.get $s6) (f32x4.mul (local.get $x) (v128.load (local.get $b3)))))
+      (local.set $s7 (f32x4.add (local.get $s7) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $b3)))))
+      (local.set $a (i32.add (local.get $a) (i32.const 4)))
+      (local.set $b0 (i32.add (local.get $b0) (i32.const 32)))
+      (local.set $b1 (i32.add (local.get $b1) (i32.const 32)))
+      (local.set $b2 (i32.add (local.get $b2) (i32.const 32)))
+      (local.set $b3 (i32.add (local.get $b3) (i32.const 32)))
+      (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+      (br $l)))
+    (v128.store offset=0 (local.get $c) (local.get $s0))
+    (v128.store offset=16 (local.get $c) (local.get $s1))
+    (v128.store offset=32 (local.get $c) (local.get $s2))
+    (v128.store offset=48 (local.get $c) (local.get $s3))
+    (v128.store offset=64 (local.get $c) (local.get $s4))
+    (v128.store offset=80 (local.get $c) (local.get $s5))
+    (v128.store offset=96 (local.get $c) (local.get $s6))
+    (v128.store offset=112 (local.get $c) (local.get $s7)))
 
   ;; 4 rows × 8 columns of one panel
   (func $tile4x8 (param $a i32) (param $lda i32) (param $b i32) (param $K i32) (param $c i32) (param $ldc i32) (param $accum i32)
@@ -66,6 +147,15 @@
     (local.set $a1 (i32.add (local.get $a0) (local.get $ldab)))
     (local.set $a2 (i32.add (local.get $a1) (local.get $ldab)))
     (local.set $a3 (i32.add (local.get $a2) (local.get $ldab)))
+    (if (local.get $accum) (then
+      (local.set $c00 (v128.load (local.get $c)))
+      (local.set $c01 (v128.load offset=16 (local.get $c)))
+      (local.set $c10 (v128.load (i32.add (local.get $c) (local.get $ldcb))))
+      (local.set $c11 (v128.load offset=16 (i32.add (local.get $c) (local.get $ldcb))))
+      (local.set $c20 (v128.load (i32.add (local.get $c) (i32.shl (local.get $ldcb) (i32.const 1)))))
+      (local.set $c21 (v128.load offset=16 (i32.add (local.get $c) (i32.shl (local.get $ldcb) (i32.const 1)))))
+      (local.set $c30 (v128.load (i32.add (local.get $c) (i32.mul (local.get $ldcb) (i32.const 3)))))
+      (local.set $c31 (v128.load offset=16 (i32.add (local.get $c) (i32.mul (local.get $ldcb) (i32.const 3)))))))
     (local.set $k (local.get $K))
     (block $done (loop $kl
       (br_if $done (i32.eqz (local.get $k)))
@@ -90,52 +180,25 @@
       (local.set $a3 (i32.add (local.get $a3) (i32.const 4)))
       (local.set $k (i32.sub (local.get $k) (i32.const 1)))
       (br $kl)))
-    (if (local.get $accum) (then
-      (local.set $c00 (f32x4.add (local.get $c00) (v128.load (local.get $c))))
-      (local.set $c01 (f32x4.add (local.get $c01) (v128.load offset=16 (local.get $c))))))
     (v128.store (local.get $c) (local.get $c00))
     (v128.store offset=16 (local.get $c) (local.get $c01))
     (local.set $c (i32.add (local.get $c) (local.get $ldcb)))
-    (if (local.get $accum) (then
-      (local.set $c10 (f32x4.add (local.get $c10) (v128.load (local.get $c))))
-      (local.set $c11 (f32x4.add (local.get $c11) (v128.load offset=16 (local.get $c))))))
     (v128.store (local.get $c) (local.get $c10))
     (v128.store offset=16 (local.get $c) (local.get $c11))
     (local.set $c (i32.add (local.get $c) (local.get $ldcb)))
-    (if (local.get $accum) (then
-      (local.set $c20 (f32x4.add (local.get $c20) (v128.load (local.get $c))))
-      (local.set $c21 (f32x4.add (local.get $c21) (v128.load offset=16 (local.get $c))))))
     (v128.store (local.get $c) (local.get $c20))
     (v128.store offset=16 (local.get $c) (local.get $c21))
     (local.set $c (i32.add (local.get $c) (local.get $ldcb)))
-    (if (local.get $accum) (then
-      (local.set $c30 (f32x4.add (local.get $c30) (v128.load (local.get $c))))
-      (local.set $c31 (f32x4.add (local.get $c31) (v128.load offset=16 (local.get $c))))))
     (v128.store (local.get $c) (local.get $c30))
     (v128.store offset=16 (local.get $c) (local.get $c31)))
 
-  ;; one row × one panel, k unrolled by 4 with two accumulator pairs (even / odd k)
+  ;; one row × one panel (the leftover panels of $row1)
   (func $tile1x8 (param $a i32) (param $b i32) (param $K i32) (param $c i32) (param $accum i32)
-    (local $k i32) (local $x v128) (local $s0 v128) (local $s1 v128) (local $t0 v128) (local $t1 v128)
+    (local $k i32) (local $x v128) (local $s0 v128) (local $s1 v128)
+    (if (local.get $accum) (then
+      (local.set $s0 (v128.load (local.get $c)))
+      (local.set $s1 (v128.load offset=16 (local.get $c)))))
     (local.set $k (local.get $K))
-    (block $d4 (loop $l4
-      (br_if $d4 (i32.lt_s (local.get $k) (i32.const 4)))
-      (local.set $x (v128.load32_splat offset=0 (local.get $a)))
-      (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $x) (v128.load offset=0 (local.get $b)))))
-      (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $b)))))
-      (local.set $x (v128.load32_splat offset=4 (local.get $a)))
-      (local.set $t0 (f32x4.add (local.get $t0) (f32x4.mul (local.get $x) (v128.load offset=32 (local.get $b)))))
-      (local.set $t1 (f32x4.add (local.get $t1) (f32x4.mul (local.get $x) (v128.load offset=48 (local.get $b)))))
-      (local.set $x (v128.load32_splat offset=8 (local.get $a)))
-      (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $x) (v128.load offset=64 (local.get $b)))))
-      (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (local.get $x) (v128.load offset=80 (local.get $b)))))
-      (local.set $x (v128.load32_splat offset=12 (local.get $a)))
-      (local.set $t0 (f32x4.add (local.get $t0) (f32x4.mul (local.get $x) (v128.load offset=96 (local.get $b)))))
-      (local.set $t1 (f32x4.add (local.get $t1) (f32x4.mul (local.get $x) (v128.load offset=112 (local.get $b)))))
-      (local.set $a (i32.add (local.get $a) (i32.const 16)))
-      (local.set $b (i32.add (local.get $b) (i32.const 128)))
-      (local.set $k (i32.sub (local.get $k) (i32.const 4)))
-      (br $l4)))
     (block $d1 (loop $l1
       (br_if $d1 (i32.eqz (local.get $k)))
       (local.set $x (v128.load32_splat (local.get $a)))
@@ -145,45 +208,21 @@
       (local.set $b (i32.add (local.get $b) (i32.const 32)))
       (local.set $k (i32.sub (local.get $k) (i32.const 1)))
       (br $l1)))
-    (local.set $s0 (f32x4.add (local.get $s0) (local.get $t0)))
-    (local.set $s1 (f32x4.add (local.get $s1) (local.get $t1)))
-    (if (local.get $accum) (then
-      (local.set $s0 (f32x4.add (local.get $s0) (v128.load (local.get $c))))
-      (local.set $s1 (f32x4.add (local.get $s1) (v128.load offset=16 (local.get $c))))))
     (v128.store (local.get $c) (local.get $s0))
     (v128.store offset=16 (local.get $c) (local.get $s1)))
 
   ;; ---------------------------------------------------------------------------------------
-  ;; Activations: tanh as a clamped odd rational function of degree 13/6 (the coefficients
-  ;; Eigen and MLAS use); sigmoid(x) = 0.5 + 0.5·tanh(x/2).
+  ;; Activations are macros, expanded inline by scripts/wat-macros.mjs (a call per f32x4 cost
+  ;; more than the arithmetic): (@tanh4 $r EXPR) sets $r to tanh(EXPR), a clamped odd rational
+  ;; function of degree 13/6 (the coefficients Eigen and MLAS use); (@sigmoid4 $r EXPR) sets $r
+  ;; to σ(EXPR) = 0.5 + 0.5·tanh(EXPR/2); (@act-locals $r …) declares $r and its scratch locals.
   ;; ---------------------------------------------------------------------------------------
-  (func $tanh4 (param $x v128) (result v128)
-    (local $x2 v128) (local $p v128) (local $q v128)
-    (local.set $x (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -9 -9 -9 -9)) (v128.const f32x4 9 9 9 9)))
-    (local.set $x2 (f32x4.mul (local.get $x) (local.get $x)))
-    (local.set $p (v128.const f32x4 -2.76076847742355e-16 -2.76076847742355e-16 -2.76076847742355e-16 -2.76076847742355e-16))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (v128.const f32x4 2.00018790482477e-13 2.00018790482477e-13 2.00018790482477e-13 2.00018790482477e-13)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (v128.const f32x4 -8.60467152213735e-11 -8.60467152213735e-11 -8.60467152213735e-11 -8.60467152213735e-11)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (v128.const f32x4 5.12229709037114e-08 5.12229709037114e-08 5.12229709037114e-08 5.12229709037114e-08)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (v128.const f32x4 1.48572235717979e-05 1.48572235717979e-05 1.48572235717979e-05 1.48572235717979e-05)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (v128.const f32x4 6.37261928875436e-04 6.37261928875436e-04 6.37261928875436e-04 6.37261928875436e-04)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $x2)) (v128.const f32x4 4.89352455891786e-03 4.89352455891786e-03 4.89352455891786e-03 4.89352455891786e-03)))
-    (local.set $p (f32x4.mul (local.get $p) (local.get $x)))
-    (local.set $q (v128.const f32x4 1.19825839466702e-06 1.19825839466702e-06 1.19825839466702e-06 1.19825839466702e-06))
-    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $x2)) (v128.const f32x4 1.18534705686654e-04 1.18534705686654e-04 1.18534705686654e-04 1.18534705686654e-04)))
-    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $x2)) (v128.const f32x4 2.26843463243900e-03 2.26843463243900e-03 2.26843463243900e-03 2.26843463243900e-03)))
-    (local.set $q (f32x4.add (f32x4.mul (local.get $q) (local.get $x2)) (v128.const f32x4 4.89352518554385e-03 4.89352518554385e-03 4.89352518554385e-03 4.89352518554385e-03)))
-    (f32x4.div (local.get $p) (local.get $q)))
-
-  (func $sigmoid4 (param $x v128) (result v128)
-    (f32x4.add (v128.const f32x4 0.5 0.5 0.5 0.5)
-      (f32x4.mul (v128.const f32x4 0.5 0.5 0.5 0.5)
-        (call $tanh4 (f32x4.mul (local.get $x) (v128.const f32x4 0.5 0.5 0.5 0.5))))))
-
   (func (export "tanh") (param $x i32) (param $y i32) (param $n i32)
+    (@act-locals $t)
     (block $d (loop $l
       (br_if $d (i32.le_s (local.get $n) (i32.const 0)))
-      (v128.store (local.get $y) (call $tanh4 (v128.load (local.get $x))))
+      (@tanh4 $t (v128.load (local.get $x)))
+      (v128.store (local.get $y) (local.get $t))
       (local.set $x (i32.add (local.get $x) (i32.const 16)))
       (local.set $y (i32.add (local.get $y) (i32.const 16)))
       (local.set $n (i32.sub (local.get $n) (i32.const 4)))
@@ -194,18 +233,20 @@
   ;;   c = σ(f)·c + σ(i)·tanh(g);  h = σ(o)·tanh(c)      (g: gate pre-activations [4H])
   ;; ---------------------------------------------------------------------------------------
   (func (export "lstm_cell") (param $g i32) (param $c i32) (param $h i32) (param $H i32)
-    (local $hb i32) (local $k i32) (local $i v128) (local $f v128) (local $cc v128) (local $o v128)
+    (local $hb i32) (local $k i32) (local $cc v128)
+    (@act-locals $i $f $gg $o $tc)
     (local.set $hb (i32.shl (local.get $H) (i32.const 2)))
     (local.set $k (local.get $H))
     (block $d (loop $l
       (br_if $d (i32.le_s (local.get $k) (i32.const 0)))
-      (local.set $i (call $sigmoid4 (v128.load (local.get $g))))
-      (local.set $f (call $sigmoid4 (v128.load (i32.add (local.get $g) (local.get $hb)))))
-      (local.set $cc (call $tanh4 (v128.load (i32.add (local.get $g) (i32.shl (local.get $hb) (i32.const 1))))))
-      (local.set $o (call $sigmoid4 (v128.load (i32.add (local.get $g) (i32.mul (local.get $hb) (i32.const 3))))))
-      (local.set $cc (f32x4.add (f32x4.mul (local.get $f) (v128.load (local.get $c))) (f32x4.mul (local.get $i) (local.get $cc))))
+      (@sigmoid4 $i (v128.load (local.get $g)))
+      (@sigmoid4 $f (v128.load (i32.add (local.get $g) (local.get $hb))))
+      (@tanh4 $gg (v128.load (i32.add (local.get $g) (i32.shl (local.get $hb) (i32.const 1)))))
+      (@sigmoid4 $o (v128.load (i32.add (local.get $g) (i32.mul (local.get $hb) (i32.const 3)))))
+      (local.set $cc (f32x4.add (f32x4.mul (local.get $f) (v128.load (local.get $c))) (f32x4.mul (local.get $i) (local.get $gg))))
       (v128.store (local.get $c) (local.get $cc))
-      (v128.store (local.get $h) (f32x4.mul (local.get $o) (call $tanh4 (local.get $cc))))
+      (@tanh4 $tc (local.get $cc))
+      (v128.store (local.get $h) (f32x4.mul (local.get $o) (local.get $tc)))
       (local.set $g (i32.add (local.get $g) (i32.const 16)))
       (local.set $c (i32.add (local.get $c) (i32.const 16)))
       (local.set $h (i32.add (local.get $h) (i32.const 16)))
@@ -216,16 +257,17 @@
   ;;   r = σ(x_r + h_r); z = σ(x_z + h_z); n = tanh(x_n + r·(h_n + b_hn)); h = (1 − z)·n + z·h
   ;; x: input projection row [3H] (biases folded in, except b_hn); hh: h·W_hhᵀ row [3H].
   (func (export "gru_cell") (param $x i32) (param $hh i32) (param $bhn i32) (param $h i32) (param $H i32)
-    (local $hb i32) (local $k i32) (local $r v128) (local $z v128) (local $n v128)
+    (local $hb i32) (local $k i32)
+    (@act-locals $r $z $n)
     (local.set $hb (i32.shl (local.get $H) (i32.const 2)))
     (local.set $k (local.get $H))
     (block $d (loop $l
       (br_if $d (i32.le_s (local.get $k) (i32.const 0)))
-      (local.set $r (call $sigmoid4 (f32x4.add (v128.load (local.get $x)) (v128.load (local.get $hh)))))
-      (local.set $z (call $sigmoid4 (f32x4.add (v128.load (i32.add (local.get $x) (local.get $hb))) (v128.load (i32.add (local.get $hh) (local.get $hb))))))
-      (local.set $n (call $tanh4 (f32x4.add
+      (@sigmoid4 $r (f32x4.add (v128.load (local.get $x)) (v128.load (local.get $hh))))
+      (@sigmoid4 $z (f32x4.add (v128.load (i32.add (local.get $x) (local.get $hb))) (v128.load (i32.add (local.get $hh) (local.get $hb)))))
+      (@tanh4 $n (f32x4.add
         (v128.load (i32.add (local.get $x) (i32.shl (local.get $hb) (i32.const 1))))
-        (f32x4.mul (local.get $r) (f32x4.add (v128.load (i32.add (local.get $hh) (i32.shl (local.get $hb) (i32.const 1)))) (v128.load (local.get $bhn)))))))
+        (f32x4.mul (local.get $r) (f32x4.add (v128.load (i32.add (local.get $hh) (i32.shl (local.get $hb) (i32.const 1)))) (v128.load (local.get $bhn))))))
       (v128.store (local.get $h) (f32x4.add (local.get $n) (f32x4.mul (local.get $z) (f32x4.sub (v128.load (local.get $h)) (local.get $n)))))
       (local.set $x (i32.add (local.get $x) (i32.const 16)))
       (local.set $hh (i32.add (local.get $hh) (i32.const 16)))
@@ -256,7 +298,7 @@
   ;; ---------------------------------------------------------------------------------------
   (func $exp4 (param $x v128) (result v128)
     (local $n v128) (local $r v128) (local $p v128)
-    (local.set $x (f32x4.min (f32x4.max (local.get $x) (v128.const f32x4 -87.3 -87.3 -87.3 -87.3)) (v128.const f32x4 88.7 88.7 88.7 88.7)))
+    (local.set $x (f32x4.pmin (f32x4.pmax (local.get $x) (v128.const f32x4 -87.3 -87.3 -87.3 -87.3)) (v128.const f32x4 88.7 88.7 88.7 88.7)))
     (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
     (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
     (local.set $r (f32x4.add (local.get $r) (f32x4.mul (local.get $n) (v128.const f32x4 2.12194440e-4 2.12194440e-4 2.12194440e-4 2.12194440e-4))))
