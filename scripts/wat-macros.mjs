@@ -55,21 +55,22 @@ function items(text) {
 export function expandMacros(source) {
   let out = source;
   for (;;) {
-    // a macro starts its own line (so that comments may name macros)
+    // a macro starts its own line, so that comments may name macros
     const m = /^[ \t]*\((@[a-z0-9-]+)\s/m.exec(out);
     if (!m) return out;
-    m.index = out.indexOf('(', m.index);
-    const expand = MACROS[m[1]];
-    const line = out.slice(0, m.index).split('\n').length;
-    if (!expand) throw new Error(`kernels.wat:${line}: unknown macro ${m[1]}`);
-    let depth = 0, end = m.index;
+    const [, name] = m;
+    const start = out.indexOf('(', m.index);
+    const line = out.slice(0, start).split('\n').length;
+    const expand = MACROS[name];
+    if (!expand) throw new Error(`kernels.wat:${line}: unknown macro ${name}`);
+    let depth = 0, end = start;
     for (; end < out.length; end++) {
       if (out[end] === '(') depth++;
       else if (out[end] === ')' && --depth === 0) break;
     }
-    if (depth !== 0) throw new Error(`kernels.wat:${line}: unbalanced ${m[1]}`);
-    const args = items(out.slice(m.index + 1 + m[1].length, end));
-    if (args.length < (m[1] === '@act-locals' ? 1 : 2)) throw new Error(`kernels.wat:${line}: ${m[1]} needs more arguments`);
-    out = out.slice(0, m.index) + expand(args).join('\n      ') + out.slice(end + 1);
+    if (depth !== 0) throw new Error(`kernels.wat:${line}: unbalanced ${name}`);
+    const args = items(out.slice(start + 1 + name.length, end));
+    if (args.length < (name === '@act-locals' ? 1 : 2)) throw new Error(`kernels.wat:${line}: ${name} needs more arguments`);
+    out = out.slice(0, start) + expand(args).join('\n      ') + out.slice(end + 1);
   }
 }
