@@ -4,6 +4,7 @@
 // write activations as macros:
 //   (@tanh4 $r EXPR)      sets local $r to tanh(EXPR), lane-wise
 //   (@sigmoid4 $r EXPR)   sets local $r to σ(EXPR) = 0.5 + 0.5·tanh(EXPR / 2)
+//   (@exp4 $r EXPR)       sets local $r to e^EXPR (see exp4 below)
 //   (@act-locals $r ...)  declares $r and its scratch locals $r.x $r.y $r.p $r.q (all v128)
 // tanh is the clamped odd rational function of degree 13/6 that Eigen and MLAS use. The clamp is
 // f32x4.pmin/pmax (one minps/maxps each on x86; f32x4.min/max expand to NaN-fixing sequences),
@@ -26,7 +27,28 @@ function tanh4(r, x) {
   return out;
 }
 
+// e^x: x clamped to [-87.3, 88.7], n = round(x·log2 e) by adding 1.5·2²³ (whose low mantissa
+// bits then hold n, so 2ⁿ is those bits plus 127 shifted into the exponent: no float → int
+// conversion, which V8 expands to a saturating sequence), r = x − n·ln 2 in two parts, and
+// Cephes' degree-6 polynomial for e^r.
+const EXP_P = ['1.9875691500e-4', '1.3981999507e-3', '8.3334519073e-3', '4.1665795894e-2', '1.6666665459e-1', '5.0000001201e-1'];
+function exp4(r, x) {
+  const g = (s) => `(local.get ${r}.${s})`;
+  const out = [`(local.set ${r}.x (f32x4.pmin (f32x4.pmax ${x} ${splat('-87.3')}) ${splat('88.7')}))`,
+    `(local.set ${r}.q (f32x4.add (f32x4.mul ${g('x')} ${splat('1.44269504088896341')}) ${splat('12582912')}))`,
+    `(local.set ${r}.y (f32x4.sub ${g('q')} ${splat('12582912')}))`,
+    `(local.set ${r}.q (i32x4.shl (i32x4.add ${g('q')} (v128.const i32x4 127 127 127 127)) (i32.const 23)))`,
+    `(local.set ${r}.x (f32x4.sub ${g('x')} (f32x4.mul ${g('y')} ${splat('0.693359375')})))`,
+    `(local.set ${r}.x (f32x4.add ${g('x')} (f32x4.mul ${g('y')} ${splat('2.12194440e-4')})))`,
+    `(local.set ${r}.p ${splat(EXP_P[0])})`];
+  for (const c of EXP_P.slice(1)) out.push(`(local.set ${r}.p (f32x4.add (f32x4.mul ${g('p')} ${g('x')}) ${splat(c)}))`);
+  out.push(`(local.set ${r}.p (f32x4.add (f32x4.add (f32x4.mul ${g('p')} (f32x4.mul ${g('x')} ${g('x')})) ${g('x')}) ${splat('1')}))`,
+    `(local.set ${r} (f32x4.mul ${g('p')} ${g('q')}))`);
+  return out;
+}
+
 const MACROS = {
+  '@exp4': ([r, ...x]) => exp4(r, x.join(' ')),
   '@tanh4': ([r, ...x]) => tanh4(r, x.join(' ')),
   '@sigmoid4': ([r, ...x]) => [...tanh4(r, `(f32x4.mul ${x.join(' ')} ${HALF})`),
     `(local.set ${r} (f32x4.add ${HALF} (f32x4.mul ${HALF} (local.get ${r}))))`],

@@ -383,31 +383,14 @@
         (br $lj)))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $lr))))
-;; ---------------------------------------------------------------------------------------
-  ;; exp: Cephes-style range reduction x = n·ln2 + r, a degree-6 polynomial for e^r, 2^n from
-  ;; the exponent bits; inputs clamped to [-87.3, 88.7].
-  ;; ---------------------------------------------------------------------------------------
-  (func $exp4 (param $x v128) (result v128)
-    (local $n v128) (local $r v128) (local $p v128)
-    (local.set $x (f32x4.pmin (f32x4.pmax (local.get $x) (v128.const f32x4 -87.3 -87.3 -87.3 -87.3)) (v128.const f32x4 88.7 88.7 88.7 88.7)))
-    (local.set $n (f32x4.nearest (f32x4.mul (local.get $x) (v128.const f32x4 1.44269504088896341 1.44269504088896341 1.44269504088896341 1.44269504088896341))))
-    (local.set $r (f32x4.sub (local.get $x) (f32x4.mul (local.get $n) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375))))
-    (local.set $r (f32x4.add (local.get $r) (f32x4.mul (local.get $n) (v128.const f32x4 2.12194440e-4 2.12194440e-4 2.12194440e-4 2.12194440e-4))))
-    (local.set $p (v128.const f32x4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4 1.9875691500e-4))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3 1.3981999507e-3)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3 8.3334519073e-3)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2 4.1665795894e-2)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1 1.6666665459e-1)))
-    (local.set $p (f32x4.add (f32x4.mul (local.get $p) (local.get $r)) (v128.const f32x4 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1 5.0000001201e-1)))
-    (local.set $p (f32x4.add (f32x4.add (f32x4.mul (local.get $p) (f32x4.mul (local.get $r) (local.get $r))) (local.get $r)) (v128.const f32x4 1 1 1 1)))
-    (f32x4.mul (local.get $p)
-      (i32x4.shl (i32x4.add (i32x4.trunc_sat_f32x4_s (local.get $n)) (v128.const i32x4 127 127 127 127)) (i32.const 23))))
 
   ;; Softmax / LogSoftmax over `rows` contiguous rows of n values (n a multiple of 4; callers pad
-  ;; with -inf): y = exp(x − max) / Σ, or y = x − max − log Σ.
+  ;; with -inf): y = exp(x − max) / Σ, or y = x − max − log Σ. The max ignores NaNs (pmax), but
+  ;; a NaN still makes Σ and so the whole row NaN, as f32x4.max would.
   (func (export "softmax_rows") (param $x i32) (param $y i32) (param $rows i32) (param $n i32) (param $logmode i32)
     (local $r i32) (local $j i32) (local $xr i32) (local $yr i32) (local $mx v128) (local $sm v128)
-    (local $m f32) (local $sum f32) (local $e v128) (local $shift v128)
+    (local $m f32) (local $sum f32) (local $shift v128)
+    (@act-locals $e)
     (block $dr (loop $lr
       (br_if $dr (i32.ge_s (local.get $r) (local.get $rows)))
       (local.set $xr (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $n)) (i32.const 2))))
@@ -416,7 +399,7 @@
       (local.set $j (i32.const 0))
       (block $d1 (loop $l1
         (br_if $d1 (i32.ge_s (local.get $j) (local.get $n)))
-        (local.set $mx (f32x4.max (local.get $mx) (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $mx (f32x4.pmax (local.get $mx) (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $l1)))
       (local.set $m (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))
@@ -426,7 +409,7 @@
       (local.set $j (i32.const 0))
       (block $d2 (loop $l2
         (br_if $d2 (i32.ge_s (local.get $j) (local.get $n)))
-        (local.set $e (call $exp4 (f32x4.sub (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (local.get $shift))))
+        (@exp4 $e (f32x4.sub (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (local.get $shift)))
         ;; exp(-inf) must be 0 (padding): clamp gave a tiny positive value
         (local.set $e (v128.and (local.get $e) (f32x4.ne (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (v128.const f32x4 -inf -inf -inf -inf))))
         (local.set $sm (f32x4.add (local.get $sm) (local.get $e)))
