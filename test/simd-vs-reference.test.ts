@@ -96,6 +96,19 @@ describe.skipIf(!wasmModule())('SIMD kernels agree with the reference', () => {
     }
   });
 
+  it('softmax and log-softmax rows: a NaN makes its whole row NaN, other rows unaffected', () => {
+    const n = 9;
+    const X = Float32Array.from({ length: 3 * n }, (_, i) => i % 5);
+    X[n + 4] = NaN;
+    for (const log of [false, true]) {
+      const got = softmaxRows(X, 3, n, log)!;
+      for (let j = 0; j < n; j++) {
+        expect(got[n + j], `log=${log} col ${j}`).toBeNaN();
+        expect(Number.isFinite(got[j]) && Number.isFinite(got[2 * n + j])).toBe(true);
+      }
+    }
+  });
+
   it('softmax and log-softmax rows, including -inf, large values and ragged widths', () => {
     for (const n of [1, 3, 4, 17, 100]) {
       const X = Float32Array.from({ length: 5 * n }, (_, i) => (n > 1 && i % 7 === 3 ? -Infinity : (r() - 0.5) * 60));
