@@ -110,6 +110,15 @@ export const Gemm = defineOp({
     const [K2, N] = p.transB ? [b.dims[1], b.dims[0]] : [b.dims[0], b.dims[1]];
     if (K !== K2) throw nodeError(ctx.node, `inner dimensions differ: op(A) is [${M},${K}], op(B) is [${K2},${N}]`);
     const A = p.transA ? transpose2d(a.data as Float32Array, a.dims[0], a.dims[1]) : (a.data as Float32Array);
+    // PyTorch's Linear (alpha = beta = 1, C a row of N or absent): the bias is added in the SIMD
+    // GEMM's epilogue, straight into the one output.
+    const cRow = c === undefined || p.beta === 0 ? null
+      : c.type === 'float32' && c.size === N && c.dims.length <= 2 && c.dims[c.dims.length - 1] === N && p.beta === 1 ? c.data as Float32Array : undefined;
+    if (p.packed && a.type === 'float32' && p.packed.K === K && p.alpha === 1 && cRow !== undefined) {
+      const out = new Float32Array(M * N);
+      p.packed.multiply(A instanceof Float32Array ? A : Float32Array.from(A), M, out, cRow ?? undefined);
+      return [new Tensor('float32', out, [M, N])];
+    }
     let acc: Float32Array | Float64Array;
     if (p.packed && a.type === 'float32' && p.packed.K === K) {
       acc = new Float32Array(M * N);

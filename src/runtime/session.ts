@@ -6,6 +6,7 @@ import { loadModel, type LoadOptions } from '../import/model.js';
 import { GemmPool } from '../wasm/threads.js';
 import { AttrReader, type OpContext, type OpDef } from '../ops/op.js';
 import { knownOp, lookupOp } from '../ops/registry.js';
+import { fuseBiasAdds, type ParsedStep } from './epilogue.js';
 
 export interface PlanOptions {
   /** Worker-thread GEMM pool shared by the plan's recurrent layers. */
@@ -122,12 +123,17 @@ export class ExecutionPlan {
     }
     this.constants = constants;
     // A node with subgraphs also reads the outer values they use: keep those alive until it runs.
-    const reads = live.map((r) => [...r.node.inputs, ...subgraphsOf(r.node).flatMap((g) => [...freeNames(g)])]);
+    const readsOf = (r: ParsedStep) => [...r.node.inputs, ...subgraphsOf(r.node).flatMap((g) => [...freeNames(g)])];
+    const readCount = new Map<string, number>();
+    for (const r of live) for (const n of readsOf(r)) if (n) readCount.set(n, (readCount.get(n) ?? 0) + 1);
+    const graphOutputs = new Set(graph.outputs.map((o) => o.name));
+    const fused = fuseBiasAdds(live, constants, (n) => readCount.get(n) ?? 0, (n) => graphOutputs.has(n));
+    const reads = fused.map(readsOf);
     const lastUse = new Map<string, number>();
     reads.forEach((names, i) => names.forEach((name) => name && lastUse.set(name, i)));
     const keep = new Set([...graph.outputs.map((o) => o.name), ...constants.keys(), ...outer]);
     const feeds = new Set(graph.inputs.map((v) => v.name));
-    this.steps = live.map((r, i) => {
+    this.steps = fused.map((r, i) => {
       const release = [...new Set(reads[i])].filter((n) => n && lastUse.get(n) === i && !keep.has(n));
       // Outputs nobody reads are dropped right away.
       for (const o of r.node.outputs) if (o && !lastUse.has(o) && !keep.has(o)) release.push(o);

@@ -46,19 +46,26 @@ export class PackedMatrix {
     return new PackedMatrix(m, K, N, transposed ? (k, n) => data[n * K + k] : (k, n) => data[k * N + n], pool);
   }
 
-  /** out[M, N] = A[M, K]·B (A row-major, float32). */
-  multiply(A: Float32Array, M: number, out: Float32Array): void {
+  /**
+   * out[M, N] = A[M, K]·B (A row-major, float32), plus `bias` [N] on every row when given: the
+   * bias is added in WebAssembly memory before the copy out, the same sum (A·B)[m, n] + bias[n]
+   * a separate Add would make.
+   */
+  multiply(A: Float32Array, M: number, out: Float32Array, bias?: Float32Array): void {
     const { K, N, npad } = this;
     const a = this.arena;
     const mark = a.mark();
     // Rows in chunks so scratch memory stays bounded.
     const chunk = Math.max(4, Math.min(M, Math.floor((1 << 22) / (K + npad))));
     const ap = a.alloc(chunk * K), cp = a.alloc(chunk * npad);
+    const bp = bias ? a.alloc(npad) : 0;
+    if (bias) a.f32().set(bias.subarray(0, N), bp >> 2);
     for (let m0 = 0; m0 < M; m0 += chunk) {
       const rows = Math.min(chunk, M - m0);
       let f32 = a.f32();
       f32.set(A.subarray(m0 * K, (m0 + rows) * K), ap >> 2);
       this.g.gemm(ap, K, this.bp, K, npad, cp, npad, rows, 0);
+      if (bias) a.k.add_bias(cp, bp, rows, npad, npad);
       f32 = a.f32();
       const c0 = cp >> 2;
       if (npad === N) out.set(f32.subarray(c0, c0 + rows * N), m0 * N);
