@@ -6,6 +6,7 @@
 //   (@sigmoid4 $r EXPR)   sets local $r to σ(EXPR) = 0.5 + 0.5·tanh(EXPR / 2)
 //   (@exp4 $r EXPR)       sets local $r to e^EXPR (see exp4 below)
 //   (@act-locals $r ...)  declares $r and its scratch locals $r.x $r.y $r.p $r.q (all v128)
+//   (@gemm-tile $name R)  a whole GEMM tile function of R rows × 8 columns (see gemmTile)
 // tanh is the clamped odd rational function of degree 13/6 that Eigen and MLAS use. The clamp is
 // f32x4.pmin/pmax (one minps/maxps each on x86; f32x4.min/max expand to NaN-fixing sequences),
 // with x first so that a NaN input stays NaN.
@@ -47,7 +48,46 @@ function exp4(r, x) {
   return out;
 }
 
+// An R-row × 8-column GEMM tile over one panel: C[R, 8] (+)= A[R, K]·B[K, 8]. The R·2 accumulators
+// start from C (accumulating) or 0 and are only stored after the k loop: reading C after the loop
+// made V8 spill the accumulators inside it (2× slower). Each C element is summed over k in order.
+function gemmTile(name, rowsText) {
+  const R = Number(rowsText);
+  if (!Number.isInteger(R) || R < 1) throw new Error(`@gemm-tile: bad row count ${rowsText}`);
+  const rows = [...Array(R).keys()];
+  const get = (v) => `(local.get $${v})`;
+  const out = [`(func ${name} (param $a i32) (param $lda i32) (param $b i32) (param $K i32) (param $c i32) (param $ldc i32) (param $accum i32)`,
+    '(local $k i32) (local $b0 v128) (local $b1 v128) (local $x v128) (local $ldab i32) (local $ldcb i32) (local $cc i32)',
+    rows.map((r) => `(local $a${r} i32)`).join(' '),
+    rows.map((r) => `(local $c${r}0 v128) (local $c${r}1 v128)`).join(' '),
+    `(local.set $ldab (i32.shl ${get('lda')} (i32.const 2)))`,
+    `(local.set $ldcb (i32.shl ${get('ldc')} (i32.const 2)))`,
+    `(local.set $a0 ${get('a')})`,
+    ...rows.slice(1).map((r) => `(local.set $a${r} (i32.add ${get(`a${r - 1}`)} ${get('ldab')}))`),
+    `(if ${get('accum')} (then (local.set $cc ${get('c')})`,
+    ...rows.map((r) => `(local.set $c${r}0 (v128.load ${get('cc')})) (local.set $c${r}1 (v128.load offset=16 ${get('cc')}))`
+      + (r < R - 1 ? ` (local.set $cc (i32.add ${get('cc')} ${get('ldcb')}))` : '')),
+    '))',
+    `(local.set $k ${get('K')})`,
+    '(block $done (loop $kl',
+    `(br_if $done (i32.eqz ${get('k')}))`,
+    `(local.set $b0 (v128.load ${get('b')}))`,
+    `(local.set $b1 (v128.load offset=16 ${get('b')}))`,
+    ...rows.flatMap((r) => [`(local.set $x (v128.load32_splat ${get(`a${r}`)}))`,
+      `(local.set $c${r}0 (f32x4.add ${get(`c${r}0`)} (f32x4.mul ${get('x')} ${get('b0')})))`,
+      `(local.set $c${r}1 (f32x4.add ${get(`c${r}1`)} (f32x4.mul ${get('x')} ${get('b1')})))`]),
+    `(local.set $b (i32.add ${get('b')} (i32.const 32)))`,
+    ...rows.map((r) => `(local.set $a${r} (i32.add ${get(`a${r}`)} (i32.const 4)))`),
+    `(local.set $k (i32.sub ${get('k')} (i32.const 1)))`,
+    '(br $kl)))',
+    ...rows.map((r) => `(v128.store ${get('c')} ${get(`c${r}0`)}) (v128.store offset=16 ${get('c')} ${get(`c${r}1`)})`
+      + (r < R - 1 ? ` (local.set $c (i32.add ${get('c')} ${get('ldcb')}))` : '')),
+    ')'];
+  return out;
+}
+
 const MACROS = {
+  '@gemm-tile': ([name, rows]) => gemmTile(name, rows),
   '@exp4': ([r, ...x]) => exp4(r, x.join(' ')),
   '@tanh4': ([r, ...x]) => tanh4(r, x.join(' ')),
   '@sigmoid4': ([r, ...x]) => [...tanh4(r, `(f32x4.mul ${x.join(' ')} ${HALF})`),
@@ -92,7 +132,7 @@ export function expandMacros(source) {
     }
     if (depth !== 0) throw new Error(`kernels.wat:${line}: unbalanced ${name}`);
     const args = items(out.slice(start + 1 + name.length, end));
-    if (args.length < (name === '@act-locals' ? 1 : 2)) throw new Error(`kernels.wat:${line}: ${name} needs more arguments`);
+    if (args.length < (name === '@act-locals' ? 1 : 2) || (name === '@gemm-tile' && args.length !== 2)) throw new Error(`kernels.wat:${line}: ${name} needs more arguments`);
     out = out.slice(0, start) + expand(args).join('\n      ') + out.slice(end + 1);
   }
 }

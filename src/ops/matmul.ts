@@ -112,11 +112,11 @@ export const Gemm = defineOp({
     const A = p.transA ? transpose2d(a.data as Float32Array, a.dims[0], a.dims[1]) : (a.data as Float32Array);
     // PyTorch's Linear (alpha = beta = 1, C a row of N or absent): the bias is added in the SIMD
     // GEMM's epilogue, straight into the one output.
-    const cRow = c === undefined || p.beta === 0 ? null
-      : c.type === 'float32' && c.size === N && c.dims.length <= 2 && c.dims[c.dims.length - 1] === N && p.beta === 1 ? c.data as Float32Array : undefined;
-    if (p.packed && a.type === 'float32' && p.packed.K === K && p.alpha === 1 && cRow !== undefined) {
+    const noC = c === undefined || p.beta === 0;
+    const cRow = !noC && p.beta === 1 && c.type === 'float32' && c.size === N && c.dims.length <= 2 && c.dims[c.dims.length - 1] === N;
+    if (p.packed && a.type === 'float32' && p.packed.K === K && p.alpha === 1 && (noC || cRow)) {
       const out = new Float32Array(M * N);
-      p.packed.multiply(A instanceof Float32Array ? A : Float32Array.from(A), M, out, cRow ?? undefined);
+      p.packed.multiply(A instanceof Float32Array ? A : Float32Array.from(A), M, out, cRow ? (c.data as Float32Array) : undefined);
       return [new Tensor('float32', out, [M, N])];
     }
     let acc: Float32Array | Float64Array;
