@@ -16,28 +16,45 @@ interface Row { workload: string; engine: string; median_ms: number }
  * is not counted). A slow patch of this shared machine thus hits every engine alike and the
  * ratios stay comparable.
  */
-async function timeAll(runners: Record<string, Runner>, budgetMs: number): Promise<Record<string, number>> {
+interface Timing {
+  /** Median of every counted run. */
+  median: Record<string, number>;
+  /** Each round's block median, per engine: their ratios show how much the machine drifted. */
+  rounds: Record<string, number[]>;
+}
+
+async function timeAll(runners: Record<string, Runner>, budgetMs: number): Promise<Timing> {
   const names = Object.keys(runners);
   for (const n of names) for (let i = 0; i < 3; i++) await runners[n](); // warm-up
   const times: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
+  const rounds: Record<string, number[]> = Object.fromEntries(names.map((n) => [n, []]));
   const block = budgetMs / 10;
   for (let round = 0; round < 10; round++) {
     for (const n of names) {
       const start = performance.now();
       await runners[n](); // cold after the other engines: not counted
-      let count = 0;
-      while (count < 2 || (performance.now() - start < block && count < 200)) {
+      const blockTimes: number[] = [];
+      while (blockTimes.length < 2 || (performance.now() - start < block && blockTimes.length < 200)) {
         const t0 = performance.now();
         await runners[n]();
-        times[n].push(performance.now() - t0);
-        count++;
+        blockTimes.push(performance.now() - t0);
       }
+      times[n].push(...blockTimes);
+      rounds[n].push(median(blockTimes));
     }
   }
-  return Object.fromEntries(names.map((n) => {
-    const t = times[n].sort((x, y) => x - y);
-    return [n, t[Math.floor(t.length / 2)]];
-  }));
+  return { median: Object.fromEntries(names.map((n) => [n, median(times[n])])), rounds };
+}
+
+function median(xs: number[]): number {
+  const t = [...xs].sort((x, y) => x - y);
+  return t[Math.floor(t.length / 2)];
+}
+
+/** min–max over rounds of rnnx's block median over another engine's in the same round. */
+function roundSpread(rounds: Record<string, number[]>, other: string): string {
+  const r = rounds.rnnx.map((t, i) => t / rounds[other][i]);
+  return `${Math.min(...r).toFixed(2)}–${Math.max(...r).toFixed(2)}`;
 }
 
 async function ortRunner(mod: typeof import('onnxruntime-node') | typeof import('onnxruntime-web'), w: Workload, web: boolean): Promise<Runner> {
@@ -67,6 +84,7 @@ async function main(): Promise<void> {
   const peaks: Record<string, number> = {};
   const fusedRows: string[] = [];
   const threadRows: string[] = [];
+  const spreadRows: string[] = [];
   console.log(`rnnx benchmark — ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, one thread per engine`);
   for (const w of workloads()) {
     if (only && !only.some((o) => w.name.startsWith(o))) continue;
@@ -95,7 +113,8 @@ async function main(): Promise<void> {
       runners['rnnx-2-threads'] = async () => two!.runSync(w.feeds);
       threadRows.push(w.name);
     }
-    const med = await timeAll(runners, budget);
+    const { median: med, rounds } = await timeAll(runners, budget);
+    spreadRows.push(`| ${w.name} | ${roundSpread(rounds, 'onnxruntime-node')} | ${roundSpread(rounds, 'onnxruntime-web')} |`);
     await two?.release();
     peaks[w.name] = peak - base;
     for (const engine of ['rnnx', 'onnxruntime-node', 'onnxruntime-web', 'rnnx-2-threads']) {
@@ -112,6 +131,10 @@ async function main(): Promise<void> {
     const get = (e: string) => rows.find((r) => r.workload === w.name && r.engine === e)!.median_ms;
     console.log(`| ${w.name} | ${w.shape} | ${get('rnnx').toFixed(3)} | ${get('onnxruntime-node').toFixed(3)} | ${get('onnxruntime-web').toFixed(3)} | ${(get('rnnx') / get('onnxruntime-node')).toFixed(2)} | ${(get('rnnx') / get('onnxruntime-web')).toFixed(2)} | +${(peaks[w.name] / 2 ** 20).toFixed(1)} MiB |`);
   }
+  console.log('\nrnnx / other engine in each of the 10 rounds (block medians, min–max): how much the machine drifted\n');
+  console.log('| workload | rnnx / node per round | rnnx / web per round |');
+  console.log('|---|---|---|');
+  for (const row of spreadRows) console.log(row);
   if (fusedRows.length) console.log(`\nfused vs unfused import:\n${fusedRows.join('\n')}`);
   if (threadRows.length) {
     console.log('\nrnnx with threads: 2 (one worker thread; reported apart from the one-thread figures above)\n');
