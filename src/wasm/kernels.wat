@@ -7,9 +7,10 @@
   ;; ---------------------------------------------------------------------------------------
   ;; gemm: C[M, Npad] (+)= A[M, K] · B[K, Npad], B packed in 8-column panels: panel p holds
   ;; B[k, 8p .. 8p+7] for k = 0..K-1 contiguously (K·8 floats). Rows of C are ldc floats apart,
-  ;; rows of A lda floats apart. 5×8 and 4×8 register tiles; leftover rows go through $row1. Every tile
-  ;; sums each C[m, n] over k in order, then adds the old C[m, n] when accumulating, so a row's
-  ;; result does not depend on M, on the tile that computed it, or on the panel order.
+  ;; rows of A lda floats apart. 5×8 and 4×8 register tiles; leftover rows go through $row1. Every
+  ;; tile starts C[m, n] from the old C[m, n] (when accumulating) or 0 and adds A[m, k]·B[k, n] for
+  ;; k in order, so a row's result does not depend on M, on the tile that computed it, or on the
+  ;; panel order.
   ;; ---------------------------------------------------------------------------------------
   (func $gemm (export "gemm")
     (param $a i32) (param $lda i32) (param $bp i32) (param $K i32) (param $npad i32)
