@@ -1,6 +1,7 @@
 // npm run bench [-- --json FILE] [-- --only w1,w4] [-- --fused-check] [-- --threads]
 // Runs every workload in rnnx, onnxruntime-node and onnxruntime-web (wasm), one thread each, in
-// one process, after warm-up, round-robin; prints median times, ratios and rnnx's peak memory.
+// one process, after warm-up, in rounds; prints median times, ratios, the spread of each round's
+// ratios and rnnx's peak memory.
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { InferenceSession } from '../runtime/session.js';
@@ -10,12 +11,6 @@ import { workloads, type Workload } from './workloads.js';
 type Runner = () => Promise<unknown>;
 interface Row { workload: string; engine: string; median_ms: number }
 
-/**
- * Median time of each runner, measured in rounds: each round gives every engine a block of
- * consecutive runs (~1/10 of the budget; its first run, with caches cold from the other engines,
- * is not counted). A slow patch of this shared machine thus hits every engine alike and the
- * ratios stay comparable.
- */
 interface Timing {
   /** Median of every counted run. */
   median: Record<string, number>;
@@ -23,6 +18,12 @@ interface Timing {
   rounds: Record<string, number[]>;
 }
 
+/**
+ * Median time of each runner, measured in rounds: each round gives every engine a block of
+ * consecutive runs (~1/10 of the budget; its first run, with caches cold from the other engines,
+ * is not counted). A slow patch of this shared machine thus hits every engine, though not always
+ * equally: the per-round ratios show how much.
+ */
 async function timeAll(runners: Record<string, Runner>, budgetMs: number): Promise<Timing> {
   const names = Object.keys(runners);
   for (const n of names) for (let i = 0; i < 3; i++) await runners[n](); // warm-up
