@@ -56,7 +56,7 @@ function nodePlatform(builtin: GetBuiltin): Platform {
         const b = fs.readFileSync(p);
         return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
       } catch (e) {
-        throw new RnnxError(`cannot read ${what} '${p}': ${(e as Error).message}`);
+        throw new RnnxError(`Cannot read ${what} '${p}': ${(e as Error).message}`);
       }
     },
     resolveInside(baseDir, location, what) {
@@ -65,7 +65,7 @@ function nodePlatform(builtin: GetBuiltin): Platform {
       const file = real(path.resolve(base, location));
       const rel = path.relative(base, file);
       if (path.isAbsolute(location) || rel.startsWith('..') || path.isAbsolute(rel)) {
-        throw new RnnxError(`${what}: path '${location}' leaves the model's folder ${base}`);
+        throw new RnnxError(`${what} path '${location}' leaves the model's folder ${base}`);
       }
       return file;
     },
