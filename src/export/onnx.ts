@@ -38,6 +38,8 @@ function encodeNode(n: Node): OnnxNs.INodeProto {
   return {
     name: n.name, opType: n.opType, domain: n.domain, input: [...n.inputs], output: [...n.outputs],
     attribute: [...n.attributes].map(([k, a]) => encodeAttribute(k, a)),
+    // rnnx's own notes (rnnx.fused_from, rnnx.not_fused, …) describe this import, not the model.
+    metadataProps: [...(n.metadata ?? [])].filter(([key]) => !key.startsWith('rnnx.')).map(([key, value]) => ({ key, value })),
   };
 }
 
@@ -54,36 +56,13 @@ export function encodeGraph(g: Graph): OnnxNs.IGraphProto {
 
 /** IR Model -> ONNX ModelProto bytes. */
 export function encodeModel(m: Model): Uint8Array {
-  const head = {
+  return onnx.ModelProto.encode({
     irVersion: m.irVersion,
     producerName: m.producerName,
     producerVersion: m.producerVersion,
     opsetImport: [...m.opsets].map(([domain, version]) => ({ domain, version })),
-  };
-  if (!m.graph.nodes.some((n) => n.metadata?.size)) return onnx.ModelProto.encode({ ...head, graph: encodeGraph(m.graph) }).finish();
-  // NodeProto.metadata_props (field 9, IR 10) written by hand: a main graph's nodes are encoded
-  // one by one with their StringStringEntryProto entries appended (field order is free in protobuf).
-  const nodes = m.graph.nodes.map((n) => {
-    const entries = [...(n.metadata ?? [])].map(([k, v]) => lenField(9, concat([lenField(1, utf8(k)), lenField(2, utf8(v))])));
-    return lenField(1, concat([onnx.NodeProto.encode(encodeNode(n)).finish(), ...entries]));
-  });
-  const rest = onnx.GraphProto.encode({ ...encodeGraph(m.graph), node: [] }).finish();
-  return concat([onnx.ModelProto.encode(head).finish(), lenField(7, concat([...nodes, rest]))]);
-}
-
-const utf8 = (s: string) => new TextEncoder().encode(s);
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((p, q) => p + q.length, 0));
-  let o = 0;
-  for (const p of parts) { out.set(p, o); o += p.length; }
-  return out;
-}
-/** A length-delimited protobuf field: tag (field << 3 | 2), varint length, bytes. */
-function lenField(field: number, bytes: Uint8Array): Uint8Array {
-  const head: number[] = [];
-  for (let v = (field << 3) | 2, first = true; first || v > 0; first = false) { head.push((v & 0x7f) | (v > 0x7f ? 0x80 : 0)); v >>>= 7; }
-  for (let v = bytes.length, first = true; first || v > 0; first = false) { head.push((v & 0x7f) | (v > 0x7f ? 0x80 : 0)); v >>>= 7; }
-  return concat([Uint8Array.from(head), bytes]);
+    graph: encodeGraph(m.graph),
+  }).finish();
 }
 
 /** Attribute shorthand: numbers become ints when integral unless given as {f: x}. */
