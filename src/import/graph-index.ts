@@ -137,6 +137,7 @@ export class GraphIndex {
     const init = this.constant(v);
     if (init) return init.dims[0];
     const info = this.g.inputs.find((i) => i.name === v) ?? this.g.valueInfo.get(v);
+    if (!info && !this.defined(v)) return this.parent?.rows(v);
     const d = info?.shape?.[0];
     return typeof d === 'number' ? d : undefined;
   }
