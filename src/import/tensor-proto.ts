@@ -1,12 +1,23 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { RnnxError } from '../ir/errors.js';
+import { ExternalFiles, externalEntry } from './external-data.js';
 import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, sizeOf, type BigArray, type NumericArray } from '../ir/tensor.js';
 import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
 
 /** Where external tensor data may be read from; undefined when the model came as bytes. */
 export interface ExternalDataContext {
   readonly baseDir?: string;
+  /** The open data files of the model being decoded (one open per file); made per tensor if absent. */
+  readonly files?: ExternalFiles;
+}
+
+type LongLike = number | { low: number; high: number; unsigned?: boolean };
+
+/** A dim as an exact non-negative integer below 2^53 (a larger one would be silently rounded). */
+export function exactDim(v: LongLike | null | undefined): number | undefined {
+  if (v === null || v === undefined) return 0;
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+  const big = toBig(v);
+  return big >= 0n && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : undefined;
 }
 
 /** TensorProto -> Tensor, from raw_data, the typed fields, or an external file. */
@@ -15,13 +26,15 @@ export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, 
   const type = dtypeFromOnnx(code);
   const name = tp.name ? `'${tp.name}'` : what;
   if (!type) throw new RnnxError(`Tensor ${name}: data type ${onnxDtypeName(code)} is not supported`);
-  const dims = (tp.dims ?? []).map(toNum);
-  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new RnnxError(`Tensor ${name}: invalid dims [${dims}]`);
+  const exact = (tp.dims ?? []).map(exactDim);
+  if (exact.some((d) => d === undefined)) throw new RnnxError(`Tensor ${name}: invalid dims [${(tp.dims ?? []).map((d) => (typeof d === 'number' ? d : toBig(d)))}] (each must be an integer in 0..2^53−1)`);
+  const dims = exact as number[];
   const n = sizeOf(dims);
+  if (!Number.isSafeInteger(n)) throw new RnnxError(`Tensor ${name}: dims [${dims}] hold more than 2^53 elements`);
   if (tp.segment) throw new RnnxError(`Tensor ${name}: segmented tensors are not supported`);
 
   if (tp.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    return new Tensor(type, fromBytes(type, readExternal(tp, ctx, name), n, name), dims);
+    return new Tensor(type, readExternal(tp, ctx, type, n, name), dims);
   }
   if (type === 'string') {
     const strs = (tp.stringData ?? []).map((b) => Buffer.from(b).toString('utf8'));
@@ -65,31 +78,32 @@ function fromBytes(type: Tensor['type'], bytes: Uint8Array, n: number, name: str
   return out;
 }
 
-function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, name: string): Uint8Array {
-  const kv = new Map((tp.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
-  const location = kv.get('location');
-  if (!location) throw new RnnxError(`Tensor ${name}: external data without a 'location'`);
+/** Reads a tensor's bytes from its external file, at its offset, straight into the tensor's array. */
+function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, type: Tensor['type'], n: number, name: string): NumericArray | BigArray {
+  const e = externalEntry(tp.externalData ?? [], name);
   if (ctx.baseDir === undefined) {
-    throw new RnnxError(`Tensor ${name}: external data '${location}' needs the model to be loaded from a file path`);
+    throw new RnnxError(`Tensor ${name}: external data '${e.location}' needs the model to be loaded from a file path`);
   }
-  const base = path.resolve(ctx.baseDir);
-  const file = path.resolve(base, location);
-  const rel = path.relative(base, file);
-  if (path.isAbsolute(location) || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new RnnxError(`Tensor ${name}: external data path '${location}' leaves the model's folder ${base}`);
+  const ctor = DTYPES[type].ctor;
+  if (!ctor) throw new RnnxError(`Tensor ${name}: ${type} cannot be stored as external data`);
+  const byteLength = n * (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  if (e.length !== undefined && e.length !== byteLength) {
+    throw new RnnxError(`Tensor ${name}: external data length ${e.length} but dims [${tp.dims}] of ${type} need ${byteLength} bytes`);
   }
-  let buf: Buffer;
+  const files = ctx.files ?? new ExternalFiles(ctx.baseDir);
   try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw new RnnxError(`Tensor ${name}: cannot read external data '${location}': ${(e as Error).message}`);
+    files.check(e, byteLength, name);
+    let out: NumericArray | BigArray;
+    try {
+      out = new ctor(n) as NumericArray | BigArray;
+    } catch {
+      throw new RnnxError(`Tensor ${name}: cannot allocate ${byteLength} bytes`);
+    }
+    files.read(e, new Uint8Array(out.buffer, out.byteOffset, out.byteLength), name);
+    return out;
+  } finally {
+    if (!ctx.files) files.close();
   }
-  const offset = Number(kv.get('offset') ?? 0);
-  const length = kv.has('length') ? Number(kv.get('length')) : buf.length - offset;
-  if (!(offset >= 0 && length >= 0 && offset + length <= buf.length)) {
-    throw new RnnxError(`Tensor ${name}: external data range offset=${offset} length=${length} is outside '${location}' (${buf.length} bytes)`);
-  }
-  return buf.subarray(offset, offset + length);
 }
 
 /** Tensor -> TensorProto (raw_data for numbers, string_data for strings). */
