@@ -1,6 +1,6 @@
 import { RnnxError } from '../ir/errors.js';
 import { ExternalFiles, externalEntry } from './external-data.js';
-import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, sizeOf, type BigArray, type NumericArray } from '../ir/tensor.js';
+import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, packBits, sizeOf, unpackBits, type BigArray, type NumericArray } from '../ir/tensor.js';
 import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
 
 /** Where external tensor data may be read from; undefined when the model came as bytes. */
@@ -51,7 +51,9 @@ export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, 
     case 'uint32': case 'uint64': src = tp.uint64Data ?? []; break;
     default: src = tp.int32Data ?? []; // int8..int32, uint8, uint16, bool, float16, bfloat16 (as bits)
   }
-  checkCount(src.length, n, name);
+  if (!DTYPES[type].packedBits) checkCount(src.length, n, name);
+  const bits = DTYPES[type].packedBits;
+  if (bits) return new Tensor(type, unpacked(type, src as ArrayLike<number>, n, bits, name), dims); // int32_data holds packed bytes
   const out = allocData(type, n) as NumericArray | BigArray;
   if (type === 'int64' || type === 'uint64') {
     const big = out as BigArray;
@@ -70,11 +72,21 @@ function checkCount(got: number, want: number, name: string): void {
 function fromBytes(type: Tensor['type'], bytes: Uint8Array, n: number, name: string): NumericArray | BigArray {
   const ctor = DTYPES[type].ctor;
   if (!ctor) throw new RnnxError(`Tensor ${name}: ${type} cannot be stored as raw bytes`);
+  const bits = DTYPES[type].packedBits;
+  if (bits) return unpacked(type, bytes, n, bits, name);
   const width = (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
   checkCount(bytes.length / width, n, name);
   const out = new ctor(n);
   // Copy (not view): the protobuf buffer may be unaligned, and must not be kept alive.
   new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+/** 4-bit / 2-bit elements packed LSB first (ONNX's layout), one element per slot. */
+function unpacked(type: Tensor['type'], bytes: ArrayLike<number>, n: number, bits: 2 | 4, name: string): NumericArray {
+  checkCount(bytes.length, Math.ceil((n * bits) / 8), name);
+  const out = allocData(type, n) as Uint8Array | Int8Array;
+  unpackBits(bytes, n, bits, type === 'int4' || type === 'int2', out);
   return out;
 }
 
@@ -86,7 +98,8 @@ function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, type: T
   }
   const ctor = DTYPES[type].ctor;
   if (!ctor) throw new RnnxError(`Tensor ${name}: ${type} cannot be stored as external data`);
-  const byteLength = n * (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  const bits = DTYPES[type].packedBits;
+  const byteLength = bits ? Math.ceil((n * bits) / 8) : n * (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
   if (e.length !== undefined && e.length !== byteLength) {
     throw new RnnxError(`Tensor ${name}: external data length ${e.length} but dims [${tp.dims}] of ${type} need ${byteLength} bytes`);
   }
@@ -95,12 +108,12 @@ function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, type: T
     files.check(e, byteLength, name);
     let out: NumericArray | BigArray;
     try {
-      out = new ctor(n) as NumericArray | BigArray;
+      out = (bits ? new Uint8Array(byteLength) : new ctor(n)) as NumericArray | BigArray;
     } catch {
       throw new RnnxError(`Tensor ${name}: cannot allocate ${byteLength} bytes`);
     }
     files.read(e, new Uint8Array(out.buffer, out.byteOffset, out.byteLength), name);
-    return out;
+    return bits ? unpacked(type, out as Uint8Array, n, bits, name) : out;
   } finally {
     if (!ctx.files) files.close();
   }
@@ -112,7 +125,8 @@ export function encodeTensor(t: Tensor, name: string): OnnxNs.ITensorProto {
   if (t.type === 'string') tp.stringData = (t.data as string[]).map((s) => Buffer.from(s, 'utf8'));
   else {
     const d = t.data as NumericArray | BigArray;
-    tp.rawData = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    const bits = DTYPES[t.type].packedBits;
+    tp.rawData = bits ? packBits(d as Uint8Array, bits) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
   return tp;
 }
