@@ -128,7 +128,7 @@ describe('external data: hostile cases', () => {
     rnnxError(() => loadModel(file), /external data 'weights.bin' is not a regular file/);
     fs.rmSync(path.join(dir, 'weights.bin'));
     fs.mkdirSync(path.join(dir, 'weights.bin'));
-    rnnxError(() => loadModel(file), /is not a regular file/);
+    rnnxError(() => loadModel(file), /external data 'weights.bin' is a directory/);
   }, 10_000);
   it('a model path that is a FIFO or a device is refused without blocking', () => {
     const dir = tmp();

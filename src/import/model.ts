@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { RnnxError } from '../ir/errors.js';
 import { normalizeDomain, type Attribute, type Dim, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
 import { dtypeFromOnnx, onnxDtypeName, type Tensor } from '../ir/tensor.js';
@@ -6,6 +5,8 @@ import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
 import { decodeTensor, exactDim, type ExternalDataContext } from './tensor-proto.js';
 import { ExternalFiles, readRegularFile } from './external-data.js';
 import { fuseRecurrent } from './fuse.js';
+import { platform } from '../platform/index.js';
+import { utf8 } from '../platform/text.js';
 
 export interface LoadOptions {
   /** Recover whole PyTorch recurrent modules into ai.rnnx stack nodes (default true). */
@@ -21,7 +22,7 @@ export function loadModel(source: string | Uint8Array, options: LoadOptions = {}
 function readModel(source: string | Uint8Array): Model {
   if (typeof source === 'string') {
     const bytes = readRegularFile(source, 'model');
-    const files = new ExternalFiles(path.dirname(path.resolve(source)));
+    const files = new ExternalFiles(platform().dirOf(source));
     try {
       return decodeModel(bytes, { baseDir: files.baseDir, files });
     } finally {
@@ -140,7 +141,6 @@ const AT = onnx.AttributeProto.AttributeType;
 
 function decodeAttribute(ap: OnnxNs.IAttributeProto, ctx: ExternalDataContext, node: string, opType: string): Attribute {
   const what = `node ${node} (${opType}) attribute '${ap.name}'`;
-  const utf8 = (b: Uint8Array) => Buffer.from(b).toString('utf8');
   // Old exporters leave `type` unset; infer it from the field that is filled.
   let type = ap.type ?? AT.UNDEFINED;
   if (type === AT.UNDEFINED) {

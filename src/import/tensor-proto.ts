@@ -2,6 +2,7 @@ import { RnnxError } from '../ir/errors.js';
 import { ExternalFiles, externalEntry } from './external-data.js';
 import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, packBits, sizeOf, unpackBits, type BigArray, type NumericArray } from '../ir/tensor.js';
 import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
+import { utf8, utf8Bytes } from '../platform/text.js';
 
 /** Where external tensor data may be read from; undefined when the model came as bytes. */
 export interface ExternalDataContext {
@@ -37,7 +38,7 @@ export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, 
     return new Tensor(type, readExternal(tp, ctx, type, n, name), dims);
   }
   if (type === 'string') {
-    const strs = (tp.stringData ?? []).map((b) => Buffer.from(b).toString('utf8'));
+    const strs = (tp.stringData ?? []).map(utf8);
     checkCount(strs.length, n, name);
     return new Tensor(type, strs, dims);
   }
@@ -122,7 +123,7 @@ function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, type: T
 /** Tensor -> TensorProto (raw_data for numbers, string_data for strings). */
 export function encodeTensor(t: Tensor, name: string): OnnxNs.ITensorProto {
   const tp: OnnxNs.ITensorProto = { name, dims: [...t.dims], dataType: DTYPES[t.type].onnx };
-  if (t.type === 'string') tp.stringData = (t.data as string[]).map((s) => Buffer.from(s, 'utf8'));
+  if (t.type === 'string') tp.stringData = (t.data as string[]).map(utf8Bytes);
   else {
     const d = t.data as NumericArray | BigArray;
     const bits = DTYPES[t.type].packedBits;
