@@ -101,12 +101,44 @@ export function validateGraph(graph: Graph, outer: ReadonlySet<string> = new Set
   return topoSort(graph, producer);
 }
 
+/** Names the subgraphs of `node` read from enclosing scopes (If/Loop/Scan bodies' implicit inputs). */
+export function implicitInputs(node: Node): string[] {
+  const out = new Set<string>();
+  for (const a of node.attributes.values()) {
+    const gs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
+    for (const g of gs) for (const n of graphFreeNames(g)) out.add(n);
+  }
+  return [...out];
+}
+
+function graphFreeNames(g: Graph): Set<string> {
+  const defined = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
+  for (const n of g.nodes) for (const o of n.outputs) if (o) defined.add(o);
+  const free = new Set<string>();
+  for (const n of g.nodes) {
+    for (const i of n.inputs) if (i && !defined.has(i)) free.add(i);
+    for (const i of implicitInputs(n)) if (!defined.has(i)) free.add(i);
+  }
+  for (const o of g.outputs) if (!defined.has(o.name)) free.add(o.name);
+  return free;
+}
+
+/** A node's explicit inputs plus, for a node with subgraphs, the outer values they read. */
+function dependencies(node: Node): readonly string[] {
+  for (const a of node.attributes.values()) {
+    if (a.type === 'graph' || a.type === 'graphs') return [...node.inputs, ...implicitInputs(node)];
+  }
+  return node.inputs;
+}
+
 function topoSort(graph: Graph, producer: Map<string, Node | 'input' | 'initializer'>): Node[] {
-  // Exporters write nodes in order; check that first (linear), else sort.
+  // Exporters write nodes in order; check that first (linear), else sort. A node with subgraphs
+  // also depends on the values its bodies read from this graph.
+  const deps = new Map<Node, readonly string[]>(graph.nodes.map((n) => [n, dependencies(n)]));
   const seen = new Set<Node>();
   let sorted = true;
   for (const node of graph.nodes) {
-    for (const inp of node.inputs) {
+    for (const inp of deps.get(node)!) {
       const p = producer.get(inp);
       if (p && typeof p !== 'string' && !seen.has(p)) sorted = false;
     }
@@ -119,13 +151,13 @@ function topoSort(graph: Graph, producer: Map<string, Node | 'input' | 'initiali
   const pending = new Map<Node, number>();
   const consumers = new Map<Node, Node[]>();
   for (const node of graph.nodes) {
-    const deps = new Set<Node>();
-    for (const inp of node.inputs) {
+    const before = new Set<Node>();
+    for (const inp of deps.get(node)!) {
       const p = producer.get(inp);
-      if (p && typeof p !== 'string') deps.add(p);
+      if (p && typeof p !== 'string' && p !== node) before.add(p);
     }
-    pending.set(node, deps.size);
-    for (const d of deps) {
+    pending.set(node, before.size);
+    for (const d of before) {
       const list = consumers.get(d) ?? [];
       list.push(node);
       consumers.set(d, list);
