@@ -86,6 +86,7 @@ async function main(): Promise<void> {
   const fusedRows: string[] = [];
   const threadRows: string[] = [];
   const spreadRows: string[] = [];
+  const formRows: string[] = [];
   console.log(`rnnx benchmark — ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, one thread per engine`);
   for (const w of workloads()) {
     if (only && !only.some((o) => w.name.startsWith(o))) continue;
@@ -103,6 +104,11 @@ async function main(): Promise<void> {
       'onnxruntime-node': await ortRunner(ortNode, w, false),
       'onnxruntime-web': await ortRunner(ortWeb, w, true),
     };
+    if (w.baseline) {
+      // The TorchScript-form export of the same module, timed in the same rounds.
+      const ts = InferenceSession.createSync(w.baseline);
+      runners['rnnx-torchscript-form'] = async () => ts.runSync(w.feeds);
+    }
     let unfused: InferenceSession | undefined;
     let two: InferenceSession | undefined;
     if (args.includes('--fused-check')) {
@@ -121,6 +127,7 @@ async function main(): Promise<void> {
     for (const engine of ['rnnx', 'onnxruntime-node', 'onnxruntime-web', 'rnnx-2-threads']) {
       if (med[engine] !== undefined) rows.push({ workload: w.name, engine, median_ms: med[engine] });
     }
+    if (w.baseline) formRows.push(`| ${w.name} | ${med.rnnx.toFixed(3)} | ${med['rnnx-torchscript-form'].toFixed(3)} | ${(med.rnnx / med['rnnx-torchscript-form']).toFixed(3)} | ${roundSpread(rounds, 'rnnx-torchscript-form')} |`);
     if (unfused) fusedRows.push(`${w.name}: fused ${med.rnnx.toFixed(3)} ms, unfused ${med['rnnx-unfused'].toFixed(3)} ms (fused/unfused ${(med.rnnx / med['rnnx-unfused']).toFixed(2)})`);
     const get = (e: string) => rows.find((r) => r.workload === w.name && r.engine === e)!.median_ms;
     console.log(`${w.name.padEnd(22)} rnnx ${get('rnnx').toFixed(3).padStart(9)} ms | ort-node ${get('onnxruntime-node').toFixed(3).padStart(9)} ms | ort-web ${get('onnxruntime-web').toFixed(3).padStart(9)} ms | rnnx/node ${(get('rnnx') / get('onnxruntime-node')).toFixed(2)} | rnnx/web ${(get('rnnx') / get('onnxruntime-web')).toFixed(2)} | rnnx peak +${(peaks[w.name] / 2 ** 20).toFixed(1)} MiB`);
@@ -136,6 +143,12 @@ async function main(): Promise<void> {
   console.log('| workload | rnnx / node per round | rnnx / web per round |');
   console.log('|---|---|---|');
   for (const row of spreadRows) console.log(row);
+  if (formRows.length) {
+    console.log('\nrnnx on the dynamo exporter\'s form vs the TorchScript exporter\'s form of the same module (same rounds)\n');
+    console.log('| workload | dynamo form ms | TorchScript form ms | dynamo / TorchScript | per round |');
+    console.log('|---|---|---|---|---|');
+    for (const row of formRows) console.log(row);
+  }
   if (fusedRows.length) console.log(`\nfused vs unfused import:\n${fusedRows.join('\n')}`);
   if (threadRows.length) {
     console.log('\nrnnx with threads: 2 (one worker thread; reported apart from the one-thread figures above)\n');
