@@ -13,15 +13,6 @@ import { InferenceSession } from '../src/runtime/session.js';
 const REAL_TOL: Tolerance = { rtol: 1e-4, atol: 1e-5 };
 const CHUNKS = 20;
 
-/**
- * Models that fail today for a known bug, with the bug. Each stays listed only until main has
- * the fix; the test for it then runs like every other.
- */
-const KNOWN_FAILING: Record<string, string> = {
-  silero_v4_legacy: 'initializers inside If bodies are never bound (Gather_31: input 134 has no value)',
-  tract_qlstm_scan: 'initializers inside the Scan body are never bound (QLinearConv_2: lstm1.scale_lstm_in has no value)',
-};
-
 async function ortSession(file: string): Promise<ort.InferenceSession> {
   return ort.InferenceSession.create(fs.readFileSync(file), { intraOpNumThreads: 1, interOpNumThreads: 1 });
 }
@@ -51,8 +42,7 @@ describe('real models against onnxruntime-node', () => {
   });
 
   for (const m of models) {
-    const known = KNOWN_FAILING[m.name];
-    it.skipIf(known !== undefined)(`${m.name}: one chunk, then ${CHUNKS} chunks with states carried${known ? ` (known failing: ${known})` : ''}`, async () => {
+    it(`${m.name}: one chunk, then ${CHUNKS} chunks with states carried`, async () => {
       const ref = await ortSession(m.file);
       const session = InferenceSession.createSync(fs.readFileSync(m.file));
       const states = stateOutputs(m);
