@@ -101,44 +101,34 @@ export function validateGraph(graph: Graph, outer: ReadonlySet<string> = new Set
   return topoSort(graph, producer);
 }
 
-/** Names the subgraphs of `node` read from enclosing scopes (If/Loop/Scan bodies' implicit inputs). */
-export function implicitInputs(node: Node): string[] {
-  const out = new Set<string>();
+/** What a node reads: its inputs, and the enclosing-scope names its If/Loop/Scan bodies read. */
+function readsOfNode(node: Node): string[] {
+  const reads = [...node.inputs];
   for (const a of node.attributes.values()) {
-    const gs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
-    for (const g of gs) for (const n of graphFreeNames(g)) out.add(n);
+    const subs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
+    for (const g of subs) reads.push(...bodyReads(g));
   }
-  return [...out];
+  return reads;
 }
 
-function graphFreeNames(g: Graph): Set<string> {
+/** Names a body reads that it does not define itself (recursively). */
+function bodyReads(g: Graph): string[] {
   const defined = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
   for (const n of g.nodes) for (const o of n.outputs) if (o) defined.add(o);
-  const free = new Set<string>();
-  for (const n of g.nodes) {
-    for (const i of n.inputs) if (i && !defined.has(i)) free.add(i);
-    for (const i of implicitInputs(n)) if (!defined.has(i)) free.add(i);
-  }
-  for (const o of g.outputs) if (!defined.has(o.name)) free.add(o.name);
-  return free;
-}
-
-/** A node's explicit inputs plus, for a node with subgraphs, the outer values they read. */
-function dependencies(node: Node): readonly string[] {
-  for (const a of node.attributes.values()) {
-    if (a.type === 'graph' || a.type === 'graphs') return [...node.inputs, ...implicitInputs(node)];
-  }
-  return node.inputs;
+  const out: string[] = [];
+  for (const n of g.nodes) for (const r of readsOfNode(n)) if (r && !defined.has(r)) out.push(r);
+  for (const o of g.outputs) if (!defined.has(o.name)) out.push(o.name);
+  return out;
 }
 
 function topoSort(graph: Graph, producer: Map<string, Node | 'input' | 'initializer'>): Node[] {
-  // Exporters write nodes in order; check that first (linear), else sort. A node with subgraphs
-  // also depends on the values its bodies read from this graph.
-  const deps = new Map<Node, readonly string[]>(graph.nodes.map((n) => [n, dependencies(n)]));
+  // Exporters write nodes in order; check that first (linear), else sort. A node with a body
+  // depends on the producers of what the body reads too (a rewritten graph may list them later).
+  const reads = new Map<Node, string[]>(graph.nodes.map((n) => [n, readsOfNode(n)]));
   const seen = new Set<Node>();
   let sorted = true;
   for (const node of graph.nodes) {
-    for (const inp of deps.get(node)!) {
+    for (const inp of reads.get(node)!) {
       const p = producer.get(inp);
       if (p && typeof p !== 'string' && !seen.has(p)) sorted = false;
     }
@@ -151,13 +141,13 @@ function topoSort(graph: Graph, producer: Map<string, Node | 'input' | 'initiali
   const pending = new Map<Node, number>();
   const consumers = new Map<Node, Node[]>();
   for (const node of graph.nodes) {
-    const before = new Set<Node>();
-    for (const inp of deps.get(node)!) {
+    const deps = new Set<Node>();
+    for (const inp of reads.get(node)!) {
       const p = producer.get(inp);
-      if (p && typeof p !== 'string' && p !== node) before.add(p);
+      if (p && typeof p !== 'string') deps.add(p);
     }
-    pending.set(node, before.size);
-    for (const d of before) {
+    pending.set(node, deps.size);
+    for (const d of deps) {
       const list = consumers.get(d) ?? [];
       list.push(node);
       consumers.set(d, list);
