@@ -211,3 +211,35 @@ describe('fuser', () => {
     for (const fuse of [false, true]) rnnxError(() => InferenceSession.createSync(loadModel(oldBytes, { fuse })), /LSTM/);
   });
 });
+
+describe('fast paths check what slow paths check', () => {
+  it('MaxPool and AveragePool with kernel_shape [0], strides [0] or negative pads are refused, not NaN', async () => {
+    const { GraphBuilder } = await import('../src/builder/graph-builder.js');
+    for (const [op, attrs, pattern] of [
+      ['MaxPool', { kernel_shape: [0] }, /attribute 'kernel_shape'.*integers >= 1, got \[0\]/],
+      ['AveragePool', { kernel_shape: [2], strides: [0] }, /attribute 'strides'.*>= 1/],
+      ['MaxPool', { kernel_shape: [2], pads: [-1, 0] }, /attribute 'pads'.*>= 0/],
+    ] as const) {
+      const b = new GraphBuilder({ opset: 13 });
+      const x = b.input('x', 'float32', [1, 1, 4]);
+      b.output(b.op(op, [x], attrs as never)[0], 'y');
+      rnnxError(() => InferenceSession.createSync(b.build()).runSync({ x: new Tensor('float32', new Float32Array(4), [1, 1, 4]) }), pattern);
+    }
+  });
+  it('a bool byte of 7 in a model is true: Cast gives 1, Equal with true gives true', () => {
+    const bool = (name: string, bytes: number[]) => ({ name, dims: [bytes.length], dataType: 9, rawData: new Uint8Array(bytes) });
+    const graph = {
+      name: 'g',
+      initializer: [bool('b', [7, 0, 1, 255]), bool('t', [1, 1, 1, 1])],
+      node: [
+        { opType: 'Cast', input: ['b'], output: ['f'], attribute: [{ name: 'to', type: 2, i: 1 }] },
+        { opType: 'Equal', input: ['b', 't'], output: ['e'] },
+      ],
+      output: [{ name: 'f', type: { tensorType: { elemType: 1 } } }, { name: 'e', type: { tensorType: { elemType: 9 } } }],
+    };
+    const bytes = onnx.ModelProto.encode({ irVersion: 8, opsetImport: [{ domain: '', version: 13 }], graph }).finish();
+    const out = InferenceSession.createSync(bytes).runSync({});
+    expect(Array.from(out.f.data as Float32Array)).toEqual([1, 0, 1, 1]);
+    expect(Array.from(out.e.data as Uint8Array)).toEqual([1, 0, 1, 1]);
+  });
+});
