@@ -30,6 +30,7 @@ export const QuantizeLinear = defineOp({
     const x = need(inputs, 0, ctx, 'x');
     const s = need(inputs, 1, ctx, 'y_scale');
     checkType(x, ['float32', 'float64', 'int32'], 0, ctx, 'x');
+    checkType(s, ['float32', 'float64'], 1, ctx, 'y_scale'); // float16/bfloat16 hold raw bits: never read them as numbers
     const z = zeroPoint(inputs, 2, ctx);
     const type = z?.type ?? 'uint8';
     if (type === 'int32') throw nodeError(ctx.node, 'QuantizeLinear output must be uint8 or int8');

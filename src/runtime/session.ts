@@ -5,7 +5,7 @@ import { OptionalValue, TensorSequence, describeValue, type Value } from '../ir/
 import { loadModel, type LoadOptions } from '../import/model.js';
 import { GemmPool } from '../wasm/threads.js';
 import { AttrReader, type OpContext, type OpDef } from '../ops/op.js';
-import { knownOp, lookupOp } from '../ops/registry.js';
+import { checkArity, knownOp, lookupOp } from '../ops/registry.js';
 import { fuseBiasAdds, type ParsedStep } from './epilogue.js';
 
 export interface PlanOptions {
@@ -93,6 +93,7 @@ export class ExecutionPlan {
         unsupported.set(label, (unsupported.get(label) ?? 0) + 1);
         continue;
       }
+      checkArity(node, opset);
       const constant = (i: number) => (node.inputs[i] ? constants.get(node.inputs[i]) : undefined);
       resolved.push({ node, def: row.def, ctx: { node, opset, constant, pool, subgraph } });
     }
