@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { RnnxError } from '../ir/errors.js';
-import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, sizeOf, type BigArray, type NumericArray } from '../ir/tensor.js';
+import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, packBits, sizeOf, unpackBits, type BigArray, type NumericArray } from '../ir/tensor.js';
 import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
 
 /** Where external tensor data may be read from; undefined when the model came as bytes. */
@@ -38,7 +38,9 @@ export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, 
     case 'uint32': case 'uint64': src = tp.uint64Data ?? []; break;
     default: src = tp.int32Data ?? []; // int8..int32, uint8, uint16, bool, float16, bfloat16 (as bits)
   }
-  checkCount(src.length, n, name);
+  if (!DTYPES[type].packedBits) checkCount(src.length, n, name);
+  const bits = DTYPES[type].packedBits;
+  if (bits) return new Tensor(type, unpacked(type, src as ArrayLike<number>, n, bits, name), dims); // int32_data holds packed bytes
   const out = allocData(type, n) as NumericArray | BigArray;
   if (type === 'int64' || type === 'uint64') {
     const big = out as BigArray;
@@ -57,11 +59,21 @@ function checkCount(got: number, want: number, name: string): void {
 function fromBytes(type: Tensor['type'], bytes: Uint8Array, n: number, name: string): NumericArray | BigArray {
   const ctor = DTYPES[type].ctor;
   if (!ctor) throw new RnnxError(`Tensor ${name}: ${type} cannot be stored as raw bytes`);
+  const bits = DTYPES[type].packedBits;
+  if (bits) return unpacked(type, bytes, n, bits, name);
   const width = (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
   checkCount(bytes.length / width, n, name);
   const out = new ctor(n);
   // Copy (not view): the protobuf buffer may be unaligned, and must not be kept alive.
   new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+/** 4-bit / 2-bit elements packed LSB first (ONNX's layout), one element per slot. */
+function unpacked(type: Tensor['type'], bytes: ArrayLike<number>, n: number, bits: 2 | 4, name: string): NumericArray {
+  checkCount(bytes.length, Math.ceil((n * bits) / 8), name);
+  const out = allocData(type, n) as Uint8Array | Int8Array;
+  unpackBits(bytes, n, bits, type === 'int4' || type === 'int2', out);
   return out;
 }
 
@@ -98,7 +110,8 @@ export function encodeTensor(t: Tensor, name: string): OnnxNs.ITensorProto {
   if (t.type === 'string') tp.stringData = (t.data as string[]).map((s) => Buffer.from(s, 'utf8'));
   else {
     const d = t.data as NumericArray | BigArray;
-    tp.rawData = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    const bits = DTYPES[t.type].packedBits;
+    tp.rawData = bits ? packBits(d as Uint8Array, bits) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
   return tp;
 }
