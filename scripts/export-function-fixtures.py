@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """Writes test/fixtures/fn_*: PyTorch modules exported with export_modules_as_functions, so the
 ONNX files call model-local functions (FunctionProto with attributes, ref_attr_name, nested calls).
-Same layout as scripts/export-fixtures.py: model.onnx, meta.json, in_<k>.npy, out_<k>.npy.
+Same layout as scripts/export-fixtures.py: model.onnx, meta.json, in_<k>.npy, out_<k>.npy,
+state_dict.npz.
 Needs Debian's torch 1.13 (torch.onnx.export supports export_modules_as_functions from opset 15).
 """
 import json, os
@@ -60,6 +61,7 @@ def export(name, module, inputs, input_names, output_names, doc):
         np.save(os.path.join(d, 'in_%s.npy' % n), t.numpy())
     for n, t in zip(output_names, outs):
         np.save(os.path.join(d, 'out_%s.npy' % n), t.numpy())
+    np.savez(os.path.join(d, 'state_dict.npz'), **{k: v.numpy() for k, v in module.state_dict().items()})
     meta = {'name': name, 'doc': doc, 'opset': 15, 'inputs': input_names, 'outputs': output_names,
             'torch': torch.__version__}
     with open(os.path.join(d, 'meta.json'), 'w') as f:

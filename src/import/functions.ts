@@ -94,7 +94,11 @@ class Expander {
     fin.forEach((name, i) => rename.set(name, nin[i] ?? ''));
     fout.forEach((name, i) => { if (nout[i] && !rename.has(name)) rename.set(name, nout[i]); });
     const map = (name: string) => (name === '' ? '' : rename.get(name) ?? prefix + name);
-    const body = this.nodes((f.node ?? []).map((b) => this.instantiate(b, given, map)), [...stack, f]);
+    // Node names: the body's nodes sit in the caller's scope, as if the exporter had inlined them
+    // ('/rnn/LSTM' calling a function: its nodes become '/rnn/<node>'), so module paths survive.
+    const cut = (n.name ?? '').lastIndexOf('/');
+    const scope = cut > 0 ? n.name!.slice(0, cut + 1) : prefix;
+    const body = this.nodes((f.node ?? []).map((b) => this.instantiate(b, given, map, scope)), [...stack, f]);
     // A formal output that is also a formal input is copied with Identity.
     const produced = new Set(body.flatMap((b) => b.output ?? []));
     const extra: NodeProto[] = [];
@@ -109,7 +113,7 @@ class Expander {
   }
 
   /** One body node of a call: names renamed, attribute references resolved (subgraphs too). */
-  private instantiate(b: NodeProto, given: Map<string, AttributeProto>, map: (s: string) => string): NodeProto {
+  private instantiate(b: NodeProto, given: Map<string, AttributeProto>, map: (s: string) => string, scope: string): NodeProto {
     const attrs: AttributeProto[] = [];
     for (const a of b.attribute ?? []) {
       if (a.refAttrName) {
@@ -117,11 +121,11 @@ class Expander {
         if (v) attrs.push({ ...v, name: a.name, refAttrName: '' } as AttributeProto);
         continue;
       }
-      attrs.push(this.mapAttrGraphs(a, (g) => this.instantiateGraph(g, given, map)));
+      attrs.push(this.mapAttrGraphs(a, (g) => this.instantiateGraph(g, given, map, scope)));
     }
     return {
       ...b,
-      name: map(b.name || `${b.opType}`),
+      name: scope + (b.name || b.opType),
       input: (b.input ?? []).map(map),
       output: (b.output ?? []).map(map),
       attribute: attrs,
@@ -129,7 +133,7 @@ class Expander {
   }
 
   /** A subgraph inside a function body: its names get the call's prefix, references resolve as in the body. */
-  private instantiateGraph(g: GraphProto, given: Map<string, AttributeProto>, map: (s: string) => string): OnnxNs.GraphProto {
+  private instantiateGraph(g: GraphProto, given: Map<string, AttributeProto>, map: (s: string) => string, scope: string): OnnxNs.GraphProto {
     const vi = (v: OnnxNs.IValueInfoProto) => ({ ...v, name: map(v.name ?? '') });
     return {
       ...g,
@@ -137,7 +141,7 @@ class Expander {
       output: (g.output ?? []).map(vi),
       valueInfo: (g.valueInfo ?? []).map(vi),
       initializer: (g.initializer ?? []).map((t) => ({ ...t, name: map(t.name ?? '') })),
-      node: (g.node ?? []).map((b) => this.instantiate(b, given, map)),
+      node: (g.node ?? []).map((b) => this.instantiate(b, given, map, scope)),
     } as OnnxNs.GraphProto;
   }
 
