@@ -26,12 +26,6 @@ const WRITTEN = {
   test_dft_inverse_opset19: ['reference data', 'the expected output is a float32 FFT whose rounding (up to 1.5e-6 from the exact inverse DFT) exceeds the suite\'s atol 1e-7 on near-zero elements; rnnx is within 4.4e-7 of the exact float64 result'],
 };
 
-// Wrong numbers found by this suite that belong to another part of rnnx: listed, never hidden.
-const ARENA = ['wrong numbers (executor buffer arena)', 'WRONG NUMBERS with the executor\'s buffer arena (commit 5338ac3): the Scan body\'s state is corrupted; the same session with enableMemoryArena: false matches the expected output. Reported to the executor\'s owner'];
-for (const t of ['decode_step', 'delta', 'explicit_scale', 'gated_delta_beta_scalar', 'gated_delta', 'gated_delta_gqa', 'gated_delta_mqa', 'gated', 'gated_per_head_decay', 'linear', 'linear_t1_no_past', 'no_past_explicit_zeros', 'prefill_with_past']) {
-  WRITTEN[`test_linear_attention_${t}_expanded`] = ARENA;
-}
-
 /** [group, reason] from rnnx's error for a test that failed without a written reason. */
 function classify(detail) {
   const unsupported = /^Unsupported ops in this model: (.*)$/.exec(detail);
