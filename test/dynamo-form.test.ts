@@ -214,3 +214,15 @@ describe('recurrent layers inside If branches (Silero VAD, @ricky0123/vad-web)',
     for (const k of Object.keys(b)) expect(compareTensors(a[k], b[k], SAME).message ?? '', k).toBe('');
   });
 });
+
+describe('bench workloads in dynamo form', () => {
+  it('w2 and w6 as the dynamo exporter writes them prepare to the same steps as their TorchScript form', async () => {
+    const { workloads } = await import('../src/bench/workloads.js');
+    const ws = workloads();
+    for (const name of ['w2d_dynamo_form', 'w6d_dynamo_form']) {
+      const w = ws.find((x) => x.name === name)!;
+      const kinds = (bytes: Uint8Array) => InferenceSession.createSync(bytes).plan.steps.map((s) => `${s.node.domain}.${s.node.opType}`);
+      expect(kinds(w.onnx), name).toEqual(kinds(w.baseline!));
+    }
+  });
+});
