@@ -39,6 +39,10 @@ describe('fast paths against onnxruntime-node', () => {
   cases.push(['Gather float rows', { opType: 'Gather', inputs: [X(f([50, 64])), C(new Tensor('int64', [49n, 0n, -3n], [3]), 'i')], outputs: ['z'] }]);
   cases.push(['ScatterND rows', { opType: 'ScatterND', inputs: [X(f([6, 40])), C(new Tensor('int64', [5n, 0n, -2n], [3, 1]), 'i'), X(f([3, 40]), 'u')], outputs: ['y'], opset: 13 }]);
   cases.push(['ScatterND elements int64', { opType: 'ScatterND', inputs: [X(i64([3, 4], 0, 9)), C(new Tensor('int64', [0n, 1n, 2n, 3n, -1n, 0n], [3, 2]), 'i'), X(i64([3], 10, 20), 'u')], outputs: ['y'], opset: 13 }]);
+  for (const [dims, perm] of [[[1, 100, 64], [1, 0, 2]], [[2, 3, 4, 5], [0, 2, 1, 3]], [[2, 3, 4, 5], [3, 2, 1, 0]], [[2, 1, 4, 1], [3, 2, 0, 1]], [[7, 9], [1, 0]], [[2, 3, 40], [2, 0, 1]]]) {
+    cases.push([`Transpose float [${dims}] perm ${perm}`, { opType: 'Transpose', inputs: [X(f(dims))], outputs: ['y'], attrs: { perm } }]);
+    cases.push([`Transpose int64 [${dims}] perm ${perm}`, { opType: 'Transpose', inputs: [X(i64(dims, -99, 99))], outputs: ['y'], attrs: { perm } }]);
+  }
   for (const [name, spec] of cases) {
     it(name, async () => {
       const res = await crossCheck(spec, OP_TOL);
