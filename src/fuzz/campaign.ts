@@ -7,9 +7,10 @@ import { Tensor } from '../ir/tensor.js';
 import { randomFeed } from '../cli/common.js';
 import { compareTensors } from '../runtime/compare.js';
 import { InferenceSession } from '../runtime/session.js';
+import { loadModel } from '../import/model.js';
 import { mutate, rngFor, type Mutant } from './mutate.js';
 
-export type Outcome = 'ok' | 'error' | 'crash' | 'skip' | 'hang' | 'memory' | 'died' | 'diff-agree' | 'diff-mismatch' | 'diff-ort-refused';
+export type Outcome = 'ok' | 'error' | 'crash' | 'skip' | 'hang' | 'memory' | 'died' | 'diff-agree' | 'diff-mismatch' | 'diff-nonfinite' | 'diff-ort-refused';
 
 export interface Result {
   readonly index: number;
@@ -93,6 +94,14 @@ export function runRnnx(file: string): { result: Omit<Result, 'index'>; feeds?: 
   }
 }
 
+function hasNonFinite(file: string): boolean {
+  for (const t of loadModel(file, { fuse: false }).graph.initializers.values()) {
+    if (t.type !== 'float32' && t.type !== 'float64') continue;
+    for (const v of t.data as Float32Array) if (!Number.isFinite(v)) return true;
+  }
+  return false;
+}
+
 /** Differential tolerance: onnxruntime and rnnx may sum in other orders. */
 const DIFF_TOL = { rtol: 1e-3, atol: 1e-4 };
 
@@ -120,7 +129,12 @@ export async function runDifferential(file: string, feeds: Record<string, Tensor
       return { outcome: 'diff-ort-refused', detail: `output '${name}': ${(e as Error).message}` };
     }
     const c = compareTensors(t, ref, DIFF_TOL);
-    if (!c.ok) return { outcome: 'diff-mismatch', kind: errorKind(c.message ?? ''), detail: `output '${name}': ${c.message}` };
+    if (!c.ok) {
+      // NaN/Inf weights: the engines' activations treat NaN differently (onnxruntime's clamp NaN
+      // to a bound), so these are reported apart from disagreements on finite weights.
+      const outcome = hasNonFinite(file) ? 'diff-nonfinite' : 'diff-mismatch';
+      return { outcome, kind: errorKind(c.message ?? ''), detail: `output '${name}': ${c.message}` };
+    }
   }
   return { outcome: 'diff-agree' };
 }
