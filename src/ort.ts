@@ -5,7 +5,7 @@
  */
 import { RnnxError } from './ir/errors.js';
 import type { Dim, Model } from './ir/graph.js';
-import { Tensor as CoreTensor, type DataType, type TensorData } from './ir/tensor.js';
+import { asTensor, Tensor as CoreTensor, type DataType, type TensorData } from './ir/tensor.js';
 import { InferenceSession as CoreSession, type SessionOptions as CoreSessionOptions } from './runtime/session.js';
 import type { ProfileResult } from './runtime/profile.js';
 import type { ModelSource } from './platform/source.js';
@@ -170,6 +170,8 @@ function metadata(v: { name: string; kind?: string; type?: DataType; shape?: rea
   return { name: v.name, isTensor: true, type: (v.type ?? 'float32') as Tensor.Type, shape: (v.shape ?? []).map((d, i) => d ?? `unk__${i}`) };
 }
 
+const asCore = (t: unknown): CoreTensor => asTensor(t, 'feed');
+
 /** onnxruntime's InferenceSession on rnnx. */
 export class InferenceSession {
   readonly inputNames: readonly string[];
@@ -215,8 +217,21 @@ export class InferenceSession {
       const { extra: _extra, ...rest } = o as InferenceSession.RunOptions;
       return rest;
     };
-    const out = await this.rnnx.run(feeds, (b === undefined ? strip(a) : a) as never, strip(b) as never);
+    const out = await this.rnnx.run(this.scalars(feeds) as Parameters<CoreSession['run']>[0], (b === undefined ? strip(a) : a) as never, strip(b) as never);
     return out as InferenceSession.ReturnType;
+  }
+
+  /** Like onnxruntime, a one-element tensor feeds an input declared as a scalar (vad-web feeds `sr` as [1]). */
+  private scalars(feeds: InferenceSession.FeedsType): InferenceSession.FeedsType {
+    let out: Record<string, unknown> | undefined;
+    for (const info of this.rnnx.inputMetadata) {
+      const t = feeds[info.name];
+      if (info.shape?.length !== 0 || !t || !Array.isArray(t.dims) || t.dims.length === 0) continue;
+      if (t.dims.reduce((p: number, q: number) => p * q, 1) !== 1) continue;
+      out ??= { ...feeds };
+      out[info.name] = asCore(t).reshape([]);
+    }
+    return (out ?? feeds) as InferenceSession.FeedsType;
   }
 
   /** Ends the session: later runs throw. */
