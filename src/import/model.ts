@@ -113,7 +113,7 @@ function decodeNode(np: OnnxNs.INodeProto, index: number, ctx: ExternalDataConte
   for (const ap of np.attribute ?? []) {
     attributes.set(ap.name ?? '', decodeAttribute(ap, ctx, name, opType));
   }
-  return {
+  const node: Node = {
     name,
     opType,
     domain: normalizeDomain(np.domain ?? ''),
@@ -121,6 +121,9 @@ function decodeNode(np: OnnxNs.INodeProto, index: number, ctx: ExternalDataConte
     outputs: [...(np.output ?? [])],
     attributes,
   };
+  // metadata_props (IR 10): e.g. the PyTorch module path the dynamo exporter records.
+  const meta = (np.metadataProps ?? []).filter((e) => e.key);
+  return meta.length ? { ...node, metadata: new Map(meta.map((e) => [e.key!, e.value ?? ''])) } : node;
 }
 
 const AT = onnx.AttributeProto.AttributeType;
