@@ -142,8 +142,6 @@ export class Tensor {
         // Numbers are values, converted to the type's bits (a Uint16Array holds bits as they are).
         const bits = type === 'float16' ? toHalfBits : toBfloatBits;
         arr = Uint16Array.from(data as unknown as number[], (v) => bits(Number(v)));
-      } else if (type.startsWith('float8') || type === 'float4e2m1') {
-        throw new RnnxError(`Tensor: ${type} from a number array is ambiguous; pass the bit codes as a Uint8Array`);
       } else if (isBig(type)) arr = (info.ctor as typeof BigInt64Array).from((data as unknown as (bigint | number)[]).map((v) => BigInt(v)));
       else arr = (info.ctor as typeof Float32Array).from((data as unknown as (number | boolean)[]).map(Number));
     } else {

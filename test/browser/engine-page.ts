@@ -20,9 +20,9 @@ function toWire(t: Tensor): WireTensor {
  * Runs `steps` of a model from `url`. `carry` maps outputs to the next step's inputs (recurrent
  * state). Returns every step's outputs as wire tensors.
  */
-async function runModel(url: string, steps: Record<string, WireTensor>[], carry: Record<string, string>, threads: 1 | 2 = 1) {
+async function runModel(url: string, steps: Record<string, WireTensor>[], carry: Record<string, string>, threads: 1 | 2 = 1, fuse = true) {
   const t0 = performance.now();
-  const session = await InferenceSession.create(url, { threads });
+  const session = await InferenceSession.create(url, { threads, fuse });
   const created = performance.now() - t0;
   const out: Record<string, WireTensor>[] = [];
   let state: Record<string, Tensor> = {};
