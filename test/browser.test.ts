@@ -175,9 +175,7 @@ describe('rnnx in headless Chromium', () => {
 
   it('LSTM fixture and Silero VAD v5: bit for bit the same as Node, on the SIMD kernels', async () => {
     const page = await open('engine.html');
-    // Silero v5 without recurrent recovery: the recovery inside its If branches currently drops a
-    // value a nested If reads (a main-branch regression, reported); the kernels are the same.
-    for (const [model, steps, carry, fuse] of [['lstm.onnx', lstmSteps, {}, true], ['silero_v5.onnx', sileroSteps, { stateN: 'state' }, false]] as const) {
+    for (const [model, steps, carry, fuse] of [['lstm.onnx', lstmSteps, {}, true], ['silero_v5.onnx', sileroSteps, { stateN: 'state' }, true]] as const) {
       const got = await page.evaluate((u, s, c, f) => (globalThis as never as { rnnxTest: { runModel: Function } }).rnnxTest.runModel(u, s, c, 1, f), model, steps, carry as Record<string, string>, fuse);
       expect(got.info).toEqual({ simd: true, source: 'embedded' });
       expect(got.kernels).toEqual({ simd: true, threads: 1 });
