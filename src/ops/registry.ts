@@ -1,4 +1,6 @@
 import type { OpDef } from './op.js';
+import * as attention from './attention.js';
+import { viaFloat32 } from './float-io.js';
 import * as cast from './cast.js';
 import * as conv from './conv.js';
 import * as ew from './elementwise.js';
@@ -37,8 +39,28 @@ const LATEST = 22;
 export const RNNX_DOMAIN = 'ai.rnnx';
 const row = (opType: string, def: OpDef<any>, since = 1, until = LATEST): OpRow => ({ opType, domain: '', since, until, def }); // eslint-disable-line @typescript-eslint/no-explicit-any
 
+/**
+ * Ops whose kernels take float32/float64 and that run float16/bfloat16 inputs in float32, rounding
+ * each result back (numpy's and onnxruntime's rule for one op). Ops not listed either handle the
+ * half types themselves (shape ops move bits; Min/Max/Sum/Mean/Mod widen on their own) or refuse them.
+ */
+const HALF_VIA_FLOAT32 = new Set([
+  'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Erf', 'Clip', 'Reciprocal', 'Floor', 'Ceil',
+  'Cos', 'Sin', 'Tan', 'Acos', 'Asin', 'Atan', 'Cosh', 'Sinh', 'Acosh', 'Asinh', 'Atanh', 'Round', 'Sign', 'Softsign', 'Softplus',
+  'Elu', 'Selu', 'HardSigmoid', 'ThresholdedRelu', 'Celu', 'HardSwish', 'Shrink', 'PRelu', 'IsNaN', 'IsInf',
+  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual',
+  'MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'Softmax', 'LogSoftmax', 'Hardmax',
+  'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp',
+  'ArgMax', 'ArgMin', 'GlobalAveragePool', 'GlobalMaxPool', 'MaxPool', 'AveragePool', 'LpPool', 'LayerNormalization', 'BatchNormalization',
+  'InstanceNormalization', 'GroupNormalization', 'RMSNormalization', 'LpNormalization', 'MeanVarianceNormalization', 'LRN',
+  'Range', 'CumSum', 'CumProd', 'Einsum', 'Resize', 'GridSample', 'Gelu', 'Mish', 'Swish',
+]);
+function withHalfTypes(rows: OpRow[]): OpRow[] {
+  return rows.map((r) => (r.domain === '' && HALF_VIA_FLOAT32.has(r.opType) ? { ...r, def: viaFloat32(r.def) } : r));
+}
+
 /** The explicit table: every op rnnx runs, nothing registered by side effect. */
-export const OPS: readonly OpRow[] = [
+export const OPS: readonly OpRow[] = withHalfTypes([
   row('Abs', un.Abs), row('Neg', un.Neg), row('Exp', un.Exp), row('Log', un.Log), row('Sqrt', un.Sqrt),
   row('Relu', un.Relu), row('LeakyRelu', un.LeakyRelu), row('Sigmoid', un.Sigmoid), row('Tanh', un.Tanh),
   row('Erf', un.Erf, 9), row('Not', un.Not), row('Clip', un.Clip), row('Reciprocal', un.Reciprocal),
@@ -92,12 +114,13 @@ export const OPS: readonly OpRow[] = [
   row('SplitToSequence', seq.SplitToSequence, 11), row('SequenceMap', seq.SequenceMap, 17),
   row('Optional', seq.Optional, 15), row('OptionalHasElement', seq.OptionalHasElement, 15), row('OptionalGetElement', seq.OptionalGetElement, 15),
   row('If', control.If), row('Loop', control.Loop), row('Scan', control.Scan, 9),
+  row('Attention', attention.Attention, 23, 24),
   row('Cast', cast.Cast, 6, 25), row('CastLike', cast.CastLike, 15, 25),
   // rnnx's own domain: whole PyTorch recurrent modules, made by the importer's fusion or the graph API.
   { opType: 'LSTM', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.LSTMStack },
   { opType: 'GRU', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.GRUStack },
   { opType: 'RNN', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.RNNStack },
-];
+]);
 
 const byKey = new Map<string, OpRow[]>();
 for (const r of OPS) {
