@@ -16,3 +16,6 @@ export { readNpy, writeNpy, readNpz } from './io/npy.js';
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { compareTensors, type Tolerance } from './runtime/compare.js';
 export type { LoadOptions } from './import/model.js';
+export { kernelInfo, loadKernels, setKernels, type KernelInfo, type KernelSource } from './wasm/runtime.js';
+export type { NpzOptions } from './io/npy.js';
+export type { ModelSource } from './platform/source.js';

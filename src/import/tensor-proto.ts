@@ -1,8 +1,8 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { RnnxError } from '../ir/errors.js';
 import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, packBits, sizeOf, unpackBits, type BigArray, type NumericArray } from '../ir/tensor.js';
 import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
+import { platform } from '../platform/index.js';
+import { utf8, utf8Bytes } from '../platform/text.js';
 
 /** Where external tensor data may be read from; undefined when the model came as bytes. */
 export interface ExternalDataContext {
@@ -24,7 +24,7 @@ export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, 
     return new Tensor(type, fromBytes(type, readExternal(tp, ctx, name), n, name), dims);
   }
   if (type === 'string') {
-    const strs = (tp.stringData ?? []).map((b) => Buffer.from(b).toString('utf8'));
+    const strs = (tp.stringData ?? []).map(utf8);
     checkCount(strs.length, n, name);
     return new Tensor(type, strs, dims);
   }
@@ -84,18 +84,8 @@ function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, name: s
   if (ctx.baseDir === undefined) {
     throw new RnnxError(`Tensor ${name}: external data '${location}' needs the model to be loaded from a file path`);
   }
-  const base = path.resolve(ctx.baseDir);
-  const file = path.resolve(base, location);
-  const rel = path.relative(base, file);
-  if (path.isAbsolute(location) || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new RnnxError(`Tensor ${name}: external data path '${location}' leaves the model's folder ${base}`);
-  }
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw new RnnxError(`Tensor ${name}: cannot read external data '${location}': ${(e as Error).message}`);
-  }
+  const file = platform().resolveInside(ctx.baseDir, location, `Tensor ${name}: external data`);
+  const buf = platform().readFile(file, `Tensor ${name}: external data`);
   const offset = Number(kv.get('offset') ?? 0);
   const length = kv.has('length') ? Number(kv.get('length')) : buf.length - offset;
   if (!(offset >= 0 && length >= 0 && offset + length <= buf.length)) {
@@ -107,7 +97,7 @@ function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, name: s
 /** Tensor -> TensorProto (raw_data for numbers, string_data for strings). */
 export function encodeTensor(t: Tensor, name: string): OnnxNs.ITensorProto {
   const tp: OnnxNs.ITensorProto = { name, dims: [...t.dims], dataType: DTYPES[t.type].onnx };
-  if (t.type === 'string') tp.stringData = (t.data as string[]).map((s) => Buffer.from(s, 'utf8'));
+  if (t.type === 'string') tp.stringData = (t.data as string[]).map(utf8Bytes);
   else {
     const d = t.data as NumericArray | BigArray;
     const bits = DTYPES[t.type].packedBits;
