@@ -40,8 +40,9 @@ export function fromFloat64(v: ArrayLike<number>, type: DataType, dims: readonly
  * (to nearest even) back to the half type of input 0 (or of the first half input).
  */
 export function viaFloat32<A>(def: OpDef<A>): OpDef<A> {
+  if (WIDENED.has(def)) return def;
   const isHalf = (t: DataType | undefined) => t === 'float16' || t === 'bfloat16';
-  return {
+  const wrapped: OpDef<A> = {
     ...def,
     run(inputs, attrs, ctx, reuse, scope) {
       const half = isHalf(inputs[0]?.type) ? inputs[0]!.type : inputs.find((t) => isHalf(t?.type))?.type;
@@ -51,4 +52,8 @@ export function viaFloat32<A>(def: OpDef<A>): OpDef<A> {
       return out.map((t) => (t && t.type === 'float32' ? fromFloat64(t.data as Float32Array, half, t.dims) : t));
     },
   };
+  WIDENED.add(wrapped);
+  return wrapped;
 }
+/** Defs already made by viaFloat32 (wrapping again returns them as they are, keeping identity). */
+const WIDENED = new WeakSet<OpDef<any>>(); // eslint-disable-line @typescript-eslint/no-explicit-any
