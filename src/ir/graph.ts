@@ -101,12 +101,34 @@ export function validateGraph(graph: Graph, outer: ReadonlySet<string> = new Set
   return topoSort(graph, producer);
 }
 
+/** What a node reads: its inputs, and the enclosing-scope names its If/Loop/Scan bodies read. */
+function readsOfNode(node: Node): string[] {
+  const reads = [...node.inputs];
+  for (const a of node.attributes.values()) {
+    const subs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
+    for (const g of subs) reads.push(...bodyReads(g));
+  }
+  return reads;
+}
+
+/** Names a body reads that it does not define itself (recursively). */
+function bodyReads(g: Graph): string[] {
+  const defined = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
+  for (const n of g.nodes) for (const o of n.outputs) if (o) defined.add(o);
+  const out: string[] = [];
+  for (const n of g.nodes) for (const r of readsOfNode(n)) if (r && !defined.has(r)) out.push(r);
+  for (const o of g.outputs) if (!defined.has(o.name)) out.push(o.name);
+  return out;
+}
+
 function topoSort(graph: Graph, producer: Map<string, Node | 'input' | 'initializer'>): Node[] {
-  // Exporters write nodes in order; check that first (linear), else sort.
+  // Exporters write nodes in order; check that first (linear), else sort. A node with a body
+  // depends on the producers of what the body reads too (a rewritten graph may list them later).
+  const reads = new Map<Node, string[]>(graph.nodes.map((n) => [n, readsOfNode(n)]));
   const seen = new Set<Node>();
   let sorted = true;
   for (const node of graph.nodes) {
-    for (const inp of node.inputs) {
+    for (const inp of reads.get(node)!) {
       const p = producer.get(inp);
       if (p && typeof p !== 'string' && !seen.has(p)) sorted = false;
     }
@@ -120,7 +142,7 @@ function topoSort(graph: Graph, producer: Map<string, Node | 'input' | 'initiali
   const consumers = new Map<Node, Node[]>();
   for (const node of graph.nodes) {
     const deps = new Set<Node>();
-    for (const inp of node.inputs) {
+    for (const inp of reads.get(node)!) {
       const p = producer.get(inp);
       if (p && typeof p !== 'string') deps.add(p);
     }
