@@ -154,6 +154,7 @@ async function main(): Promise<void> {
   const fusedRows: string[] = [];
   const threadRows: string[] = [];
   const spreadRows: string[] = [];
+  const formRows: string[] = [];
   console.log(`rnnx benchmark — ${new Date().toISOString().slice(0, 10)}, ${os.cpus()[0]?.model ?? 'cpu'}, Node ${process.version}, one thread per engine`);
   for (const { w, real } of all) {
     // rnnx's peak memory: heap + array buffers over its own first runs, before other engines load.
@@ -178,6 +179,11 @@ async function main(): Promise<void> {
       'onnxruntime-node': await ortRunner(ortNode, w, false),
       'onnxruntime-web': await ortRunner(ortWeb, w, true),
     };
+    if (session && w.baseline) {
+      // The TorchScript-form export of the same module, timed in the same rounds.
+      const ts = InferenceSession.createSync(w.baseline);
+      runners['rnnx-torchscript-form'] = async () => ts.runSync(w.feeds);
+    }
     if (first) errors[w.name] = maxError(first, await runners['onnxruntime-node']() as never);
     let unfused: InferenceSession | undefined;
     let two: InferenceSession | undefined;
@@ -197,6 +203,7 @@ async function main(): Promise<void> {
     for (const engine of ['rnnx', 'onnxruntime-node', 'onnxruntime-web', 'rnnx-2-threads']) {
       if (med[engine] !== undefined) rows.push({ workload: w.name, engine, median_ms: med[engine] });
     }
+    if (session && w.baseline) formRows.push(`| ${w.name} | ${med.rnnx.toFixed(3)} | ${med['rnnx-torchscript-form'].toFixed(3)} | ${(med.rnnx / med['rnnx-torchscript-form']).toFixed(3)} | ${roundSpread(rounds, 'rnnx-torchscript-form')} |`);
     if (unfused) fusedRows.push(`${w.name}: fused ${med.rnnx.toFixed(3)} ms, unfused ${med['rnnx-unfused'].toFixed(3)} ms (fused/unfused ${(med.rnnx / med['rnnx-unfused']).toFixed(2)})`);
     const node = med['onnxruntime-node'], web = med['onnxruntime-web'];
     const head = `${w.name.padEnd(22)} ort-node ${node.toFixed(3).padStart(9)} ms | ort-web ${web.toFixed(3).padStart(9)} ms`;
@@ -223,6 +230,12 @@ async function main(): Promise<void> {
   console.log('| workload | rnnx / node per round | rnnx / web per round |');
   console.log('|---|---|---|');
   for (const row of spreadRows) console.log(row);
+  if (formRows.length) {
+    console.log('\nrnnx on the dynamo exporter\'s form vs the TorchScript exporter\'s form of the same module (same rounds)\n');
+    console.log('| workload | dynamo form ms | TorchScript form ms | dynamo / TorchScript | per round |');
+    console.log('|---|---|---|---|---|');
+    for (const row of formRows) console.log(row);
+  }
   const v5 = reals.find((m) => m.name === 'silero_v5');
   if (v5 && all.some((x) => x.real === v5) && !failures[v5.name]) {
     const h = heapGrowth(v5);
