@@ -3,6 +3,15 @@ import type { Node } from '../ir/graph.js';
 import type { OpDef } from './op.js';
 import { ONNX_MAX_OPSET, ONNX_VERSIONS } from './onnx-versions.js';
 import * as attention from './attention.js';
+import * as bits from './bits.js';
+import * as misc18 from './misc18.js';
+import * as cum from './cumulative.js';
+import * as gridSample from './grid-sample.js';
+import * as nd from './nd.js';
+import * as resize18 from './resize18.js';
+import * as stateful from './stateful.js';
+import * as strings from './strings.js';
+import * as tr from './transformer.js';
 import { viaFloat32 } from './float-io.js';
 import * as cast from './cast.js';
 import * as conv from './conv.js';
@@ -69,9 +78,8 @@ const HALF_VIA_FLOAT32 = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual',
   'MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'Softmax', 'LogSoftmax', 'Hardmax',
   'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp',
-  'ArgMax', 'ArgMin', 'GlobalAveragePool', 'GlobalMaxPool', 'MaxPool', 'AveragePool', 'LpPool', 'LayerNormalization', 'BatchNormalization',
-  'InstanceNormalization', 'GroupNormalization', 'RMSNormalization', 'LpNormalization', 'MeanVarianceNormalization', 'LRN',
-  'Range', 'CumSum', 'CumProd', 'Einsum', 'Resize', 'GridSample', 'Gelu', 'Mish', 'Swish',
+  'ArgMax', 'ArgMin', 'GlobalAveragePool', 'GlobalMaxPool', 'MaxPool', 'AveragePool', 'LayerNormalization', 'BatchNormalization',
+  'InstanceNormalization', 'MeanVarianceNormalization', 'LRN', 'Range', 'CumSum', 'CumProd', 'Einsum', 'Resize', 'GridSample',
 ]);
 function withHalfTypes(rows: OpRow[]): OpRow[] {
   return rows.map((r) => (r.domain === '' && HALF_VIA_FLOAT32.has(r.opType) ? { ...r, def: viaFloat32(r.def) } : r));
@@ -94,7 +102,7 @@ export const OPS: readonly OpRow[] = withHalfTypes([
   row('LessOrEqual', ew.LessOrEqual, 12), row('GreaterOrEqual', ew.GreaterOrEqual, 12),
   row('And', ew.And, 7), row('Or', ew.Or, 7), row('Xor', ew.Xor, 7),
   row('Mod', ew.Mod, 10), row('Mean', ew.Mean, 8), row('Min', ew.Min, 8), row('Max', ew.Max, 8), row('Sum', ew.Sum, 8), row('Where', ew.Where, 9),
-  row('MatMul', mm.MatMul), row('Gemm', mm.Gemm), row('Conv', conv.Conv), row('ConvTranspose', conv.ConvTranspose),
+  row('MatMul', mm.MatMul), row('Gemm', mm.Gemm), row('Conv', conv.Conv), row('ConvTranspose', nd.ConvTranspose),
   row('Softmax', red.Softmax), row('LogSoftmax', red.LogSoftmax),
   row('ReduceMean', red.ReduceMean), row('ReduceSum', red.ReduceSum), row('ReduceMax', red.ReduceMax),
   row('ReduceMin', red.ReduceMin), row('ReduceProd', red.ReduceProd), row('ReduceL1', red.ReduceL1), row('ReduceL2', red.ReduceL2),
@@ -102,7 +110,7 @@ export const OPS: readonly OpRow[] = withHalfTypes([
   row('ArgMax', red.ArgMax), row('ArgMin', red.ArgMin), row('TopK', red.TopK, 1, 24),
   row('GlobalAveragePool', red.GlobalAveragePool), row('GlobalMaxPool', red.GlobalMaxPool),
   row('LayerNormalization', norm.LayerNormalization, 17), row('BatchNormalization', norm.BatchNormalization, 6),
-  row('MaxPool', pool.MaxPool), row('AveragePool', pool.AveragePool), row('Pad', idx.Pad, 1, 25), row('Hardmax', idx.Hardmax),
+  row('MaxPool', nd.MaxPool), row('AveragePool', nd.AveragePool), row('LpPool', nd.LpPool, 11, 22), row('Pad', idx.Pad, 1, 25), row('Hardmax', idx.Hardmax),
   row('NegativeLogLikelihoodLoss', loss.NegativeLogLikelihoodLoss, 12), row('SoftmaxCrossEntropyLoss', loss.SoftmaxCrossEntropyLoss, 12),
   row('GatherElements', idx.GatherElements, 11), row('ScatterND', idx.ScatterND, 11), row('Scatter', idx.ScatterElements, 9, 9),
   row('DepthToSpace', idx.DepthToSpace), row('SpaceToDepth', idx.SpaceToDepth), row('NonZero', idx.NonZero, 9),
@@ -117,7 +125,7 @@ export const OPS: readonly OpRow[] = withHalfTypes([
   row('ConstantOfShape', gen.ConstantOfShape, 9, 25), row('Constant', gen.Constant, 1, 25), row('Identity', gen.Identity, 1, 25),
   row('Dropout', gen.Dropout), row('Range', gen.Range, 11, 27),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
-  row('Resize', resize.Resize, 10), row('Upsample', resize.Upsample, 7, 9), row('GridSample', resize.GridSample, 16), row('Einsum', einsum.Einsum, 12),
+  row('Resize', resize.Resize, 10, 13), row('Resize', resize18.Resize, 18, 19), row('Upsample', resize.Upsample, 7, 9), row('GridSample', resize.GridSample, 16, 16), row('GridSample', gridSample.GridSample, 20, 22), row('Einsum', einsum.Einsum, 12),
   row('Det', algebra.Det, 11), row('Unique', algebra.Unique, 11), row('NonMaxSuppression', detection.NonMaxSuppression, 10),
   row('StringNormalizer', text.StringNormalizer, 10), row('RoiAlign', detection.RoiAlign, 10), row('TfIdfVectorizer', text.TfIdfVectorizer, 9), row('MaxUnpool', pool.MaxUnpool, 9),
   row('ConvInteger', quant.ConvInteger, 10), row('QLinearConv', quant.QLinearConv, 10),
@@ -133,6 +141,15 @@ export const OPS: readonly OpRow[] = withHalfTypes([
   row('Optional', seq.Optional, 15), row('OptionalHasElement', seq.OptionalHasElement, 15), row('OptionalGetElement', seq.OptionalGetElement, 15),
   row('If', control.If, 1, 25), row('Loop', control.Loop, 1, 25), row('Scan', control.Scan, 9, 25),
   row('Attention', attention.Attention, 23, 24),
+  row('RMSNormalization', tr.RMSNormalization, 23, 23), row('RotaryEmbedding', tr.RotaryEmbedding, 23, 23),
+  row('Gelu', tr.Gelu, 20), row('Swish', tr.Swish, 24, 24), row('SwiGLU', tr.SwiGLU, 28, 28), row('Mish', tr.Mish, 18, 22),
+  row('BitwiseAnd', bits.BitwiseAnd, 18), row('BitwiseOr', bits.BitwiseOr, 18), row('BitwiseXor', bits.BitwiseXor, 18),
+  row('BitwiseNot', bits.BitwiseNot, 18), row('BitCast', bits.BitCast, 26, 26), row('CumProd', cum.CumProd, 26, 26),
+  row('TensorScatter', stateful.TensorScatter, 24, 24), row('CausalConvWithState', stateful.CausalConvWithState, 27, 27),
+  row('LinearAttention', stateful.LinearAttention, 27, 27),
+  row('LpNormalization', misc18.LpNormalization, 1, 22), row('GroupNormalization', misc18.GroupNormalization, 18, 21),
+  row('CenterCropPad', misc18.CenterCropPad, 18), row('AffineGrid', misc18.AffineGrid, 20), row('Col2Im', misc18.Col2Im, 18),
+  row('StringConcat', strings.StringConcat, 20), row('StringSplit', strings.StringSplit, 20), row('RegexFullMatch', strings.RegexFullMatch, 20),
   row('Cast', cast.Cast, 6, 25), row('CastLike', cast.CastLike, 15, 25),
   // rnnx's own domain: whole PyTorch recurrent modules, made by the importer's fusion or the graph API.
   { opType: 'LSTM', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.LSTMStack },
