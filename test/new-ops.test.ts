@@ -37,6 +37,7 @@ const cases: [string, SingleNodeSpec][] = [
   ['GridSample-20 nearest reflection', { opType: 'GridSample', inputs: [X('x', f([1, 2, 4, 5])), X('g', f([1, 3, 3, 2], -1.4, 1.4))], outputs: ['y'], attrs: { mode: 'nearest', padding_mode: 'reflection' }, opset: 20 }],
   ['Resize-19 linear antialias', { opType: 'Resize', inputs: [X('x', f([1, 1, 8, 8])), null, C('scales', new Tensor('float32', [1, 1, 0.45, 0.6], [4]))], outputs: ['y'], attrs: { mode: 'linear', antialias: 1 }, opset: 19 }],
   ['Resize-18 sizes axes not_larger', { opType: 'Resize', inputs: [X('x', f([1, 2, 6, 4])), null, null, C('sizes', i64([9, 9]))], outputs: ['y'], attrs: { axes: [2, 3], keep_aspect_ratio_policy: 'not_larger', mode: 'nearest' }, opset: 18 }],
+  ['DeformConv groups, offset groups, mask, bias', { opType: 'DeformConv', inputs: [X('x', f([1, 4, 5, 5])), X('w', f([4, 2, 3, 3])), X('off', f([1, 2 * 9 * 2, 3, 3], -1.5, 1.5)), X('b', f([4])), X('m', f([1, 2 * 9, 3, 3], 0, 1))], outputs: ['y'], attrs: { group: 2, offset_group: 2 }, opset: 22 }],
 ];
 
 describe('new ops against onnxruntime-node', () => {

@@ -4,6 +4,8 @@ import type { OpDef } from './op.js';
 import { ONNX_MAX_OPSET, ONNX_VERSIONS } from './onnx-versions.js';
 import * as attention from './attention.js';
 import * as bits from './bits.js';
+import * as scan8 from './scan8.js';
+import * as deform from './deform-conv.js';
 import * as misc18 from './misc18.js';
 import * as cum from './cumulative.js';
 import * as gridSample from './grid-sample.js';
@@ -78,8 +80,9 @@ const HALF_VIA_FLOAT32 = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual',
   'MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'Softmax', 'LogSoftmax', 'Hardmax',
   'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp',
-  'ArgMax', 'ArgMin', 'GlobalAveragePool', 'GlobalMaxPool', 'MaxPool', 'AveragePool', 'LayerNormalization', 'BatchNormalization',
-  'InstanceNormalization', 'MeanVarianceNormalization', 'LRN', 'Range', 'CumSum', 'CumProd', 'Einsum', 'Resize', 'GridSample',
+  'ArgMax', 'ArgMin', 'GlobalAveragePool', 'GlobalMaxPool', 'MaxPool', 'AveragePool', 'LpPool', 'LayerNormalization', 'BatchNormalization',
+  'InstanceNormalization', 'GroupNormalization', 'RMSNormalization', 'LpNormalization', 'MeanVarianceNormalization', 'LRN',
+  'Range', 'CumSum', 'CumProd', 'Einsum', 'Resize', 'GridSample', 'Gelu', 'Mish', 'Swish',
 ]);
 function withHalfTypes(rows: OpRow[]): OpRow[] {
   return rows.map((r) => (r.domain === '' && HALF_VIA_FLOAT32.has(r.opType) ? { ...r, def: viaFloat32(r.def) } : r));
@@ -139,7 +142,7 @@ export const OPS: readonly OpRow[] = withHalfTypes([
   row('SequenceLength', seq.SequenceLength, 11), row('ConcatFromSequence', seq.ConcatFromSequence, 11),
   row('SplitToSequence', seq.SplitToSequence, 11, 24), row('SequenceMap', seq.SequenceMap, 17),
   row('Optional', seq.Optional, 15), row('OptionalHasElement', seq.OptionalHasElement, 15), row('OptionalGetElement', seq.OptionalGetElement, 15),
-  row('If', control.If, 1, 25), row('Loop', control.Loop, 1, 25), row('Scan', control.Scan, 9, 25),
+  row('If', control.If, 1, 25), row('Loop', control.Loop, 1, 25), row('Scan', scan8.Scan8, 8, 8), row('Scan', control.Scan, 9, 25),
   row('Attention', attention.Attention, 23, 24),
   row('RMSNormalization', tr.RMSNormalization, 23, 23), row('RotaryEmbedding', tr.RotaryEmbedding, 23, 23),
   row('Gelu', tr.Gelu, 20), row('Swish', tr.Swish, 24, 24), row('SwiGLU', tr.SwiGLU, 28, 28), row('Mish', tr.Mish, 18, 22),
@@ -148,7 +151,7 @@ export const OPS: readonly OpRow[] = withHalfTypes([
   row('TensorScatter', stateful.TensorScatter, 24, 24), row('CausalConvWithState', stateful.CausalConvWithState, 27, 27),
   row('LinearAttention', stateful.LinearAttention, 27, 27),
   row('LpNormalization', misc18.LpNormalization, 1, 22), row('GroupNormalization', misc18.GroupNormalization, 18, 21),
-  row('CenterCropPad', misc18.CenterCropPad, 18), row('AffineGrid', misc18.AffineGrid, 20), row('Col2Im', misc18.Col2Im, 18),
+  row('CenterCropPad', misc18.CenterCropPad, 18), row('AffineGrid', misc18.AffineGrid, 20), row('Col2Im', misc18.Col2Im, 18), row('DeformConv', deform.DeformConv, 19, 22),
   row('StringConcat', strings.StringConcat, 20), row('StringSplit', strings.StringSplit, 20), row('RegexFullMatch', strings.RegexFullMatch, 20),
   row('Cast', cast.Cast, 6, 25), row('CastLike', cast.CastLike, 15, 25),
   // rnnx's own domain: whole PyTorch recurrent modules, made by the importer's fusion or the graph API.
