@@ -80,9 +80,8 @@ const HALF_VIA_FLOAT32 = new Set([
   'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual',
   'MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'Softmax', 'LogSoftmax', 'Hardmax',
   'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp',
-  'ArgMax', 'ArgMin', 'GlobalAveragePool', 'GlobalMaxPool', 'MaxPool', 'AveragePool', 'LpPool', 'LayerNormalization', 'BatchNormalization',
-  'InstanceNormalization', 'GroupNormalization', 'RMSNormalization', 'LpNormalization', 'MeanVarianceNormalization', 'LRN',
-  'Range', 'CumSum', 'CumProd', 'Einsum', 'Resize', 'GridSample', 'Gelu', 'Mish', 'Swish',
+  'ArgMax', 'ArgMin', 'GlobalAveragePool', 'GlobalMaxPool', 'MaxPool', 'AveragePool', 'LayerNormalization', 'BatchNormalization',
+  'InstanceNormalization', 'MeanVarianceNormalization', 'LRN', 'Range', 'CumSum', 'CumProd', 'Einsum', 'Resize', 'GridSample',
 ]);
 function withHalfTypes(rows: OpRow[]): OpRow[] {
   return rows.map((r) => (r.domain === '' && HALF_VIA_FLOAT32.has(r.opType) ? { ...r, def: viaFloat32(r.def) } : r));
