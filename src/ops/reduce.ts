@@ -17,7 +17,7 @@ type Arr = { length: number; [i: number]: number };
  */
 function reduce(
   x: Tensor, axes: number[], keepdims: boolean,
-  init: number, step: (acc: number, v: number) => number, finish: (acc: number, count: number) => number,
+  init: number, step: (acc: number, v: number) => number, finish: (acc: number, count: number) => number, plainSum = false,
 ): Tensor {
   const r = x.dims.length;
   const red = new Set(axes);
@@ -49,7 +49,9 @@ function reduce(
       rem = Math.floor(rem / d);
     }
     let acc = init;
-    for (let k = 0; k < nRed; k++) acc = step(acc, X[base + redOffsets[k]]);
+    // Sums add inline (the same order as through `step`, without a call per element).
+    if (plainSum) for (let k = 0; k < nRed; k++) acc += X[base + redOffsets[k]];
+    else for (let k = 0; k < nRed; k++) acc = step(acc, X[base + redOffsets[k]]);
     vals[o] = finish(acc, nRed);
   }
   if (isBig(x.type)) {
@@ -59,8 +61,14 @@ function reduce(
   return new Tensor(x.type, out as unknown as TensorData, outDims);
 }
 
+/** Lowest and highest values of the integer types an empty ReduceMax/ReduceMin-20 can return. */
+const EXTREMES: Partial<Record<Tensor['type'], [number, number]>> = {
+  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
+  int32: [-2147483648, 2147483647], uint32: [0, 4294967295], bool: [0, 1],
+};
+
 /** Axes are an attribute before `inputSince`, an optional input after. */
-function reduceOp(inputSince: number, init: number, step: (a: number, v: number) => number, finish: (a: number, n: number) => number): OpDef<ReduceAttrs> {
+function reduceOp(inputSince: number, init: number, step: (a: number, v: number) => number, finish: (a: number, n: number) => number, plainSum = false): OpDef<ReduceAttrs> {
   return defineOp<ReduceAttrs>({
     parse: (ctx, a) => ({
       axes: ctx.opset < inputSince ? a.ints('axes') : undefined,
@@ -69,7 +77,9 @@ function reduceOp(inputSince: number, init: number, step: (a: number, v: number)
     }),
     run(inputs, p, ctx) {
       const x = need(inputs, 0, ctx, 'data');
-      checkType(x, NUMERIC, 0, ctx, 'data');
+      const extremum = init === -Infinity || init === Infinity;
+      // ReduceMax/ReduceMin-20 take bool (max = any, min = all: the same comparisons on 0/1).
+      checkType(x, extremum && ctx.opset >= 20 ? [...NUMERIC, 'bool'] : NUMERIC, 0, ctx, 'data');
       let axes = p.axes ? [...p.axes] : undefined;
       if (ctx.opset >= inputSince && inputs[1]) {
         checkType(inputs[1], ['int64'], 1, ctx, 'axes');
@@ -80,21 +90,30 @@ function reduceOp(inputSince: number, init: number, step: (a: number, v: number)
         axes = x.dims.map((_, i) => i);
       }
       const norm = axes.map((a) => normAxis(a, x.dims.length, ctx));
-      if (x.size === 0 && init === -Infinity) throw nodeError(ctx.node, 'cannot take the maximum of an empty tensor');
-      return [reduce(x, norm, p.keepdims, init, step, finish)];
+      let start = init;
+      if (x.size === 0 && extremum) {
+        // ReduceMax/ReduceMin-20 define the empty set: -inf/+inf, or the type's lowest/highest value.
+        if (ctx.opset < 20 && init === -Infinity) throw nodeError(ctx.node, 'cannot take the maximum of an empty tensor');
+        if (x.type !== 'float32' && x.type !== 'float64') {
+          const bounds = EXTREMES[x.type];
+          if (!bounds) throw nodeError(ctx.node, `the ${init < 0 ? 'maximum' : 'minimum'} of an empty ${x.type} tensor is not supported`);
+          start = init < 0 ? bounds[0] : bounds[1];
+        }
+      }
+      return [reduce(x, norm, p.keepdims, start, step, finish, plainSum)];
     },
   });
 }
 
-export const ReduceSum = reduceOp(13, 0, (a, v) => a + v, (a) => a);
-export const ReduceMean = reduceOp(18, 0, (a, v) => a + v, (a, n) => a / n);
+export const ReduceSum = reduceOp(13, 0, (a, v) => a + v, (a) => a, true);
+export const ReduceMean = reduceOp(18, 0, (a, v) => a + v, (a, n) => a / n, true);
 export const ReduceMax = reduceOp(18, -Infinity, (a, v) => (v > a || v !== v ? v : a), (a) => a);
 export const ReduceMin = reduceOp(18, Infinity, (a, v) => (v < a || v !== v ? v : a), (a) => a);
 export const ReduceProd = reduceOp(18, 1, (a, v) => a * v, (a) => a);
 export const ReduceL1 = reduceOp(18, 0, (a, v) => a + Math.abs(v), (a) => a);
 export const ReduceL2 = reduceOp(18, 0, (a, v) => a + v * v, (a) => Math.sqrt(a));
 export const ReduceSumSquare = reduceOp(18, 0, (a, v) => a + v * v, (a) => a);
-export const ReduceLogSum = reduceOp(18, 0, (a, v) => a + v, (a) => Math.log(a));
+export const ReduceLogSum = reduceOp(18, 0, (a, v) => a + v, (a) => Math.log(a), true);
 export const ReduceLogSumExp = reduceOp(18, 0, (a, v) => a + Math.exp(v), (a) => Math.log(a));
 
 /** ArgMax / ArgMin along one axis; ties pick the first index unless select_last_index. */
