@@ -226,3 +226,28 @@ describe('bench workloads in dynamo form', () => {
     }
   });
 });
+
+describe('model-local functions (pkg.torch.__subgraph__)', () => {
+  it('an nn.LSTM exported as a function call is recovered after the function is expanded', async () => {
+    const { onnx } = await import('../src/import/proto.js');
+    const name = 'dyn_lstm_l2_big';
+    const mp = onnx.ModelProto.decode(fs.readFileSync(file(name)));
+    const g = mp.graph!;
+    const params = g.initializer!.map((t) => t.name!);
+    const outs = g.output!.map((o) => o.name!);
+    const domain = 'pkg.torch.__subgraph__';
+    mp.functions = [{ name: 'LSTM_0', domain, input: ['x', ...params], output: outs, node: g.node, opsetImport: [{ domain: '', version: 18 }] }];
+    g.node = [{ name: 'node_rnn', opType: 'LSTM_0', domain, input: ['x', ...params], output: outs }];
+    mp.opsetImport = [...mp.opsetImport!, { domain, version: 1 }];
+    const bytes = onnx.ModelProto.encode(mp).finish();
+    const m = loadModel(bytes);
+    const s = stacks(m.graph);
+    expect(s.length).toBe(1);
+    expect(m.graph.nodes.length).toBe(1);
+    expect(s[0].inputs).toContain('rnn.weight_hh_l0');
+    const got = InferenceSession.createSync(m).runSync(feedsOf(name));
+    for (const o of metaOf(name).outputs) {
+      expect(compareTensors(got[o], readNpy(fs.readFileSync(path.join(root, name, `out_${o}.npy`))), TORCH).message ?? '', o).toBe('');
+    }
+  });
+});
