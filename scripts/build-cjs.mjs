@@ -3,7 +3,7 @@
 import { build } from 'esbuild';
 import { writeFileSync } from 'node:fs';
 
-for (const entry of ['index']) {
+for (const entry of ['index', 'ort']) {
   await build({
     entryPoints: [`dist/${entry}.js`],
     outfile: `dist/cjs/${entry}.cjs`,
@@ -18,4 +18,5 @@ for (const entry of ['index']) {
   });
 }
 writeFileSync('dist/cjs/index.d.cts', "export * from '../index.js';\n");
-console.log('wrote dist/cjs/index.cjs');
+writeFileSync('dist/cjs/ort.d.cts', "export * from '../ort.js';\n");
+console.log('wrote dist/cjs/index.cjs, dist/cjs/ort.cjs');

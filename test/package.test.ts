@@ -63,6 +63,19 @@ describe('npm package', () => {
     for (const f of ['LICENSE', 'README.md', 'dist/wasm/kernels.wasm', 'dist/wasm/kernels-shared.wasm', 'dist/cjs/index.cjs', 'dist/index.d.ts']) expect(files).toContain(f);
   });
 
+  it('sideEffects: false: a browser bundle that imports only Tensor carries only Tensor', async () => {
+    const { build } = await import('esbuild');
+    const bundleOf = async (code: string) => (await build({
+      stdin: { contents: code, resolveDir: path.join(tmp, 'app'), loader: 'js' }, bundle: true, minify: true, write: false,
+      format: 'esm', platform: 'browser', logLevel: 'silent',
+    })).outputFiles[0].text.length;
+    const tensorOnly = await bundleOf("import { Tensor } from 'rnnx'; console.log(new Tensor('float32', [1, 2]));");
+    const session = await bundleOf("import { InferenceSession } from 'rnnx'; console.log(InferenceSession);");
+    console.log(`browser bundle of the installed package: Tensor only ${(tensorOnly / 1024).toFixed(1)} KB, InferenceSession ${(session / 1024).toFixed(0)} KB`);
+    expect(tensorOnly).toBeLessThan(8 * 1024);
+    expect(session).toBeGreaterThan(20 * tensorOnly); // the measure means something: the engine is large
+  });
+
   it('loads through import and require and runs a model', () => {
     const app = path.join(tmp, 'app');
     const model = path.join(app, 'node_modules', 'rnnx', 'test', 'fixtures', 'lstm_seed', 'model.onnx');

@@ -53,8 +53,14 @@ async function parent(): Promise<number> {
   const saved: string[] = [];
   const save = (r: Result) => {
     const dir = path.join(out, `${r.outcome}-${seed}-${r.index}`);
-    writeMutant(dir, mutantOf(fixtures, seed, r.index));
+    fs.mkdirSync(dir, { recursive: true });
     fs.writeFileSync(path.join(dir, 'result.txt'), `${r.outcome}\n${r.kind ?? ''}\n${r.detail ?? ''}\n`);
+    try {
+      writeMutant(dir, mutantOf(fixtures, seed, r.index));
+    } catch (e) {
+      // the mutator itself failed: the result says so, and seed + index reproduce it
+      fs.appendFileSync(path.join(dir, 'result.txt'), `mutator: ${(e as Error).stack}\n`);
+    }
     saved.push(dir);
   };
   console.log(`fuzzing ${fixtures.length} fixtures, seed ${seed}${values.diff ? ', differential against onnxruntime-node' : ''}, ${Number.isFinite(minutes) ? `${minutes} min` : `${count} mutants`}`);

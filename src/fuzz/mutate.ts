@@ -232,7 +232,7 @@ const MUTATIONS: ((c: Ctx) => boolean)[] = [
     else {
       for (let k = 0; k < 4; k++) raw[Math.floor(c.r() * raw.length)] = Math.floor(c.r() * 256);
       // NaN, Inf and huge floats come out of byte 0xff / 0x7f patterns
-      if (c.r() < 0.5 && raw.length >= 4) raw.set([0, 0, 0xc0, 0x7f], Math.floor(c.r() * (raw.length / 4)) * 4);
+      if (c.r() < 0.5 && raw.length >= 4) raw.set([0, 0, 0xc0, 0x7f], Math.floor(c.r() * Math.floor(raw.length / 4)) * 4);
       t.rawData = raw;
     }
     c.steps.push(`raw data of '${t.name}' changed (${raw.length} -> ${t.rawData.length} bytes)`);

@@ -1,4 +1,5 @@
 import { RnnxError } from './errors.js';
+import { toBfloatBits, toHalfBits } from '../ops/half.js';
 
 /** Element types, named as onnxruntime-common names them. */
 export type DataType =
@@ -137,7 +138,11 @@ export class Tensor {
     let arr: TensorData;
     if (Array.isArray(data)) {
       if (type === 'string') arr = (data as string[]).slice();
-      else if (isBig(type)) arr = (info.ctor as typeof BigInt64Array).from((data as unknown as (bigint | number)[]).map((v) => BigInt(v)));
+      else if (type === 'float16' || type === 'bfloat16') {
+        // Numbers are values, converted to the type's bits (a Uint16Array holds bits as they are).
+        const bits = type === 'float16' ? toHalfBits : toBfloatBits;
+        arr = Uint16Array.from(data as unknown as number[], (v) => bits(Number(v)));
+      } else if (isBig(type)) arr = (info.ctor as typeof BigInt64Array).from((data as unknown as (bigint | number)[]).map((v) => BigInt(v)));
       else arr = (info.ctor as typeof Float32Array).from((data as unknown as (number | boolean)[]).map(Number));
     } else {
       arr = data as TensorData;
@@ -162,6 +167,19 @@ export class Tensor {
   get size(): number {
     return this.data.length;
   }
+
+  /** onnxruntime's data location: rnnx tensors always live in CPU memory. */
+  get location(): 'cpu' {
+    return 'cpu';
+  }
+
+  /** onnxruntime's `getData()`: the data (already on the CPU). */
+  async getData(): Promise<TensorData> {
+    return this.data;
+  }
+
+  /** onnxruntime's `dispose()`: a no-op (the data is ordinary JS memory, freed by the GC). */
+  dispose(): void {}
 
   /** Same data, other dims (no copy). */
   reshape(dims: readonly number[]): Tensor {

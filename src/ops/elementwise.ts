@@ -2,6 +2,7 @@ import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, isBig, type DataType, type TensorData } from '../ir/tensor.js';
 import { broadcastIndex, broadcastShapes } from './broadcast.js';
 import { castTensor } from './cast.js';
+import { viaFloat32 } from './float-io.js';
 import { checkType, defineOp, need, NUMERIC, type OpContext, type OpDef } from './op.js';
 
 type Scalar = number | bigint | string; // strings only pass through (Equal, Where)
@@ -110,7 +111,9 @@ function sameType(a: Tensor, b: Tensor, ctx: OpContext): void {
 
 /** Arithmetic op with a number form and a bigint form. Integer results wrap/truncate like C. */
 function arith(name: string, num: (a: number, b: number) => number, big: (a: bigint, b: bigint) => bigint, intNum?: (a: number, b: number) => number): OpDef<null> {
-  return defineOp({
+  // float16/bfloat16 run in float32 (viaFloat32); made here, not in the registry, so the executor's
+  // MatMul+Add fusion still recognises Add by identity.
+  return viaFloat32(defineOp({
     parse: () => null,
     run(inputs, _a, ctx, reuse) {
       const a = need(inputs, 0, ctx, 'A');
@@ -123,7 +126,7 @@ function arith(name: string, num: (a: number, b: number) => number, big: (a: big
       const isInt = a.type !== 'float32' && a.type !== 'float64';
       return [binaryMap(a, b, a.type, isInt && intNum ? intNum : num, ctx)];
     },
-  });
+  }));
 }
 
 /** Integer division by zero has no value: an error (the executor names the node). */

@@ -3,6 +3,7 @@ import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.
 import { broadcastShapes, stridesOf } from './broadcast.js';
 import { matmul } from './gemm-kernel.js';
 import { checkType, defineOp, need, type OpContext } from './op.js';
+import { viaFloat32 } from './float-io.js';
 import { PackedMatrix } from '../wasm/gemm.js';
 
 const MATMUL_TYPES = ['float32', 'float64', 'int32', 'int64', 'uint32', 'uint64'] as const;
@@ -62,7 +63,8 @@ function batchOffsets(dims: readonly number[], batch: readonly number[], matSize
   return offs;
 }
 
-export const MatMul = defineOp({
+// float16/bfloat16 run in float32 (viaFloat32), wrapped here so the MatMul+Add fusion sees this identity.
+export const MatMul = viaFloat32(defineOp({
   // A constant float32 2-D B (a Linear weight) is packed once for the SIMD GEMM.
   parse: (ctx) => {
     const B = ctx.constant?.(1);
@@ -80,7 +82,7 @@ export const MatMul = defineOp({
     }
     return [matmulTensors(a, b, ctx)];
   },
-});
+}));
 
 /** Y = alpha · op(A) · op(B) + beta · C, C broadcast to [M, N]. */
 export const Gemm = defineOp({

@@ -4,6 +4,7 @@ import { Tensor, allocData, dtypeFromOnnx, onnxDtypeName, sizeOf, type DataType,
 import { reader } from './cast.js';
 import { fromBfloatBits, fromHalfBits, toHalfBits } from './half.js';
 import { narrowEncoder } from './narrow.js';
+import { bfloatBitsRne } from './float-io.js';
 import { checkType, defineOp, need, normAxis, type AttrReader, type Inputs, type OpContext } from './op.js';
 import { roundHalfEven } from './math.js';
 
@@ -48,24 +49,13 @@ function zeroPoint(inputs: Inputs, i: number, scale: Tensor, ctx: OpContext): Te
   return z;
 }
 
-const f32 = new Float32Array(1);
-const u32 = new Uint32Array(f32.buffer);
-
-/** number -> bfloat16 bits, round to nearest even (as ml_dtypes and the reference compute). */
-function bfloatRne(v: number): number {
-  f32[0] = v;
-  const x = u32[0];
-  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) return ((x >>> 16) | 0x40) & 0xffff;
-  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
-}
-
 /** Rounds a number to a float type's precision (the type an operation's numpy reference computes in). */
 function rounder(t: DataType): (v: number) => number {
   switch (t) {
     case 'float64': return (v) => v;
     case 'float32': return Math.fround;
     case 'float16': return (v) => fromHalfBits(toHalfBits(v));
-    case 'bfloat16': return (v) => fromBfloatBits(bfloatRne(v));
+    case 'bfloat16': return (v) => fromBfloatBits(bfloatBitsRne(v));
     default: throw new Error(`rounder: ${t}`);
   }
 }
@@ -74,7 +64,7 @@ function rounder(t: DataType): (v: number) => number {
 function floatOut(t: DataType, n: number): { data: TensorData; set: (i: number, v: number) => void } {
   const data = allocData(t, n) as Float32Array | Float64Array | Uint16Array;
   if (t === 'float16') return { data, set: (i, v) => { data[i] = toHalfBits(v); } };
-  if (t === 'bfloat16') return { data, set: (i, v) => { data[i] = bfloatRne(v); } };
+  if (t === 'bfloat16') return { data, set: (i, v) => { data[i] = bfloatBitsRne(v); } };
   return { data, set: (i, v) => { data[i] = v; } };
 }
 

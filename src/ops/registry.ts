@@ -2,6 +2,19 @@ import { nodeError } from '../ir/errors.js';
 import type { Node } from '../ir/graph.js';
 import type { OpDef } from './op.js';
 import { ONNX_MAX_OPSET, ONNX_VERSIONS } from './onnx-versions.js';
+import * as attention from './attention.js';
+import * as bits from './bits.js';
+import * as scan8 from './scan8.js';
+import * as deform from './deform-conv.js';
+import * as misc18 from './misc18.js';
+import * as cum from './cumulative.js';
+import * as gridSample from './grid-sample.js';
+import * as nd from './nd.js';
+import * as resize18 from './resize18.js';
+import * as stateful from './stateful.js';
+import * as strings from './strings.js';
+import * as tr from './transformer.js';
+import { viaFloat32 } from './float-io.js';
 import * as cast from './cast.js';
 import * as conv from './conv.js';
 import * as ew from './elementwise.js';
@@ -55,8 +68,27 @@ function row(opType: string, def: OpDef<any>, since = 1, last?: number): OpRow {
   return { opType, domain: '', since, until: next === undefined ? ONNX_MAX_OPSET : next - 1, def };
 }
 
+/**
+ * Ops whose kernels take float32/float64 and that run float16/bfloat16 inputs in float32, rounding
+ * each result back (numpy's and onnxruntime's rule for one op). Ops not listed either handle the
+ * half types themselves (shape ops move bits; Min/Max/Sum/Mean/Mod widen on their own) or refuse them.
+ */
+const HALF_VIA_FLOAT32 = new Set([
+  'Abs', 'Neg', 'Exp', 'Log', 'Sqrt', 'Relu', 'LeakyRelu', 'Sigmoid', 'Tanh', 'Erf', 'Clip', 'Reciprocal', 'Floor', 'Ceil',
+  'Cos', 'Sin', 'Tan', 'Acos', 'Asin', 'Atan', 'Cosh', 'Sinh', 'Acosh', 'Asinh', 'Atanh', 'Round', 'Sign', 'Softsign', 'Softplus',
+  'Elu', 'Selu', 'HardSigmoid', 'ThresholdedRelu', 'Celu', 'HardSwish', 'Shrink', 'PRelu', 'IsNaN', 'IsInf',
+  'Add', 'Sub', 'Mul', 'Div', 'Pow', 'Equal', 'Less', 'Greater', 'LessOrEqual', 'GreaterOrEqual',
+  'MatMul', 'Gemm', 'Conv', 'ConvTranspose', 'Softmax', 'LogSoftmax', 'Hardmax',
+  'ReduceMean', 'ReduceSum', 'ReduceMax', 'ReduceMin', 'ReduceProd', 'ReduceL1', 'ReduceL2', 'ReduceSumSquare', 'ReduceLogSum', 'ReduceLogSumExp',
+  'ArgMax', 'ArgMin', 'GlobalAveragePool', 'GlobalMaxPool', 'MaxPool', 'AveragePool', 'LayerNormalization', 'BatchNormalization',
+  'InstanceNormalization', 'MeanVarianceNormalization', 'LRN', 'Range', 'CumSum', 'CumProd', 'Einsum', 'Resize', 'GridSample',
+]);
+function withHalfTypes(rows: OpRow[]): OpRow[] {
+  return rows.map((r) => (r.domain === '' && HALF_VIA_FLOAT32.has(r.opType) ? { ...r, def: viaFloat32(r.def) } : r));
+}
+
 /** The explicit table: every op rnnx runs, nothing registered by side effect. */
-export const OPS: readonly OpRow[] = [
+export const OPS: readonly OpRow[] = withHalfTypes([
   row('Abs', un.Abs), row('Neg', un.Neg), row('Exp', un.Exp), row('Log', un.Log), row('Sqrt', un.Sqrt),
   row('Relu', un.Relu), row('LeakyRelu', un.LeakyRelu), row('Sigmoid', un.Sigmoid), row('Tanh', un.Tanh),
   row('Erf', un.Erf, 9), row('Not', un.Not), row('Clip', un.Clip), row('Reciprocal', un.Reciprocal),
@@ -72,7 +104,7 @@ export const OPS: readonly OpRow[] = [
   row('LessOrEqual', ew.LessOrEqual, 12), row('GreaterOrEqual', ew.GreaterOrEqual, 12),
   row('And', ew.And, 7), row('Or', ew.Or, 7), row('Xor', ew.Xor, 7),
   row('Mod', ew.Mod, 10), row('Mean', ew.Mean, 8), row('Min', ew.Min, 8), row('Max', ew.Max, 8), row('Sum', ew.Sum, 8), row('Where', ew.Where, 9),
-  row('MatMul', mm.MatMul), row('Gemm', mm.Gemm), row('Conv', conv.Conv), row('ConvTranspose', conv.ConvTranspose),
+  row('MatMul', mm.MatMul), row('Gemm', mm.Gemm), row('Conv', conv.Conv), row('ConvTranspose', nd.ConvTranspose),
   row('Softmax', red.Softmax), row('LogSoftmax', red.LogSoftmax),
   row('ReduceMean', red.ReduceMean), row('ReduceSum', red.ReduceSum), row('ReduceMax', red.ReduceMax),
   row('ReduceMin', red.ReduceMin), row('ReduceProd', red.ReduceProd), row('ReduceL1', red.ReduceL1), row('ReduceL2', red.ReduceL2),
@@ -80,7 +112,7 @@ export const OPS: readonly OpRow[] = [
   row('ArgMax', red.ArgMax), row('ArgMin', red.ArgMin), row('TopK', red.TopK, 1, 24),
   row('GlobalAveragePool', red.GlobalAveragePool), row('GlobalMaxPool', red.GlobalMaxPool),
   row('LayerNormalization', norm.LayerNormalization, 17), row('BatchNormalization', norm.BatchNormalization, 6),
-  row('MaxPool', pool.MaxPool), row('AveragePool', pool.AveragePool), row('Pad', idx.Pad, 1, 25), row('Hardmax', idx.Hardmax),
+  row('MaxPool', nd.MaxPool), row('AveragePool', nd.AveragePool), row('LpPool', nd.LpPool, 11, 22), row('Pad', idx.Pad, 1, 25), row('Hardmax', idx.Hardmax),
   row('NegativeLogLikelihoodLoss', loss.NegativeLogLikelihoodLoss, 12), row('SoftmaxCrossEntropyLoss', loss.SoftmaxCrossEntropyLoss, 12),
   row('GatherElements', idx.GatherElements, 11), row('ScatterND', idx.ScatterND, 11), row('Scatter', idx.ScatterElements, 9, 9),
   row('DepthToSpace', idx.DepthToSpace), row('SpaceToDepth', idx.SpaceToDepth), row('NonZero', idx.NonZero, 9),
@@ -95,7 +127,7 @@ export const OPS: readonly OpRow[] = [
   row('ConstantOfShape', gen.ConstantOfShape, 9, 25), row('Constant', gen.Constant, 1, 25), row('Identity', gen.Identity, 1, 25),
   row('Dropout', gen.Dropout), row('Range', gen.Range, 11, 27),
   row('LSTM', rec.LSTM, 7), row('GRU', rec.GRU, 7), row('RNN', rec.RNN, 7),
-  row('Resize', resize.Resize, 10), row('Upsample', resize.Upsample, 7, 9), row('GridSample', resize.GridSample, 16), row('Einsum', einsum.Einsum, 12),
+  row('Resize', resize.Resize, 10, 13), row('Resize', resize18.Resize, 18, 19), row('Upsample', resize.Upsample, 7, 9), row('GridSample', resize.GridSample, 16, 16), row('GridSample', gridSample.GridSample, 20, 22), row('Einsum', einsum.Einsum, 12),
   row('Det', algebra.Det, 11), row('Unique', algebra.Unique, 11), row('NonMaxSuppression', detection.NonMaxSuppression, 10),
   row('StringNormalizer', text.StringNormalizer, 10), row('RoiAlign', detection.RoiAlign, 10), row('TfIdfVectorizer', text.TfIdfVectorizer, 9), row('MaxUnpool', pool.MaxUnpool, 9),
   row('ConvInteger', quant.ConvInteger, 10), row('QLinearConv', quant.QLinearConv, 10),
@@ -109,13 +141,23 @@ export const OPS: readonly OpRow[] = [
   row('SequenceLength', seq.SequenceLength, 11), row('ConcatFromSequence', seq.ConcatFromSequence, 11),
   row('SplitToSequence', seq.SplitToSequence, 11, 24), row('SequenceMap', seq.SequenceMap, 17),
   row('Optional', seq.Optional, 15), row('OptionalHasElement', seq.OptionalHasElement, 15), row('OptionalGetElement', seq.OptionalGetElement, 15),
-  row('If', control.If, 1, 25), row('Loop', control.Loop, 1, 25), row('Scan', control.Scan, 9, 25),
+  row('If', control.If, 1, 25), row('Loop', control.Loop, 1, 25), row('Scan', scan8.Scan8, 8, 8), row('Scan', control.Scan, 9, 25),
+  row('Attention', attention.Attention, 23, 24),
+  row('RMSNormalization', tr.RMSNormalization, 23, 23), row('RotaryEmbedding', tr.RotaryEmbedding, 23, 23),
+  row('Gelu', tr.Gelu, 20), row('Swish', tr.Swish, 24, 24), row('SwiGLU', tr.SwiGLU, 28, 28), row('Mish', tr.Mish, 18, 22),
+  row('BitwiseAnd', bits.BitwiseAnd, 18), row('BitwiseOr', bits.BitwiseOr, 18), row('BitwiseXor', bits.BitwiseXor, 18),
+  row('BitwiseNot', bits.BitwiseNot, 18), row('BitCast', bits.BitCast, 26, 26), row('CumProd', cum.CumProd, 26, 26),
+  row('TensorScatter', stateful.TensorScatter, 24, 24), row('CausalConvWithState', stateful.CausalConvWithState, 27, 27),
+  row('LinearAttention', stateful.LinearAttention, 27, 27),
+  row('LpNormalization', misc18.LpNormalization, 1, 22), row('GroupNormalization', misc18.GroupNormalization, 18, 21),
+  row('CenterCropPad', misc18.CenterCropPad, 18), row('AffineGrid', misc18.AffineGrid, 20), row('Col2Im', misc18.Col2Im, 18), row('DeformConv', deform.DeformConv, 19, 22),
+  row('StringConcat', strings.StringConcat, 20), row('StringSplit', strings.StringSplit, 20), row('RegexFullMatch', strings.RegexFullMatch, 20),
   row('Cast', cast.Cast, 6, 25), row('CastLike', cast.CastLike, 15, 25),
   // rnnx's own domain: whole PyTorch recurrent modules, made by the importer's fusion or the graph API.
   { opType: 'LSTM', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.LSTMStack },
   { opType: 'GRU', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.GRUStack },
   { opType: 'RNN', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.RNNStack },
-];
+]);
 
 const byKey = new Map<string, OpRow[]>();
 for (const r of OPS) {

@@ -4,6 +4,8 @@ import { asTensor, setAllocator, Tensor, type TensorData } from '../ir/tensor.js
 import { OptionalValue, TensorSequence, describeValue, type Value } from '../ir/value.js';
 import { loadModel, type LoadOptions } from '../import/model.js';
 import { GemmPool } from '../wasm/threads.js';
+import { loadKernels, wasmModule } from '../wasm/runtime.js';
+import { resolveSource, resolveSourceSync, type ModelSource, type ResolvedSource } from '../platform/source.js';
 import { AttrReader, type OpContext, type OpDef, type Scope, type SubgraphPlan } from '../ops/op.js';
 import { checkArity, knownOp, lookupOp } from '../ops/registry.js';
 import { Arena } from './arena.js';
@@ -493,7 +495,7 @@ export class InferenceSession {
   private released = false;
   private readonly outputInfo: ReadonlyMap<string, ValueInfo>;
 
-  private constructor(readonly model: Model, options: SessionOptions = {}) {
+  private constructor(readonly model: Model, options: SessionOptions = {}, pool?: GemmPool | null) {
     for (const k of Object.keys(options)) {
       if (!SESSION_OPTION_KEYS.has(k)) throw new RnnxError(`InferenceSession: unknown session option '${k}' (known: ${[...SESSION_OPTION_KEYS].join(', ')})`);
     }
@@ -507,7 +509,7 @@ export class InferenceSession {
     this.limits = { maxIterations, memoryLimit };
     this.arena = options.enableMemoryArena === false ? null : new Arena();
     this.profiler = options.enableProfiling ? new Profiler() : null;
-    this.pool = options.threads === 2 ? GemmPool.create() : null;
+    this.pool = pool !== undefined ? pool : options.threads === 2 ? GemmPool.create() : null;
     try {
       this.plan = new ExecutionPlan(model, { pool: this.pool ?? undefined });
     } catch (e) {
@@ -521,16 +523,37 @@ export class InferenceSession {
     this.outputInfo = new Map(model.graph.outputs.map((v) => [v.name, v]));
   }
 
-  /** From a file path, ONNX bytes, or an already-built Model. */
-  static createSync(source: string | Uint8Array | ArrayBuffer | Model, options: SessionOptions = {}): InferenceSession {
-    if (source instanceof ArrayBuffer) source = new Uint8Array(source);
-    const { fuse } = options;
-    const model = typeof source === 'string' || source instanceof Uint8Array ? loadModel(source, fuse === undefined ? {} : { fuse }) : source;
-    return new InferenceSession(model, options);
+  /**
+   * From a file path (Node), ONNX bytes, or an already-built Model. In a browser's main thread
+   * prefer `create`: it compiles the SIMD kernels asynchronously (see `kernels`).
+   */
+  static createSync(source: string | URL | ArrayBuffer | ArrayBufferView | Model, options: SessionOptions = {}): InferenceSession {
+    return new InferenceSession(InferenceSession.modelOf(source instanceof Object && 'graph' in source ? source : resolveSourceSync(source), options), options);
   }
 
-  static async create(source: string | Uint8Array | ArrayBuffer | Model, options: SessionOptions = {}): Promise<InferenceSession> {
-    return InferenceSession.createSync(source, options);
+  /** From a file path (Node), a URL (fetched), an ArrayBuffer, a Uint8Array, a Blob, or a Model. */
+  static async create(source: ModelSource | Model, options: SessionOptions = {}): Promise<InferenceSession> {
+    const resolved = source instanceof Object && 'graph' in source ? source : await resolveSource(source);
+    await loadKernels();
+    // threads: 2 starts its worker without blocking (a browser's workers need the caller to yield).
+    const pool = options.threads === 2 ? await GemmPool.createAsync() : undefined;
+    try {
+      return new InferenceSession(InferenceSession.modelOf(resolved, options), options, pool);
+    } catch (e) {
+      pool?.close();
+      throw e;
+    }
+  }
+
+  private static modelOf(src: ResolvedSource | Model, options: SessionOptions): Model {
+    if ('graph' in src) return src;
+    const load = options.fuse === undefined ? {} : { fuse: options.fuse };
+    return 'path' in src ? loadModel(src.path, load) : loadModel(src.bytes, load);
+  }
+
+  /** Which kernels this session runs: WebAssembly SIMD or plain TypeScript, on 1 or 2 threads. */
+  get kernels(): { readonly simd: boolean; readonly threads: 1 | 2 } {
+    return { simd: wasmModule() !== null, threads: this.pool ? 2 : 1 };
   }
 
   /** Ends the session: stops the worker thread of `threads: 2` and frees buffers; later runs throw. */
