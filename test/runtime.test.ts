@@ -220,3 +220,38 @@ describe('profiler', () => {
     expect(() => s.endProfiling()).toThrow(/not started/);
   });
 });
+
+describe('shape arithmetic cached by feed shapes', () => {
+  it('computes Shape→Gather→Concat→Reshape chains once per feed shapes, and recomputes when shapes change', () => {
+    const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
+    const g = graph('g', [
+      node('Shape', ['x'], ['sx']),
+      node('Gather', ['sx', 'zero'], ['n'], [['axis', { type: 'int', value: 0 }]]),
+      node('Unsqueeze', ['n', 'ax0'], ['n1']),
+      node('Concat', ['n1', 'minus1'], ['shp'], [['axis', { type: 'int', value: 0 }]]),
+      node('Reshape', ['x', 'shp'], ['flat']),
+      node('NonZero', ['x'], ['nz']),
+      node('Shape', ['nz'], ['snz']), // data-dependent: never cached
+      node('Relu', ['flat'], ['y']),
+    ], [{ name: 'x', type: 'float32', shape: ['n', 'a', 'b'] }], ['y', 'shp', 'snz'],
+    [['zero', new Tensor('int64', BigInt64Array.of(0n), [])], ['ax0', i64([0])], ['minus1', i64([-1])]]);
+    const s = InferenceSession.createSync(model(g));
+    expect(s.plan.steps.filter((st) => st.shapeOnly).map((st) => st.node.opType)).toEqual(['Shape', 'Gather', 'Unsqueeze', 'Concat']);
+    const run = (x: Tensor) => s.runSync({ x });
+    const a = randTensor(r, [2, 3, 4]);
+    const first = run(a);
+    expect(first.y.dims).toEqual([2, 12]);
+    (first.shp.data as BigInt64Array).fill(99n); // the caller's copy: the cache is not touched
+    for (let k = 0; k < 3; k++) {
+      const x = randTensor(r, [2, 3, 4]);
+      x.data[0] = 0;
+      const out = run(x);
+      expect(out.y.dims).toEqual([2, 12]);
+      expect([...out.shp.data]).toEqual([2n, -1n]);
+      expect([...out.snz.data]).toEqual([3n, BigInt([...x.data].filter((v) => v !== 0).length)]);
+    }
+    const other = run(randTensor(r, [5, 2, 2]));
+    expect(other.y.dims).toEqual([5, 4]);
+    expect([...other.shp.data]).toEqual([5n, -1n]);
+  });
+});

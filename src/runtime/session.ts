@@ -10,6 +10,7 @@ import { AttrReader, type OpContext, type OpDef, type Scope, type SubgraphPlan }
 import { checkArity, knownOp, lookupOp } from '../ops/registry.js';
 import { Arena } from './arena.js';
 import { fuseBiasAdds, type ParsedStep } from './epilogue.js';
+import { shapeOnlyNodes } from './shape-cache.js';
 import { now, Profiler, type ProfileResult } from './profile.js';
 import { DEFAULT_MAX_ITERATIONS, defaultMemoryLimit, RunState, type RunLimits } from './run-state.js';
 
@@ -104,6 +105,8 @@ export interface Step {
   readonly releaseSlots: Int32Array;
   /** Whether the node runs subgraphs (its profile time includes theirs). */
   readonly hasBodies: boolean;
+  /** Its outputs follow from the feeds' shapes alone: computed once per feed shapes (top-level graphs). */
+  readonly shapeOnly: boolean;
 }
 
 export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims: readonly number[] }>;
@@ -122,6 +125,9 @@ export type ValueFeeds = Record<string, Value | Feeds[string] | readonly Feeds[s
 export class Frame implements Scope {
   readonly refs = new Map<TensorData, number>();
   readonly born = new Set<TensorData>();
+  /** Top-level frames: the feeds' shapes, and the shape-only values this run computes (to cache). */
+  shapeKey?: string;
+  shapeValues?: Map<number, Value>;
   constructor(readonly slots: (Value | undefined)[], readonly state: RunState) {}
   tick(node: NodeRef): void {
     this.state.tick(node);
@@ -256,6 +262,10 @@ export class ExecutionPlan implements SubgraphPlan {
     reads.forEach((names, i) => names.forEach((name) => name && lastUse.set(name, i)));
     const keep = new Set([...graph.outputs.map((o) => o.name), ...constants.keys(), ...free]);
     const feeds = new Set(graph.inputs.map((v) => v.name));
+    const tensorFeeds = new Set(graph.inputs.filter((v) => (v.kind ?? 'tensor') === 'tensor').map((v) => v.name));
+    const shapeOnly = parent
+      ? fused.map(() => false)
+      : shapeOnlyNodes(fused.map((r) => r.node), new Set(constants.keys()), tensorFeeds, (n) => !NONDETERMINISTIC.has(n.opType) && subgraphsOf(n).length === 0);
     // Values available before each step: inputs, constants, imports, then each step's outputs.
     const available = new Set<string>([...feeds, ...constants.keys(), ...free]);
     this.steps = fused.map((r, i) => {
@@ -274,8 +284,10 @@ export class ExecutionPlan implements SubgraphPlan {
         outSlots: Int32Array.from(r.node.outputs, (n) => (n ? slotOf(n) : -1)),
         releaseSlots: Int32Array.from(release, slotOf),
         hasBodies: subgraphsOf(r.node).length > 0,
+        shapeOnly: shapeOnly[i] && !r.def.values,
       };
     });
+    this.hasShapeOnly = this.steps.some((st) => st.shapeOnly);
     for (const o of graph.outputs) slotOf(o.name);
     this.inputSlots = Int32Array.from(graph.inputs, (v) => slotOf(v.name));
     this.outputSlots = Int32Array.from(graph.outputs, (v) => slotOf(v.name));
@@ -324,20 +336,65 @@ export class ExecutionPlan implements SubgraphPlan {
 
   /** Runs every step on `frame`, synchronously. */
   executeFrame(frame: Frame, nested = false): void {
-    for (let i = 0; i < this.steps.length; i++) this.runOne(this.steps[i], frame, nested);
+    const cached = nested ? null : this.shapeCacheFor(frame);
+    for (let i = 0; i < this.steps.length; i++) {
+      const s = this.steps[i];
+      if (s.shapeOnly && cached) this.skipCached(s, frame, cached);
+      else this.runOne(s, frame, nested);
+    }
+    if (!nested) this.commitShapeCache(frame);
   }
 
   /** Runs the steps, yielding to the event loop whenever `sliceMs` have passed since the last yield. */
   async executeFrameAsync(frame: Frame, sliceMs: number): Promise<void> {
     let last = now();
+    const cached = this.shapeCacheFor(frame);
     for (let i = 0; i < this.steps.length; i++) {
-      this.runOne(this.steps[i], frame, false);
+      const s = this.steps[i];
+      if (s.shapeOnly && cached) {
+        this.skipCached(s, frame, cached);
+        continue;
+      }
+      this.runOne(s, frame, false);
       if (i + 1 < this.steps.length && now() - last > sliceMs) {
         await yieldToEventLoop();
         frame.state.checkAbort();
         last = now();
       }
     }
+    this.commitShapeCache(frame);
+  }
+
+  /** Shape-only values cached by the feeds' shapes (key), from the last run that computed them. */
+  private readonly hasShapeOnly: boolean;
+  private shapeCache: { key: string; values: Map<number, Value> } | null = null;
+
+  /** The cached shape-only values when the feeds have the shapes they were computed for; else starts a new cache. */
+  private shapeCacheFor(frame: Frame): Map<number, Value> | null {
+    if (!this.hasShapeOnly) return null;
+    let key = '';
+    for (let k = 0; k < this.inputSlots.length; k++) {
+      const v = frame.slots[this.inputSlots[k]];
+      key += v instanceof Tensor ? `${v.type}[${v.dims.join(',')}]` : '?';
+    }
+    frame.shapeKey = key;
+    if (this.shapeCache && this.shapeCache.key === key) return this.shapeCache.values;
+    frame.shapeValues = new Map();
+    return null;
+  }
+
+  /** A shape-only step whose outputs are cached: its outputs come from the cache, its releases happen. */
+  private skipCached(s: Step, frame: Frame, cached: Map<number, Value>): void {
+    const slots = frame.slots;
+    for (let k = 0; k < s.outSlots.length; k++) {
+      const slot = s.outSlots[k];
+      if (slot >= 0) slots[slot] = cached.get(slot);
+    }
+    for (let k = 0; k < s.releaseSlots.length; k++) slots[s.releaseSlots[k]] = undefined;
+  }
+
+  private commitShapeCache(frame: Frame): void {
+    if (frame.shapeValues && frame.shapeKey !== undefined) this.shapeCache = { key: frame.shapeKey, values: frame.shapeValues };
   }
 
   private runOne(s: Step, frame: Frame, nested: boolean): void {
@@ -378,13 +435,18 @@ export class ExecutionPlan implements SubgraphPlan {
     }
     if (prof) prof.record(s.node, this.path, t0, now(), s.hasBodies);
     if (CHECK_ALIASING) checkAliasing(s.node, inputs, outs);
+    const record = s.shapeOnly ? frame.shapeValues : undefined;
     for (let k = 0; k < s.outSlots.length; k++) {
       const slot = s.outSlots[k];
       if (slot < 0) continue;
       const v = outs[k] as Value | undefined;
       if (v === undefined) throw nodeError(s.node, `output ${k} ('${s.node.outputs[k]}') was requested but not produced`);
       slots[slot] = v;
-      if (v instanceof Tensor && !s.def.values) {
+      if (record) {
+        // Kept for later runs: never overwritten in place or recycled.
+        record.set(slot, v);
+        pinValue(v, refs);
+      } else if (v instanceof Tensor && !s.def.values) {
         const data = v.data;
         if (!this.constantData.has(data)) {
           const c = refs.get(data);
@@ -687,8 +749,10 @@ function tensorsOnly(out: Record<string, Value>): Record<string, Tensor> {
 function ownValue(v: Value, constants: ReadonlySet<TensorData>, refs: Map<TensorData, number>, given: Set<TensorData>): Value {
   if (v instanceof Tensor) {
     const data = v.data;
-    // Pinned data are feeds or values that crossed sequence/control ops: copy to be safe.
-    const foreign = constants.has(data) || refs.get(data) === Infinity || given.has(data);
+    // Only values this run's steps produced have a finite count; anything else (feeds, values that
+    // crossed sequence/control ops, cached shape values) is copied.
+    const c = refs.get(data);
+    const foreign = constants.has(data) || c === undefined || c === Infinity || given.has(data);
     given.add(data);
     if (!foreign) return v;
     const copy = data.slice() as TensorData;

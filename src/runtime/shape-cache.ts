@@ -1,0 +1,62 @@
+import type { Node } from '../ir/graph.js';
+
+/**
+ * Shape arithmetic that depends only on the shapes of the feeds (Shape → Gather → Unsqueeze →
+ * Concat → Reshape chains: most of the nodes of some exported models) is computed on the first
+ * run and reused while the feeds keep their shapes. To be sound this needs to know, for each op,
+ * whether its output shapes follow from its input shapes alone, and which inputs' values matter
+ * too: those ops are listed here; any other op (NonZero, Unique, control flow, unknown domains)
+ * ends the chain.
+ */
+const SHAPE_FROM_SHAPES = new Set([
+  'Abs', 'Acos', 'Acosh', 'Add', 'And', 'ArgMax', 'ArgMin', 'Asin', 'Asinh', 'Atan', 'Atanh', 'AveragePool',
+  'BatchNormalization', 'BitShift', 'Cast', 'CastLike', 'Ceil', 'Celu', 'Clip', 'Concat', 'Conv', 'ConvInteger',
+  'ConvTranspose', 'Cos', 'Cosh', 'CumSum', 'DepthToSpace', 'DequantizeLinear', 'Div', 'Dropout', 'Einsum', 'Elu',
+  'Equal', 'Erf', 'Exp', 'Flatten', 'Floor', 'GRU', 'LSTM', 'RNN', 'Gather', 'GatherElements', 'GatherND', 'Gemm',
+  'GlobalAveragePool', 'GlobalMaxPool', 'Greater', 'GreaterOrEqual', 'HardSigmoid', 'HardSwish', 'Hardmax',
+  'Identity', 'InstanceNormalization', 'IsInf', 'IsNaN', 'LRN', 'LayerNormalization', 'LeakyRelu', 'Less',
+  'LessOrEqual', 'Log', 'LogSoftmax', 'MatMul', 'MatMul+Add', 'MatMulInteger', 'Max', 'MaxPool', 'Mean',
+  'MeanVarianceNormalization', 'Min', 'Mod', 'Mul', 'Neg', 'Not', 'Or', 'PRelu', 'Pow', 'QLinearConv',
+  'QLinearMatMul', 'QuantizeLinear', 'Reciprocal', 'Relu', 'ReverseSequence', 'Round', 'Scatter',
+  'ScatterElements', 'ScatterND', 'Selu', 'Shape', 'Shrink', 'Sigmoid', 'Sign', 'Sin', 'Sinh', 'Size', 'Softmax',
+  'Softplus', 'Softsign', 'SpaceToDepth', 'Sqrt', 'Sub', 'Sum', 'Tan', 'Tanh', 'ThresholdedRelu', 'Transpose',
+  'Trilu', 'Where', 'Xor',
+]);
+
+/** Ops whose output shapes also follow from the values of these inputs. */
+const SHAPE_FROM_VALUES: Readonly<Record<string, readonly number[]>> = {
+  Reshape: [1], Expand: [1], Tile: [1], Slice: [1, 2, 3, 4], Pad: [1, 2, 3], Resize: [1, 2, 3], Upsample: [1],
+  ConstantOfShape: [0], Range: [0, 1, 2], OneHot: [1], TopK: [1], Squeeze: [1], Unsqueeze: [1], Split: [1],
+  ReduceSum: [1], ReduceMean: [1], ReduceMax: [1], ReduceMin: [1], ReduceProd: [1], ReduceL1: [1], ReduceL2: [1],
+  ReduceLogSum: [1], ReduceLogSumExp: [1], ReduceSumSquare: [1], DFT: [1, 2], MaxUnpool: [2],
+};
+
+/**
+ * For each node (in execution order): whether its outputs are a function of the feeds' shapes
+ * only (plus constants), so they can be cached by feed shapes. `constants` are known values,
+ * `feeds` the graph inputs (tensors).
+ */
+export function shapeOnlyNodes(nodes: readonly Node[], constants: ReadonlySet<string>, feeds: ReadonlySet<string>, deterministic: (n: Node) => boolean): boolean[] {
+  // stable: the value's shape follows from the feeds' shapes; known: its value does too.
+  const stable = new Set<string>([...constants, ...feeds]);
+  const known = new Set<string>(constants);
+  return nodes.map((n) => {
+    const ins = n.inputs.filter((i) => i);
+    const rnnx = n.domain === 'ai.rnnx';
+    const plain = n.domain === '' && (SHAPE_FROM_SHAPES.has(n.opType) || n.opType in SHAPE_FROM_VALUES);
+    if (!deterministic(n) || !(plain || rnnx)) return false;
+    if (ins.every((i) => known.has(i)) && ins.some((i) => !constants.has(i))) {
+      for (const o of n.outputs) if (o) { known.add(o); stable.add(o); }
+      return true;
+    }
+    if ((n.opType === 'Shape' || n.opType === 'Size') && n.domain === '' && stable.has(n.inputs[0])) {
+      for (const o of n.outputs) if (o) { known.add(o); stable.add(o); }
+      return true;
+    }
+    const valueInputs = rnnx ? [] : SHAPE_FROM_VALUES[n.opType] ?? [];
+    if (ins.every((i) => stable.has(i)) && valueInputs.every((k) => !n.inputs[k] || known.has(n.inputs[k]))) {
+      for (const o of n.outputs) if (o) stable.add(o);
+    }
+    return false;
+  });
+}
