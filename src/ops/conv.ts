@@ -75,10 +75,12 @@ export const Conv = defineOp<ConvAttrs & { simd?: { w: Tensor; kernel: ConvKerne
     const out = allocData(x.type, N * M * OH * OW) as Float32Array;
     const geom: ConvGeom = { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
     const f32 = x.type === 'float32' && (!b || b.type === 'float32');
-    // Depthwise (one input channel per group) would be a tiny GEMM per channel: tap loops instead.
-    const kernel = !f32 || CperG === 1 ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvKernel.perCall();
+    // Depthwise (one input channel per group, several groups) would be a tiny GEMM per channel:
+    // tap loops instead. One group with one input channel (an STFT-like front end) stays a GEMM.
+    const depthwise = f32 && CperG === 1 && G > 1;
+    const kernel = !f32 || depthwise ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvKernel.perCall();
     if (kernel) kernel.run(X, Wt, B, geom, out);
-    else if (f32 && CperG === 1) convDepthwise(X, Wt, B, geom, out);
+    else if (depthwise) convDepthwise(X, Wt, B, geom, out);
     else convReference(X, Wt, B, geom, out);
     return [new Tensor(x.type, out, [N, M, ...outSp])];
   },
@@ -182,9 +184,10 @@ export const ConvTranspose = defineOp<ConvTransposeAttrs & { simd?: { w: Tensor;
     const out = allocData(x.type, N * M * OH * OW) as Float32Array;
     const geom: ConvGeom = { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
     const f32 = x.type === 'float32' && (!b || b.type === 'float32');
-    const kernel = !f32 || C === G ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvTransposeKernel.perCall();
+    const depthwise = f32 && C === G && G > 1;
+    const kernel = !f32 || depthwise ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvTransposeKernel.perCall();
     if (kernel) kernel.run(X, Wt, B, geom, out);
-    else if (f32 && C === G) convTransposeDepthwise(X, Wt, B, geom, out);
+    else if (depthwise) convTransposeDepthwise(X, Wt, B, geom, out);
     else convTransposeReference(X, Wt, B, geom, out);
     return [new Tensor(x.type, out, [N, M, ...outSp])];
   },
