@@ -16,3 +16,6 @@ export { readNpy, writeNpy, readNpz } from './io/npy.js';
 export { readSafetensors, writeSafetensors } from './io/safetensors.js';
 export { compareTensors, type Tolerance } from './runtime/compare.js';
 export type { LoadOptions } from './import/model.js';
+export { Stream, StreamSpec, createStream, type StreamOptions } from './runtime/stream.js';
+export { detectStatePairs, type StatePair, type StateDetection } from './runtime/state-pairs.js';
+export { StateBytesError, STATE_VERSION } from './runtime/state-bytes.js';

@@ -7,6 +7,7 @@ import { GemmPool } from '../wasm/threads.js';
 import { AttrReader, type OpContext, type OpDef } from '../ops/op.js';
 import { knownOp, lookupOp } from '../ops/registry.js';
 import { fuseBiasAdds, type ParsedStep } from './epilogue.js';
+import { createStream, type Stream, type StreamOptions } from './stream.js';
 
 export interface PlanOptions {
   /** Worker-thread GEMM pool shared by the plan's recurrent layers. */
@@ -286,6 +287,11 @@ export class InferenceSession {
 
   async run(feeds: Feeds, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
     return this.runSync(feeds, fetches);
+  }
+
+  /** A stream that carries the recurrent state from call to call (src/runtime/stream.ts). */
+  createStream(options: StreamOptions = {}): Stream {
+    return createStream(this, options);
   }
 }
 
