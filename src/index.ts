@@ -19,3 +19,4 @@ export type { LoadOptions } from './import/model.js';
 export { Stream, StreamSpec, createStream, type StreamOptions } from './runtime/stream.js';
 export { detectStatePairs, type StatePair, type StateDetection } from './runtime/state-pairs.js';
 export { StateBytesError, STATE_VERSION } from './runtime/state-bytes.js';
+export { StreamBatcher, BatchedStream, createStreamBatcher, BATCH_TOL, type BatcherOptions } from './runtime/batcher.js';

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { RnnxError } from '../src/ir/errors.js';
@@ -6,24 +5,10 @@ import { Tensor } from '../src/ir/tensor.js';
 import { InferenceSession } from '../src/runtime/session.js';
 import { StateBytesError } from '../src/runtime/state-bytes.js';
 import { detectStatePairs } from '../src/runtime/state-pairs.js';
-import { rng } from './helpers.js';
+import { chunks } from './stream-helpers.js';
 
 const VAD = path.resolve('node_modules/@ricky0123/vad-web/dist');
 const sr16k = new Tensor('int64', BigInt64Array.from([16000n]), []);
-
-/** A deterministic test signal: tone bursts over noise, 512-sample chunks. */
-export function chunks(n: number, seed = 1, size = 512): Tensor[] {
-  const r = rng(seed);
-  return Array.from({ length: n }, (_, c) => {
-    const x = new Float32Array(size);
-    const loud = (c >> 3) % 2 === 1;
-    for (let i = 0; i < size; i++) {
-      const t = c * size + i;
-      x[i] = (r() - 0.5) * 0.02 + (loud ? 0.4 * Math.sin(t * 0.05) * Math.sin(t * 0.0021) : 0);
-    }
-    return new Tensor('float32', x, [1, size]);
-  });
-}
 
 function sameBits(a: Tensor, b: Tensor): void {
   expect(a.dims).toEqual(b.dims);
@@ -140,9 +125,3 @@ describe('createStream', () => {
     expect(() => s.createStream()).toThrow(/No recurrent state pairs.*x→z, y→z/);
   });
 });
-
-// Real-model fixtures added by the models helper (test/fixtures/real): run whichever are present.
-const REAL = path.resolve('test/fixtures/real');
-export const realModels = fs.existsSync(REAL)
-  ? fs.readdirSync(REAL, { recursive: true }).map(String).filter((f) => f.endsWith('.onnx')).map((f) => path.join(REAL, f))
-  : [];

@@ -8,6 +8,7 @@ import { AttrReader, type OpContext, type OpDef } from '../ops/op.js';
 import { knownOp, lookupOp } from '../ops/registry.js';
 import { fuseBiasAdds, type ParsedStep } from './epilogue.js';
 import { createStream, type Stream, type StreamOptions } from './stream.js';
+import { createStreamBatcher, type BatcherOptions, type StreamBatcher } from './batcher.js';
 
 export interface PlanOptions {
   /** Worker-thread GEMM pool shared by the plan's recurrent layers. */
@@ -292,6 +293,11 @@ export class InferenceSession {
   /** A stream that carries the recurrent state from call to call (src/runtime/stream.ts). */
   createStream(options: StreamOptions = {}): Stream {
     return createStream(this, options);
+  }
+
+  /** Many streams whose ready chunks run as one batch (src/runtime/batcher.ts). */
+  createStreamBatcher(options: BatcherOptions = {}): StreamBatcher {
+    return createStreamBatcher(this, options);
   }
 }
 
