@@ -65,10 +65,24 @@ export function sizeOf(dims: readonly number[]): number {
   return n;
 }
 
+type Allocator = (type: DataType, n: number, ctor: new (n: number) => TensorData) => TensorData;
+let allocator: Allocator | null = null;
+
+/**
+ * Installs the allocator allocData uses (the executor's, while a step runs: buffer reuse and the
+ * memory budget); returns the previous one. Whatever it returns must be zero-filled.
+ */
+export function setAllocator(a: Allocator | null): Allocator | null {
+  const prev = allocator;
+  allocator = a;
+  return prev;
+}
+
+/** A zero-filled array of n elements of `type` (strings: ''). */
 export function allocData(type: DataType, n: number): TensorData {
   const ctor = DTYPES[type].ctor;
   if (!ctor) return new Array<string>(n).fill('');
-  return new ctor(n);
+  return allocator ? allocator(type, n, ctor as new (n: number) => TensorData) : new ctor(n);
 }
 
 /**

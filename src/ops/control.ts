@@ -1,13 +1,10 @@
-import { nodeError, RnnxError } from '../ir/errors.js';
+import { nodeError } from '../ir/errors.js';
 import type { Graph } from '../ir/graph.js';
 import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
-import { defineOp, defineValueOp, type AttrReader, type OpContext, type SubgraphPlan } from './op.js';
+import { defineOp, defineValueOp, type AttrReader, type OpContext, type Scope, type SubgraphPlan } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };
-
-/** A loop that never ends is an error, never a hang. */
-const MAX_ITERATIONS = 10_000_000;
 
 function body(ctx: OpContext, a: AttrReader, name: string): SubgraphPlan {
   const g = a.graph(name);
@@ -16,20 +13,10 @@ function body(ctx: OpContext, a: AttrReader, name: string): SubgraphPlan {
   return ctx.subgraph(g);
 }
 
-/** Runs a subgraph with `bind` values for its inputs on top of the enclosing scope. */
-function runBody(plan: SubgraphPlan, scope: ReadonlyMap<string, Value> | undefined, bind: readonly Value[], ctx: OpContext): Value[] {
-  const g = plan.graph;
-  const values = new Map(scope ?? []);
-  if (bind.length !== g.inputs.length) {
-    throw nodeError(ctx.node, `body '${g.name}' takes ${g.inputs.length} inputs, the op passes ${bind.length}`);
-  }
-  g.inputs.forEach((v, i) => values.set(v.name, bind[i]));
-  plan.execute(values);
-  return g.outputs.map((o) => {
-    const t = values.get(o.name);
-    if (!t) throw nodeError(ctx.node, `body '${g.name}' did not produce output '${o.name}'`);
-    return t;
-  });
+/** Runs a subgraph with `bind` values for its inputs inside the enclosing run. */
+function runBody(plan: SubgraphPlan, scope: Scope | undefined, bind: readonly Value[], ctx: OpContext): Value[] {
+  if (!scope) throw nodeError(ctx.node, 'subgraphs run only inside a session run');
+  return plan.run(scope, bind, ctx.node);
 }
 
 /** Stacks equal-shaped slices along a new axis `axis` (in order, or reversed). */
@@ -101,7 +88,7 @@ export const Loop = defineValueOp({
     const scans: Tensor[][] = Array.from({ length: K }, () => []);
     let i = 0;
     for (; i < maxTrips && cond; i++) {
-      if (i >= MAX_ITERATIONS) throw new RnnxError(`Node ${ctx.node.name} (Loop): more than ${MAX_ITERATIONS} iterations; refusing to run on`);
+      scope?.tick(ctx.node);
       const outs = runBody(plan, scope, [new Tensor('int64', BigInt64Array.of(BigInt(i)), []), new Tensor('bool', Uint8Array.of(cond ? 1 : 0), []), ...vs], ctx);
       if (condIn) cond = Boolean(tensorOut(outs[0], ctx).data[0]);
       vs = outs.slice(1, 1 + N);
@@ -150,6 +137,7 @@ export const Scan = defineOp<ScanAttrs>({
     let states = states0;
     const scans: Tensor[][] = Array.from({ length: K }, () => []);
     for (let t = 0; t < T; t++) {
+      scope?.tick(ctx.node);
       const slices = xs.map((x, j) => sliceAt(x, axes[j], p.inDirs?.[j] ? T - 1 - t : t));
       const outs = runBody(p.plan, scope, [...states, ...slices], ctx).map((o) => tensorOut(o, ctx));
       states = outs.slice(0, N);

@@ -1,4 +1,4 @@
-import { nodeError } from '../ir/errors.js';
+import { nodeError, type NodeRef } from '../ir/errors.js';
 import type { Attribute, Graph, Node } from '../ir/graph.js';
 import type { DataType, Tensor } from '../ir/tensor.js';
 import type { Value } from '../ir/value.js';
@@ -16,10 +16,18 @@ export interface OpContext {
   readonly subgraph?: (g: Graph) => SubgraphPlan;
 }
 
-/** A prepared subgraph: `execute` runs it on a map holding the outer scope plus its inputs. */
+/**
+ * The enclosing run as a node with subgraphs sees it: passed to the bodies it runs, and ticked
+ * once per loop iteration (the run's shared iteration budget, abort signal and memory check).
+ */
+export interface Scope {
+  tick(node: NodeRef): void;
+}
+
+/** A prepared subgraph: `run` binds its graph inputs, runs it inside `scope`, returns its outputs. */
 export interface SubgraphPlan {
   readonly graph: Graph;
-  execute(values: Map<string, Value>): void;
+  run(scope: Scope, inputs: readonly Value[], node: NodeRef): Value[];
 }
 
 export type Inputs = readonly (Tensor | undefined)[];
@@ -36,9 +44,9 @@ export interface OpDef<A = unknown> {
   parse(ctx: OpContext, attrs: AttrReader): A;
   /**
    * `reuse(i)`: input i dies at this node and no live value shares its buffer, so it may be
-   * overwritten. `scope`: every value visible at this node (what subgraphs may read).
+   * overwritten. `scope`: the enclosing run, for ops that run subgraphs.
    */
-  run(inputs: Inputs, attrs: A, ctx: OpContext, reuse?: (i: number) => boolean, scope?: ReadonlyMap<string, Value>): (Tensor | undefined)[];
+  run(inputs: Inputs, attrs: A, ctx: OpContext, reuse?: (i: number) => boolean, scope?: Scope): (Tensor | undefined)[];
 }
 
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {
@@ -48,7 +56,7 @@ export function defineOp<A>(def: OpDef<A>): OpDef<A> {
 /** An op over any values (tensors, sequences, optionals): the executor passes them through unchecked. */
 export function defineValueOp<A>(def: {
   parse(ctx: OpContext, attrs: AttrReader): A;
-  run(inputs: ValueInputs, attrs: A, ctx: OpContext, scope?: ReadonlyMap<string, Value>): (Value | undefined)[];
+  run(inputs: ValueInputs, attrs: A, ctx: OpContext, scope?: Scope): (Value | undefined)[];
 }): OpDef<A> {
   return {
     values: true,

@@ -179,15 +179,16 @@ export const SequenceMap = defineValueOp<SubgraphPlan>({
     });
     const g = plan.graph;
     const outs: Tensor[][] = g.outputs.map(() => []);
+    if (!scope) throw nodeError(ctx.node, 'subgraphs run only inside a session run');
     for (let k = 0; k < n; k++) {
-      const values = new Map(scope ?? []);
-      g.inputs.forEach((info, i) => {
+      scope.tick(ctx.node);
+      const bind = g.inputs.map((_, i) => {
         const v = inputs[i];
-        values.set(info.name, v instanceof TensorSequence ? v.items[k] : (v as Value));
+        return v instanceof TensorSequence ? v.items[k] : (v as Value);
       });
-      plan.execute(values);
+      const res = plan.run(scope, bind, ctx.node);
       g.outputs.forEach((o, j) => {
-        const t = values.get(o.name);
+        const t = res[j];
         if (!(t instanceof Tensor)) throw nodeError(ctx.node, `body output '${o.name}' must be a tensor`);
         outs[j].push(t);
       });

@@ -1,3 +1,4 @@
+import { RnnxError } from '../ir/errors.js';
 import type { Tensor } from '../ir/tensor.js';
 import { Tensor as RTensor, type DataType } from '../ir/tensor.js';
 
@@ -7,10 +8,27 @@ export interface OutputAgreement {
   readonly maxRel: number;
 }
 
-/** Runs the same model bytes and feeds in onnxruntime-node (one thread). */
-export async function runOnnxruntime(bytes: Uint8Array, feeds: Record<string, Tensor>): Promise<Record<string, Tensor>> {
-  const ort = await import('onnxruntime-node');
-  const session = await ort.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 });
+/** onnxruntime-node is an optional peer: loaded on first use, with install advice when it is missing. */
+export async function loadOnnxruntime(purpose: string): Promise<typeof import('onnxruntime-node')> {
+  try {
+    return await import('onnxruntime-node');
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === 'ERR_MODULE_NOT_FOUND' || err.code === 'MODULE_NOT_FOUND') {
+      throw new RnnxError(`${purpose} needs onnxruntime-node, which is not installed (install it with: npm install onnxruntime-node)`);
+    }
+    throw new RnnxError(`${purpose}: onnxruntime-node could not be loaded: ${String(err.message).split('\n')[0]}`);
+  }
+}
+
+/**
+ * Runs the same model and feeds in onnxruntime-node (one thread). Give the model's path where
+ * there is one: onnxruntime then finds external data beside it.
+ */
+export async function runOnnxruntime(model: string | Uint8Array, feeds: Record<string, Tensor>, purpose = 'the cross-check'): Promise<Record<string, Tensor>> {
+  const ort = await loadOnnxruntime(purpose);
+  const opts = { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 as const };
+  const session = typeof model === 'string' ? await ort.InferenceSession.create(model, opts) : await ort.InferenceSession.create(model, opts);
   try {
     const of = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.type as never, t.data as never, t.dims)]));
     const out = await session.run(of);

@@ -1,20 +1,25 @@
-import { NodeError, RnnxError, nodeError } from '../ir/errors.js';
+import { NodeError, RnnxError, nodeError, type NodeRef } from '../ir/errors.js';
 import { validateGraph, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
-import { asTensor, Tensor } from '../ir/tensor.js';
+import { asTensor, setAllocator, Tensor } from '../ir/tensor.js';
 import { OptionalValue, TensorSequence, describeValue, type Value } from '../ir/value.js';
 import { loadModel, type LoadOptions } from '../import/model.js';
 import { GemmPool } from '../wasm/threads.js';
-import { AttrReader, type OpContext, type OpDef } from '../ops/op.js';
+import { AttrReader, type OpContext, type OpDef, type Scope, type SubgraphPlan } from '../ops/op.js';
 import { knownOp, lookupOp } from '../ops/registry.js';
+import { Arena } from './arena.js';
 import { fuseBiasAdds, type ParsedStep } from './epilogue.js';
+import { now, Profiler, type ProfileResult } from './profile.js';
+import { DEFAULT_MAX_ITERATIONS, defaultMemoryLimit, RunState, type RunLimits } from './run-state.js';
 import { createStream, type Stream, type StreamOptions } from './stream.js';
 import { createStreamBatcher, type BatcherOptions, type StreamBatcher } from './batcher.js';
 
 export interface PlanOptions {
   /** Worker-thread GEMM pool shared by the plan's recurrent layers. */
   readonly pool?: GemmPool;
-  /** For a subgraph: the names of the enclosing graphs it may read (never released here). */
-  readonly outer?: ReadonlySet<string>;
+  /** For a subgraph: the plan of the enclosing graph (its values and constants are visible). */
+  readonly parent?: ExecutionPlan;
+  /** For a subgraph: the path of enclosing node names, for profiles (`If_0/Loop_3`). */
+  readonly path?: string;
 }
 
 /** Names a graph reads from enclosing scopes (recursively through its own subgraphs). */
@@ -30,7 +35,7 @@ export function freeNames(g: Graph): Set<string> {
   return free;
 }
 
-function subgraphsOf(n: Node): Graph[] {
+export function subgraphsOf(n: Node): Graph[] {
   const out: Graph[] = [];
   for (const a of n.attributes.values()) {
     if (a.type === 'graph') out.push(a.value);
@@ -39,15 +44,52 @@ function subgraphsOf(n: Node): Graph[] {
   return out;
 }
 
+/** Ops whose output is random: never folded into constants, even without inputs. */
+const NONDETERMINISTIC = new Set(['RandomNormal', 'RandomUniform', 'RandomNormalLike', 'RandomUniformLike', 'Multinomial', 'Bernoulli']);
+
 export interface SessionOptions extends LoadOptions {
   /**
    * 1 (default) or 2: with 2, the SIMD recurrent kernels split every GEMM's columns with one
    * worker thread over shared WebAssembly memory (helps batch-1 streaming on a multi-core machine).
    */
   readonly threads?: 1 | 2;
+  /** Collect per-node timings from the first run on (read them with `endProfiling()`). */
+  readonly enableProfiling?: boolean;
+  /** Loop/Scan/SequenceMap iterations one run may take, all nesting levels together (default 10,000,000). */
+  readonly maxIterations?: number;
+  /**
+   * Bytes the process may hold (array buffers and JS heap) when a run makes a large allocation;
+   * beyond it the run ends with an RnnxError instead of an out-of-memory abort. Default: 75 % of
+   * the machine's memory (4 GiB where unknown).
+   */
+  readonly memoryLimit?: number;
+  /** Reuse intermediate buffers from run to run (default true). */
+  readonly enableMemoryArena?: boolean;
 }
 
-interface Step {
+/** onnxruntime's run options; rnnx adds `signal`. */
+export interface RunOptions {
+  /** Aborts the run between nodes (and between loop iterations) with an RnnxError. */
+  readonly signal?: AbortSignal;
+  /** Accepted for onnxruntime compatibility; rnnx does not log. */
+  readonly logSeverityLevel?: 0 | 1 | 2 | 3 | 4;
+  /** Accepted for onnxruntime compatibility; rnnx does not log. */
+  readonly logVerbosityLevel?: number;
+  /** Accepted for onnxruntime compatibility (a label). */
+  readonly tag?: string;
+  /** onnxruntime's `terminate`: true ends the run at once, like an aborted signal. */
+  readonly terminate?: boolean;
+}
+const RUN_OPTION_KEYS = new Set(['signal', 'logSeverityLevel', 'logVerbosityLevel', 'tag', 'terminate']);
+const SESSION_OPTION_KEYS = new Set([
+  'fuse', 'threads', 'enableProfiling', 'maxIterations', 'memoryLimit', 'enableMemoryArena',
+  // onnxruntime's options that mean nothing to rnnx's single CPU engine: accepted as documented no-ops.
+  'logSeverityLevel', 'logVerbosityLevel', 'logId', 'graphOptimizationLevel', 'enableCpuMemArena', 'enableMemPattern',
+  'executionMode', 'interOpNumThreads', 'extra', 'executionProviders', 'intraOpNumThreads',
+]);
+
+/** One prepared node of a plan. */
+export interface Step {
   readonly node: Node;
   readonly def: OpDef<unknown>;
   readonly attrs: unknown;
@@ -56,32 +98,78 @@ interface Step {
   readonly release: readonly string[];
   /** Input positions whose value dies here and is an intermediate (not a feed, constant or output). */
   readonly dying: readonly number[];
+  /** Slots of the inputs (-1: omitted), outputs (-1: omitted), and the values released after the step. */
+  readonly inSlots: Int32Array;
+  readonly outSlots: Int32Array;
+  readonly releaseSlots: Int32Array;
+  /** Whether the node runs subgraphs (its profile time includes theirs). */
+  readonly hasBodies: boolean;
 }
 
 export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims: readonly number[] }>;
 /** Feeds for runValues: tensors, sequences (arrays of tensors) and optionals (null: empty). */
 export type ValueFeeds = Record<string, Value | Feeds[string] | readonly Feeds[string][] | null>;
 
-/** A prepared graph: ops resolved, attributes parsed and validated, execution order fixed. */
-export class ExecutionPlan {
+/** The slots of one execution of a plan; the scope ops hand to their subgraphs. */
+class Frame implements Scope {
+  constructor(readonly slots: (Value | undefined)[], readonly state: RunState) {}
+  tick(node: NodeRef): void {
+    this.state.tick(node);
+  }
+}
+
+/**
+ * A prepared graph: ops resolved, attributes parsed and validated, constants folded, execution
+ * order fixed, every value given a slot. Subgraphs (If/Loop/Scan bodies) are prepared once, when
+ * their node is parsed, with the enclosing graphs' constants visible, so their weights are packed
+ * once too.
+ */
+export class ExecutionPlan implements SubgraphPlan {
   readonly steps: readonly Step[];
   readonly graph: Graph;
-  /** Initializers plus the values of constant-folded nodes. */
+  /** Initializers, constants of enclosing graphs this graph reads, and constant-folded values. */
   readonly constants: ReadonlyMap<string, Tensor>;
+  /** Slot of every value the plan knows. */
+  private readonly index = new Map<string, number>();
+  private readonly template: (Value | undefined)[];
+  private readonly inputSlots: Int32Array;
+  private readonly outputSlots: Int32Array;
+  /** Values of the enclosing plan this one reads: [own slot, parent slot] pairs. */
+  private readonly imports: Int32Array;
+  /** Array buffers of the constants: never reused or handed out without a copy. */
+  readonly constantBuffers: ReadonlySet<ArrayBufferLike>;
+  private readonly path: string;
 
   constructor(readonly model: Model, options: PlanOptions = {}) {
     const graph = model.graph;
     this.graph = graph;
     const pool = options.pool;
-    const outer = options.outer ?? new Set<string>();
-    const order = validateGraph(graph, outer);
-    // What a subgraph of this graph may read: everything defined here or further out.
-    const visible = new Set<string>([...outer, ...graph.inputs.map((i) => i.name), ...graph.initializers.keys()]);
-    for (const n of graph.nodes) for (const o of n.outputs) if (o) visible.add(o);
-    const subgraph = (g: Graph) => new ExecutionPlan({ ...model, graph: g }, { pool, outer: visible });
+    const parent = options.parent;
+    this.path = options.path ?? '';
+    const free = parent ? freeNames(graph) : new Set<string>();
+    const order = validateGraph(graph, free);
+    const slotOf = (name: string): number => {
+      let i = this.index.get(name);
+      if (i === undefined) this.index.set(name, (i = this.index.size));
+      return i;
+    };
+    const constants = new Map<string, Tensor>(graph.initializers);
+    // Filled as nodes fold; bodies parsed below read it through `parent.constants`.
+    this.constants = constants;
+    // Values of enclosing graphs: constants are visible as constants (folded and packed here too),
+    // the rest are copied into this plan's slots when it runs.
+    const imports: number[] = [];
+    for (const name of free) {
+      if (graph.initializers.has(name)) continue;
+      const c = parent!.constants.get(name);
+      if (c) constants.set(name, c);
+      const p = parent!.index.get(name);
+      if (p === undefined) throw new RnnxError(`Graph '${graph.name}' reads '${name}', which no enclosing graph defines`);
+      imports.push(slotOf(name), p);
+    }
+    for (const v of graph.inputs) slotOf(v.name);
     const unsupported = new Map<string, number>();
     const resolved: { node: Node; def: OpDef<unknown>; ctx: OpContext }[] = [];
-    const constants = new Map<string, Tensor>(graph.initializers);
     for (const node of order) {
       const opset = model.opsets.get(node.domain);
       const key = node.domain ? `${node.domain}.${node.opType}` : node.opType;
@@ -96,14 +184,22 @@ export class ExecutionPlan {
         continue;
       }
       const constant = (i: number) => (node.inputs[i] ? constants.get(node.inputs[i]) : undefined);
+      const path = this.path ? `${this.path}/${node.name || node.opType}` : node.name || node.opType;
+      // Bodies see this graph's values; they are prepared when this node is parsed, by which time
+      // every node before it (in topological order) has been folded where it could be.
+      const subgraph = (g: Graph) => new ExecutionPlan({ ...model, graph: g }, { pool, parent: this, path });
       resolved.push({ node, def: row.def, ctx: { node, opset, constant, pool, subgraph } });
     }
     if (unsupported.size > 0) {
       const list = [...unsupported].map(([k, n]) => `${k} x${n}`).join(', ');
       throw new RnnxError(`Unsupported ops in this model: ${list}`);
     }
-    // Parse every node once; a node whose inputs are all constants is evaluated now (constant
-    // folding: e.g. the Transpose of a Linear weight), so later ops can pack its result once.
+    // Every value gets its slot before bodies are parsed (they look up this plan's slots).
+    for (const r of resolved) for (const o of r.node.outputs) if (o) slotOf(o);
+    for (const name of constants.keys()) slotOf(name);
+    // Parse every node once; a node whose inputs are all constants (or that has none, like
+    // Constant) is evaluated now, so later ops can pack its result once. A fold that fails is
+    // left to run time, where the node's error belongs (it may sit in a branch never taken).
     const live: (typeof resolved[number] & { attrs: unknown })[] = [];
     for (const r of resolved) {
       const reader = new AttrReader(r.ctx);
@@ -115,15 +211,28 @@ export class ExecutionPlan {
         throw new NodeError(r.node.name, r.node.opType, `invalid node: ${(e as Error).message}`);
       }
       reader.assertAllRead();
-      const foldable = r.node.inputs.length > 0 && r.node.inputs.every((n) => !n || constants.has(n)) && subgraphsOf(r.node).length === 0 && !r.def.values;
+      const foldable = r.node.inputs.every((n) => !n || constants.has(n)) && subgraphsOf(r.node).length === 0 && !r.def.values
+        && !NONDETERMINISTIC.has(r.node.opType) && r.node.outputs.some((o) => o);
       if (foldable) {
-        const outs = runStep(r.def, r.node.inputs.map((n) => (n ? constants.get(n) : undefined)), attrs, r.ctx);
-        r.node.outputs.forEach((o, i) => o && outs[i] && constants.set(o, outs[i]!));
-        continue;
+        let outs: (Tensor | undefined)[] | undefined;
+        try {
+          outs = runStep(r.def, r.node.inputs.map((n) => (n ? constants.get(n) : undefined)), attrs, r.ctx);
+        } catch {
+          outs = undefined;
+        }
+        if (outs && r.node.outputs.every((o, i) => !o || outs![i] instanceof Tensor)) {
+          r.node.outputs.forEach((o, i) => o && constants.set(o, outs![i]!));
+          continue;
+        }
       }
       live.push({ ...r, attrs });
     }
-    this.constants = constants;
+    const constantBuffers = new Set<ArrayBufferLike>();
+    for (const t of constants.values()) {
+      const b = (t.data as { buffer?: ArrayBufferLike }).buffer;
+      if (b) constantBuffers.add(b);
+    }
+    this.constantBuffers = constantBuffers;
     // A node with subgraphs also reads the outer values they use: keep those alive until it runs.
     const readsOf = (r: ParsedStep) => [...r.node.inputs, ...subgraphsOf(r.node).flatMap((g) => [...freeNames(g)])];
     const readCount = new Map<string, number>();
@@ -133,79 +242,208 @@ export class ExecutionPlan {
     const reads = fused.map(readsOf);
     const lastUse = new Map<string, number>();
     reads.forEach((names, i) => names.forEach((name) => name && lastUse.set(name, i)));
-    const keep = new Set([...graph.outputs.map((o) => o.name), ...constants.keys(), ...outer]);
+    const keep = new Set([...graph.outputs.map((o) => o.name), ...constants.keys(), ...free]);
     const feeds = new Set(graph.inputs.map((v) => v.name));
+    // Values available before each step: inputs, constants, imports, then each step's outputs.
+    const available = new Set<string>([...feeds, ...constants.keys(), ...free]);
     this.steps = fused.map((r, i) => {
+      for (const name of reads[i]) {
+        if (name && !available.has(name)) throw nodeError(r.node, `reads '${name}' before any node produces it`);
+      }
+      for (const o of r.node.outputs) if (o) available.add(o);
       const release = [...new Set(reads[i])].filter((n) => n && lastUse.get(n) === i && !keep.has(n));
       // Outputs nobody reads are dropped right away.
       for (const o of r.node.outputs) if (o && !lastUse.has(o) && !keep.has(o)) release.push(o);
       const dying = r.node.inputs.flatMap((n, k) =>
         n && release.includes(n) && !feeds.has(n) && r.node.inputs.indexOf(n) === k && r.node.inputs.lastIndexOf(n) === k ? [k] : []);
-      return { ...r, release, dying };
+      return {
+        ...r, release, dying,
+        inSlots: Int32Array.from(r.node.inputs, (n) => (n ? slotOf(n) : -1)),
+        outSlots: Int32Array.from(r.node.outputs, (n) => (n ? slotOf(n) : -1)),
+        releaseSlots: Int32Array.from(release, slotOf),
+        hasBodies: subgraphsOf(r.node).length > 0,
+      };
     });
+    for (const o of graph.outputs) slotOf(o.name);
+    this.inputSlots = Int32Array.from(graph.inputs, (v) => slotOf(v.name));
+    this.outputSlots = Int32Array.from(graph.outputs, (v) => slotOf(v.name));
+    this.imports = Int32Array.from(imports);
+    this.template = new Array<Value | undefined>(this.index.size).fill(undefined);
+    for (const [name, t] of constants) this.template[this.index.get(name)!] = t;
   }
 
-  /** Runs the graph: `values` holds feeds (and, in a subgraph, the outer scope) and receives every output. */
-  execute(values: Map<string, Value>): void {
-    // Memory the caller or the model owns (feeds, constants) is never overwritten, even through an alias.
-    const owned = new Set<ArrayBufferLike>();
-    for (const v of values.values()) for (const buf of buffersOf(v)) owned.add(buf);
-    for (const s of this.steps) {
-      const inputs = s.node.inputs.map((name) => {
-        if (name === '') return undefined;
-        const v = values.get(name);
-        if (v === undefined) throw nodeError(s.node, `input '${name}' has no value`);
-        if (!s.def.values && !(v instanceof Tensor)) throw nodeError(s.node, `input '${name}' is a ${describeValue(v)}; this op takes tensors`);
-        return v;
-      });
-      const reuse = s.dying.length
-        ? (i: number) => s.dying.includes(i) && inputs[i] instanceof Tensor && unshared(inputs[i] as Tensor, s.node.inputs[i], values, owned)
-        : undefined;
-      const outs = runStep(s.def, inputs as (Tensor | undefined)[], s.attrs, s.ctx, reuse, values);
-      s.node.outputs.forEach((name, i) => {
-        if (!name) return;
-        const t = outs[i];
-        if (t === undefined) throw nodeError(s.node, `output ${i} ('${name}') was requested but not produced`);
-        values.set(name, t);
-      });
-      for (const r of s.release) values.delete(r);
+  /** Runs the graph as a subgraph: `inputs` bind its graph inputs, `scope` is the enclosing frame. */
+  run(scope: Scope, inputs: readonly Value[], node: NodeRef): Value[] {
+    const g = this.graph;
+    if (inputs.length !== g.inputs.length) {
+      throw nodeError(node, `body '${g.name}' takes ${g.inputs.length} inputs, the op passes ${inputs.length}`);
+    }
+    const parent = scope as Frame;
+    const slots = this.template.slice();
+    const imp = this.imports;
+    for (let k = 0; k < imp.length; k += 2) slots[imp[k]] = parent.slots[imp[k + 1]];
+    for (let k = 0; k < inputs.length; k++) slots[this.inputSlots[k]] = inputs[k];
+    const frame = new Frame(slots, parent.state);
+    this.executeFrame(frame, true);
+    const out: Value[] = new Array(this.outputSlots.length);
+    for (let k = 0; k < out.length; k++) {
+      const v = slots[this.outputSlots[k]];
+      if (v === undefined) throw nodeError(node, `body '${g.name}' did not produce output '${g.outputs[k].name}'`);
+      out[k] = v;
+    }
+    return out;
+  }
+
+  /** A fresh frame for a top-level run: constants in place, feeds bound by name. */
+  newFrame(state: RunState, feeds: ReadonlyMap<string, Value>): Frame {
+    const slots = this.template.slice();
+    for (const [name, v] of feeds) {
+      const i = this.index.get(name);
+      if (i !== undefined) slots[i] = v;
+    }
+    return new Frame(slots, state);
+  }
+
+  /** The value of `name` in a frame (undefined once released). */
+  valueIn(frame: Frame, name: string): Value | undefined {
+    const i = this.index.get(name);
+    return i === undefined ? undefined : frame.slots[i];
+  }
+
+  /** Runs every step on `frame`, synchronously. */
+  executeFrame(frame: Frame, nested = false): void {
+    for (let i = 0; i < this.steps.length; i++) this.runOne(this.steps[i], frame, nested);
+  }
+
+  /** Runs the steps, yielding to the event loop whenever `sliceMs` have passed since the last yield. */
+  async executeFrameAsync(frame: Frame, sliceMs: number): Promise<void> {
+    let last = now();
+    for (let i = 0; i < this.steps.length; i++) {
+      this.runOne(this.steps[i], frame, false);
+      if (i + 1 < this.steps.length && now() - last > sliceMs) {
+        await yieldToEventLoop();
+        frame.state.checkAbort();
+        last = now();
+      }
+    }
+  }
+
+  private runOne(s: Step, frame: Frame, nested: boolean): void {
+    const slots = frame.slots;
+    const state = frame.state;
+    if (!nested) state.checkAbort();
+    const n = s.inSlots.length;
+    const inputs: (Value | undefined)[] = new Array(n);
+    for (let k = 0; k < n; k++) {
+      const slot = s.inSlots[k];
+      if (slot < 0) continue;
+      const v = slots[slot];
+      if (v === undefined) throw nodeError(s.node, `input '${s.node.inputs[k]}' has no value`);
+      if (!s.def.values && !(v instanceof Tensor)) throw nodeError(s.node, `input '${s.node.inputs[k]}' is a ${describeValue(v)}; this op takes tensors`);
+      inputs[k] = v;
+    }
+    const refs = state.refs;
+    const reuse = s.dying.length
+      ? (i: number) => {
+        if (!s.dying.includes(i)) return false;
+        const t = inputs[i];
+        if (!(t instanceof Tensor)) return false;
+        const buf = (t.data as { buffer?: ArrayBufferLike }).buffer;
+        return buf !== undefined && refs.get(buf) === 1;
+      }
+      : undefined;
+    const prof = state.profiler;
+    const t0 = prof ? now() : 0;
+    state.current = s.node;
+    const prevAlloc = setAllocator(state.alloc);
+    let outs: (Tensor | undefined)[];
+    try {
+      outs = runStep(s.def, inputs as (Tensor | undefined)[], s.attrs, s.ctx, reuse, frame);
+    } finally {
+      setAllocator(prevAlloc);
+    }
+    if (prof) prof.record(s.node, this.path, t0, now(), s.hasBodies);
+    for (let k = 0; k < s.outSlots.length; k++) {
+      const slot = s.outSlots[k];
+      if (slot < 0) continue;
+      const v = outs[k] as Value | undefined;
+      if (v === undefined) throw nodeError(s.node, `output ${k} ('${s.node.outputs[k]}') was requested but not produced`);
+      slots[slot] = v;
+      if (v instanceof Tensor && !s.def.values) {
+        const buf = (v.data as { buffer?: ArrayBufferLike }).buffer;
+        if (buf && !this.constantBuffers.has(buf)) {
+          const c = refs.get(buf);
+          // First seen now: produced by this run (a feed's buffer was pinned when bound).
+          refs.set(buf, c === undefined ? 1 : c + 1);
+        }
+      } else {
+        pinValue(v, refs);
+      }
+    }
+    if (s.def.values) for (const v of inputs) if (v !== undefined) pinValue(v, refs);
+    const arena = state.arena;
+    for (let k = 0; k < s.releaseSlots.length; k++) {
+      const slot = s.releaseSlots[k];
+      const v = slots[slot];
+      slots[slot] = undefined;
+      if (!(v instanceof Tensor)) continue;
+      const data = v.data as Exclude<Tensor['data'], string[]>;
+      const buf = data.buffer;
+      if (!buf) continue;
+      const c = refs.get(buf);
+      if (c === undefined) continue;
+      if (c > 1) {
+        refs.set(buf, c - 1);
+        continue;
+      }
+      refs.delete(buf);
+      if (arena && data.byteOffset === 0 && data.byteLength === buf.byteLength && !(buf instanceof SharedArrayBufferCtor)) arena.give(data);
     }
   }
 }
 
-/** The array buffers a value's tensors live in. */
-function buffersOf(v: Value): ArrayBufferLike[] {
+const SharedArrayBufferCtor: { new (n: number): ArrayBufferLike } = (globalThis.SharedArrayBuffer ?? class {}) as never;
+
+/** Marks every buffer of `v` as never reusable in this run (feeds, sequences, values crossing value ops). */
+function pinValue(v: Value, refs: Map<ArrayBufferLike, number>): void {
   if (v instanceof Tensor) {
     const buf = (v.data as { buffer?: ArrayBufferLike }).buffer;
-    return buf ? [buf] : [];
+    if (buf) refs.set(buf, Infinity);
+  } else if (v instanceof TensorSequence) {
+    for (const t of v.items) pinValue(t, refs);
+  } else if (v.value) {
+    pinValue(v.value, refs);
   }
-  if (v instanceof TensorSequence) return v.items.flatMap(buffersOf);
-  return v.value ? buffersOf(v.value) : [];
 }
 
-/** True when no other live value views the same memory as `t` (Reshape, Identity, … alias their input). */
-function unshared(t: Tensor, name: string, values: Map<string, Value>, owned: Set<ArrayBufferLike>): boolean {
-  const buf = (t.data as { buffer?: ArrayBufferLike }).buffer;
-  if (!buf || owned.has(buf)) return false;
-  for (const [k, v] of values) if (k !== name && views(v, buf)) return false;
-  return true;
-}
-
-/** Whether any tensor of `v` lives in `buf` (allocation-free: this runs for every dying input). */
-function views(v: Value, buf: ArrayBufferLike): boolean {
-  if (v instanceof Tensor) return (v.data as { buffer?: ArrayBufferLike }).buffer === buf;
-  if (v instanceof TensorSequence) return v.items.some((t) => views(t, buf));
-  return v.value !== undefined && views(v.value, buf);
+function yieldToEventLoop(): Promise<void> {
+  const si = (globalThis as { setImmediate?: (f: () => void) => unknown }).setImmediate;
+  if (si) return new Promise((r) => si(r));
+  if (typeof MessageChannel !== 'undefined') {
+    return new Promise((r) => {
+      const ch = new MessageChannel();
+      const port = ch.port1 as unknown as { onmessage: (() => void) | null; close(): void };
+      port.onmessage = () => {
+        port.close();
+        r();
+      };
+      ch.port2.postMessage(0);
+    });
+  }
+  return new Promise((r) => setTimeout(r, 0));
 }
 
 function runStep(
   def: OpDef<unknown>, inputs: (Tensor | undefined)[], attrs: unknown, ctx: OpContext,
-  reuse?: (i: number) => boolean, scope?: ReadonlyMap<string, Value>,
+  reuse?: (i: number) => boolean, scope?: Scope,
 ): (Tensor | undefined)[] {
   try {
     return def.run(inputs, attrs, ctx, reuse, scope);
   } catch (e) {
     if (e instanceof RnnxError) throw e;
+    if (e instanceof RangeError && /allocation failed|Invalid typed array length|Array buffer allocation/i.test(e.message)) {
+      throw new NodeError(ctx.node.name, ctx.node.opType, `out of memory: ${e.message}`);
+    }
     throw new NodeError(ctx.node.name, ctx.node.opType, `kernel failed: ${(e as Error).message}`);
   }
 }
@@ -219,11 +457,25 @@ export class InferenceSession {
   readonly plan: ExecutionPlan;
 
   private readonly pool: GemmPool | null;
+  private readonly arena: Arena | null;
+  private readonly limits: RunLimits;
+  private profiler: Profiler | null;
+  private released = false;
 
   private constructor(readonly model: Model, options: SessionOptions = {}) {
+    for (const k of Object.keys(options)) {
+      if (!SESSION_OPTION_KEYS.has(k)) throw new RnnxError(`InferenceSession: unknown session option '${k}' (known: ${[...SESSION_OPTION_KEYS].join(', ')})`);
+    }
     if (options.threads !== undefined && options.threads !== 1 && options.threads !== 2) {
       throw new RnnxError(`InferenceSession: threads must be 1 or 2, got ${options.threads}`);
     }
+    const maxIterations = options.maxIterations ?? DEFAULT_MAX_ITERATIONS;
+    if (!Number.isInteger(maxIterations) || maxIterations < 0) throw new RnnxError(`InferenceSession: maxIterations must be a non-negative integer, got ${options.maxIterations}`);
+    const memoryLimit = options.memoryLimit ?? defaultMemoryLimit();
+    if (!(memoryLimit > 0)) throw new RnnxError(`InferenceSession: memoryLimit must be a positive number of bytes, got ${options.memoryLimit}`);
+    this.limits = { maxIterations, memoryLimit };
+    this.arena = options.enableMemoryArena === false ? null : new Arena();
+    this.profiler = options.enableProfiling ? new Profiler() : null;
     this.pool = options.threads === 2 ? GemmPool.create() : null;
     try {
       this.plan = new ExecutionPlan(model, { pool: this.pool ?? undefined });
@@ -240,7 +492,8 @@ export class InferenceSession {
   /** From a file path, ONNX bytes, or an already-built Model. */
   static createSync(source: string | Uint8Array | ArrayBuffer | Model, options: SessionOptions = {}): InferenceSession {
     if (source instanceof ArrayBuffer) source = new Uint8Array(source);
-    const model = typeof source === 'string' || source instanceof Uint8Array ? loadModel(source, options) : source;
+    const { fuse } = options;
+    const model = typeof source === 'string' || source instanceof Uint8Array ? loadModel(source, fuse === undefined ? {} : { fuse }) : source;
     return new InferenceSession(model, options);
   }
 
@@ -248,46 +501,96 @@ export class InferenceSession {
     return InferenceSession.createSync(source, options);
   }
 
-  /** Stops the worker thread of `threads: 2` (a no-op otherwise); the session can still run, on one thread. */
+  /** Ends the session: stops the worker thread of `threads: 2` and frees buffers; later runs throw. */
   async release(): Promise<void> {
+    this.released = true;
     this.pool?.close();
+    this.arena?.clear();
   }
 
   get graph(): Graph {
     return this.model.graph;
   }
 
+  /** Starts collecting per-node timings (onnxruntime-web's `startProfiling`). */
+  startProfiling(): void {
+    this.profiler = new Profiler();
+  }
+
+  /** Stops profiling and returns what was collected since it started. */
+  endProfiling(): ProfileResult {
+    if (!this.profiler) throw new RnnxError('endProfiling: profiling was not started (session option enableProfiling, or startProfiling())');
+    const r = this.profiler.result();
+    this.profiler = null;
+    return r;
+  }
+
+  /** Buffer reuse counters of the arena (allocations served from it / fresh, bytes it holds). */
+  get memoryStats(): { reused: number; fresh: number; bytesHeld: number } {
+    return { reused: this.arena?.hits ?? 0, fresh: this.arena?.misses ?? 0, bytesHeld: this.arena?.bytesHeld ?? 0 };
+  }
+
   /** Runs the model; every output must be a tensor (see runValues for sequences and optionals). */
-  runSync(feeds: Feeds, fetches?: readonly string[]): Record<string, Tensor> {
-    const out = this.runValues(feeds, fetches);
-    for (const [k, v] of Object.entries(out)) {
-      if (!(v instanceof Tensor)) throw new RnnxError(`Output '${k}' is a ${describeValue(v)}: use runValues() for sequence and optional outputs`);
-    }
-    return out as Record<string, Tensor>;
+  runSync(feeds: Feeds, fetches?: FetchesArg, options?: RunOptions): Record<string, Tensor> {
+    return tensorsOnly(this.runValues(feeds, fetches, options));
   }
 
   /** Runs the model with any values: a sequence feed may be a Tensor[] or a TensorSequence. */
-  runValues(feeds: ValueFeeds, fetches?: readonly string[]): Record<string, Value> {
-    const values = new Map<string, Value>();
-    for (const [k, v] of this.plan.constants) values.set(k, v);
+  runValues(feeds: ValueFeeds, fetches?: FetchesArg, options?: RunOptions): Record<string, Value> {
+    const { frame, names, start } = this.begin(feeds, fetches, options);
+    this.plan.executeFrame(frame);
+    return this.finish(frame, names, start);
+  }
+
+  /**
+   * Runs the model, yielding to the event loop between nodes once the run has taken a few
+   * milliseconds. Takes onnxruntime's forms: `run(feeds)`, `run(feeds, options)`,
+   * `run(feeds, fetches, options)`, fetches as an array of names or an object keyed by name.
+   */
+  async run(feeds: Feeds, fetchesOrOptions?: FetchesArg | RunOptions, options?: RunOptions): Promise<Record<string, Tensor>> {
+    const [fetches, opts] = splitRunArgs(this.outputNames, fetchesOrOptions, options);
+    const { frame, names, start } = this.begin(feeds, fetches, opts);
+    await this.plan.executeFrameAsync(frame, 4);
+    return tensorsOnly(this.finish(frame, names, start));
+  }
+
+  private begin(feeds: ValueFeeds, fetchesArg: FetchesArg | RunOptions | undefined, optionsArg: RunOptions | undefined) {
+    if (this.released) throw new RnnxError('This session was released; create a new one');
+    const [fetches, options] = splitRunArgs(this.outputNames, fetchesArg, optionsArg);
+    if (feeds === null || typeof feeds !== 'object') throw new RnnxError('run: feeds must be an object keyed by input name');
     const byName = new Map(this.inputMetadata.map((v) => [v.name, v]));
     for (const name of Object.keys(feeds)) {
       if (!byName.has(name)) throw new RnnxError(`Feed '${name}' is not an input of the model (inputs: ${this.inputNames.join(', ') || 'none'})`);
     }
     const missing = this.inputNames.filter((n) => !(n in feeds));
     if (missing.length > 0) throw new RnnxError(`Missing feed${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`);
-    for (const info of this.inputMetadata) values.set(info.name, feedValue(info, feeds[info.name]));
-    for (const f of fetches ?? []) {
+    const names = fetches ?? this.outputNames;
+    for (const f of names) {
       if (!this.outputNames.includes(f)) throw new RnnxError(`Fetch '${f}' is not an output of the model (outputs: ${this.outputNames.join(', ')})`);
     }
-    this.plan.execute(values);
-    const result: Record<string, Value> = {};
-    for (const name of fetches ?? this.outputNames) result[name] = values.get(name)!;
-    return result;
+    if (options?.terminate) throw new RnnxError('Run aborted: RunOptions.terminate is set');
+    const state = new RunState(this.limits, this.arena, options?.signal, this.profiler);
+    state.checkAbort();
+    const values = new Map<string, Value>();
+    for (const info of this.inputMetadata) {
+      const v = feedValue(info, feeds[info.name]);
+      pinValue(v, state.refs);
+      values.set(info.name, v);
+    }
+    return { frame: this.plan.newFrame(state, values), names, start: now() };
   }
 
-  async run(feeds: Feeds, fetches?: readonly string[]): Promise<Record<string, Tensor>> {
-    return this.runSync(feeds, fetches);
+  private finish(frame: Frame, names: readonly string[], start: number): Record<string, Value> {
+    frame.state.profiler?.endRun(now() - start);
+    const result: Record<string, Value> = {};
+    // The caller owns what it is given: an output that views a constant, a feed or another
+    // output's memory is copied, so writing to it never changes the session or the feeds.
+    const given = new Set<ArrayBufferLike>();
+    for (const name of names) {
+      const v = this.plan.valueIn(frame, name)!;
+      result[name] = ownValue(v, this.plan.constantBuffers, frame.state.refs, given);
+    }
+    return result;
   }
 
   /** A stream that carries the recurrent state from call to call (src/runtime/stream.ts). */
@@ -299,6 +602,55 @@ export class InferenceSession {
   createStreamBatcher(options: BatcherOptions = {}): StreamBatcher {
     return createStreamBatcher(this, options);
   }
+}
+
+type FetchesArg = readonly string[] | Readonly<Record<string, unknown>>;
+
+/** Tells fetches from run options in onnxruntime's `run(feeds, fetchesOrOptions?, options?)`. */
+function splitRunArgs(outputs: readonly string[], a: unknown, b: unknown): [readonly string[] | undefined, RunOptions | undefined] {
+  let fetches: readonly string[] | undefined;
+  let options: unknown = b;
+  if (Array.isArray(a)) {
+    for (const f of a) if (typeof f !== 'string') throw new RnnxError('run: fetches must be output names (strings)');
+    fetches = a as string[];
+  } else if (a !== undefined && a !== null) {
+    if (typeof a !== 'object') throw new RnnxError('run: the second argument must be fetches (an array or object of output names) or run options');
+    const keys = Object.keys(a);
+    if (keys.length > 0 && keys.every((k) => outputs.includes(k))) fetches = keys;
+    else if (b === undefined) options = a;
+    else throw new RnnxError(`run: fetches name no output of the model: ${keys.filter((k) => !outputs.includes(k)).join(', ')} (outputs: ${outputs.join(', ')})`);
+  }
+  if (options !== undefined && options !== null) {
+    if (typeof options !== 'object') throw new RnnxError('run: options must be an object');
+    for (const k of Object.keys(options)) {
+      if (!RUN_OPTION_KEYS.has(k)) throw new RnnxError(`run: unknown run option '${k}' (known: ${[...RUN_OPTION_KEYS].join(', ')})`);
+    }
+  }
+  return [fetches, (options ?? undefined) as RunOptions | undefined];
+}
+
+function tensorsOnly(out: Record<string, Value>): Record<string, Tensor> {
+  for (const [k, v] of Object.entries(out)) {
+    if (!(v instanceof Tensor)) throw new RnnxError(`Output '${k}' is a ${describeValue(v)}: use runValues() for sequence and optional outputs`);
+  }
+  return out as Record<string, Tensor>;
+}
+
+/** `v`, or a copy of it where it shares memory with a constant, a feed or an output already given. */
+function ownValue(v: Value, constants: ReadonlySet<ArrayBufferLike>, refs: Map<ArrayBufferLike, number>, given: Set<ArrayBufferLike>): Value {
+  if (v instanceof Tensor) {
+    const buf = (v.data as { buffer?: ArrayBufferLike }).buffer;
+    if (!buf) return v.type === 'string' ? new Tensor(v.type, (v.data as string[]).slice(), v.dims) : v;
+    // Pinned buffers are feeds or values that crossed sequence/control ops: copy to be safe.
+    const foreign = constants.has(buf) || refs.get(buf) === Infinity || given.has(buf);
+    given.add(buf);
+    if (!foreign) return v;
+    const copy = (v.data as Float32Array).slice();
+    given.add(copy.buffer);
+    return new Tensor(v.type, copy, v.dims);
+  }
+  if (v instanceof TensorSequence) return new TensorSequence(v.elemType, v.items.map((t) => ownValue(t, constants, refs, given) as Tensor));
+  return v.value === undefined ? v : new OptionalValue(ownValue(v.value, constants, refs, given) as Tensor | TensorSequence);
 }
 
 /** A feed as the graph input declares it: a tensor, a sequence, or an optional. */

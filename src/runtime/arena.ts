@@ -1,0 +1,56 @@
+import type { TensorData } from '../ir/tensor.js';
+
+type Ctor = new (n: number) => TensorData;
+type Typed = Exclude<TensorData, string[]>;
+
+/**
+ * Buffers of a session's intermediates, kept from run to run: a value released by the executor
+ * (its last reader ran, nothing else views it, it was produced during the run) is returned here,
+ * and the next allocation of the same type and length takes it back, zero-filled, instead of
+ * asking the engine for fresh memory. Holds at most `capacity` bytes; beyond that buffers are
+ * left to the garbage collector.
+ */
+export class Arena {
+  private readonly free = new Map<Ctor, Map<number, Typed[]>>();
+  private held = 0;
+  /** Allocations served from the arena / fresh, over the session's life (the benchmark reports them). */
+  hits = 0;
+  misses = 0;
+
+  constructor(readonly capacity = 256 * 1024 * 1024) {}
+
+  take(ctor: Ctor, n: number): TensorData | undefined {
+    const list = this.free.get(ctor)?.get(n);
+    const buf = list?.pop();
+    if (!buf) {
+      this.misses++;
+      return undefined;
+    }
+    this.held -= buf.byteLength;
+    this.hits++;
+    if (buf instanceof BigInt64Array || buf instanceof BigUint64Array) buf.fill(0n);
+    else buf.fill(0);
+    return buf;
+  }
+
+  /** Gives a whole, unshared buffer back. */
+  give(data: Typed): void {
+    if (this.held + data.byteLength > this.capacity) return;
+    const ctor = data.constructor as Ctor;
+    let byLen = this.free.get(ctor);
+    if (!byLen) this.free.set(ctor, (byLen = new Map()));
+    let list = byLen.get(data.length);
+    if (!list) byLen.set(data.length, (list = []));
+    list.push(data);
+    this.held += data.byteLength;
+  }
+
+  get bytesHeld(): number {
+    return this.held;
+  }
+
+  clear(): void {
+    this.free.clear();
+    this.held = 0;
+  }
+}
