@@ -20,3 +20,4 @@ export { Stream, StreamSpec, createStream, type StreamOptions } from './runtime/
 export { detectStatePairs, type StatePair, type StateDetection } from './runtime/state-pairs.js';
 export { StateBytesError, STATE_VERSION } from './runtime/state-bytes.js';
 export { StreamBatcher, BatchedStream, createStreamBatcher, BATCH_TOL, type BatcherOptions } from './runtime/batcher.js';
+export { readWav, writeWav16, WavError, type Wav } from './io/wav.js';
