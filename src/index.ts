@@ -21,3 +21,6 @@ export { detectStatePairs, type StatePair, type StateDetection } from './runtime
 export { StateBytesError, STATE_VERSION } from './runtime/state-bytes.js';
 export { StreamBatcher, BatchedStream, createStreamBatcher, BATCH_TOL, type BatcherOptions } from './runtime/batcher.js';
 export { readWav, writeWav16, WavError, type Wav } from './io/wav.js';
+export { kernelInfo, loadKernels, setKernels, type KernelInfo, type KernelSource } from './wasm/runtime.js';
+export type { NpzOptions } from './io/npy.js';
+export type { ModelSource } from './platform/source.js';

@@ -1,11 +1,11 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { RnnxError } from '../ir/errors.js';
 import { normalizeDomain, type Attribute, type Dim, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
 import { dtypeFromOnnx, onnxDtypeName, type Tensor } from '../ir/tensor.js';
 import { onnx, toNum, type OnnxNs } from './proto.js';
 import { decodeTensor, type ExternalDataContext } from './tensor-proto.js';
 import { fuseRecurrent } from './fuse.js';
+import { platform } from '../platform/index.js';
+import { utf8 } from '../platform/text.js';
 
 export interface LoadOptions {
   /** Recover whole PyTorch recurrent modules into ai.rnnx stack nodes (default true). */
@@ -20,13 +20,8 @@ export function loadModel(source: string | Uint8Array, options: LoadOptions = {}
 
 function readModel(source: string | Uint8Array): Model {
   if (typeof source === 'string') {
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(source);
-    } catch (e) {
-      throw new RnnxError(`Cannot read model '${source}': ${(e as Error).message}`);
-    }
-    return decodeModel(bytes, { baseDir: path.dirname(path.resolve(source)) });
+    const bytes = platform().readFile(source, 'model');
+    return decodeModel(bytes, { baseDir: platform().dirOf(source) });
   }
   return decodeModel(source, {});
 }
@@ -132,7 +127,6 @@ const AT = onnx.AttributeProto.AttributeType;
 
 function decodeAttribute(ap: OnnxNs.IAttributeProto, ctx: ExternalDataContext, node: string, opType: string): Attribute {
   const what = `node ${node} (${opType}) attribute '${ap.name}'`;
-  const utf8 = (b: Uint8Array) => Buffer.from(b).toString('utf8');
   // Old exporters leave `type` unset; infer it from the field that is filled.
   let type = ap.type ?? AT.UNDEFINED;
   if (type === AT.UNDEFINED) {

@@ -1,8 +1,8 @@
-import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { RnnxError } from '../ir/errors.js';
-import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, sizeOf, type BigArray, type NumericArray } from '../ir/tensor.js';
+import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, packBits, sizeOf, unpackBits, type BigArray, type NumericArray } from '../ir/tensor.js';
 import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
+import { platform } from '../platform/index.js';
+import { utf8, utf8Bytes } from '../platform/text.js';
 
 /** Where external tensor data may be read from; undefined when the model came as bytes. */
 export interface ExternalDataContext {
@@ -24,7 +24,7 @@ export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, 
     return new Tensor(type, fromBytes(type, readExternal(tp, ctx, name), n, name), dims);
   }
   if (type === 'string') {
-    const strs = (tp.stringData ?? []).map((b) => Buffer.from(b).toString('utf8'));
+    const strs = (tp.stringData ?? []).map(utf8);
     checkCount(strs.length, n, name);
     return new Tensor(type, strs, dims);
   }
@@ -38,7 +38,9 @@ export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, 
     case 'uint32': case 'uint64': src = tp.uint64Data ?? []; break;
     default: src = tp.int32Data ?? []; // int8..int32, uint8, uint16, bool, float16, bfloat16 (as bits)
   }
-  checkCount(src.length, n, name);
+  if (!DTYPES[type].packedBits) checkCount(src.length, n, name);
+  const bits = DTYPES[type].packedBits;
+  if (bits) return new Tensor(type, unpacked(type, src as ArrayLike<number>, n, bits, name), dims); // int32_data holds packed bytes
   const out = allocData(type, n) as NumericArray | BigArray;
   if (type === 'int64' || type === 'uint64') {
     const big = out as BigArray;
@@ -57,11 +59,21 @@ function checkCount(got: number, want: number, name: string): void {
 function fromBytes(type: Tensor['type'], bytes: Uint8Array, n: number, name: string): NumericArray | BigArray {
   const ctor = DTYPES[type].ctor;
   if (!ctor) throw new RnnxError(`Tensor ${name}: ${type} cannot be stored as raw bytes`);
+  const bits = DTYPES[type].packedBits;
+  if (bits) return unpacked(type, bytes, n, bits, name);
   const width = (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
   checkCount(bytes.length / width, n, name);
   const out = new ctor(n);
   // Copy (not view): the protobuf buffer may be unaligned, and must not be kept alive.
   new Uint8Array(out.buffer).set(bytes);
+  return out;
+}
+
+/** 4-bit / 2-bit elements packed LSB first (ONNX's layout), one element per slot. */
+function unpacked(type: Tensor['type'], bytes: ArrayLike<number>, n: number, bits: 2 | 4, name: string): NumericArray {
+  checkCount(bytes.length, Math.ceil((n * bits) / 8), name);
+  const out = allocData(type, n) as Uint8Array | Int8Array;
+  unpackBits(bytes, n, bits, type === 'int4' || type === 'int2', out);
   return out;
 }
 
@@ -72,18 +84,8 @@ function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, name: s
   if (ctx.baseDir === undefined) {
     throw new RnnxError(`Tensor ${name}: external data '${location}' needs the model to be loaded from a file path`);
   }
-  const base = path.resolve(ctx.baseDir);
-  const file = path.resolve(base, location);
-  const rel = path.relative(base, file);
-  if (path.isAbsolute(location) || rel.startsWith('..') || path.isAbsolute(rel)) {
-    throw new RnnxError(`Tensor ${name}: external data path '${location}' leaves the model's folder ${base}`);
-  }
-  let buf: Buffer;
-  try {
-    buf = fs.readFileSync(file);
-  } catch (e) {
-    throw new RnnxError(`Tensor ${name}: cannot read external data '${location}': ${(e as Error).message}`);
-  }
+  const file = platform().resolveInside(ctx.baseDir, location, `Tensor ${name}: external data`);
+  const buf = platform().readFile(file, `Tensor ${name}: external data`);
   const offset = Number(kv.get('offset') ?? 0);
   const length = kv.has('length') ? Number(kv.get('length')) : buf.length - offset;
   if (!(offset >= 0 && length >= 0 && offset + length <= buf.length)) {
@@ -95,10 +97,11 @@ function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, name: s
 /** Tensor -> TensorProto (raw_data for numbers, string_data for strings). */
 export function encodeTensor(t: Tensor, name: string): OnnxNs.ITensorProto {
   const tp: OnnxNs.ITensorProto = { name, dims: [...t.dims], dataType: DTYPES[t.type].onnx };
-  if (t.type === 'string') tp.stringData = (t.data as string[]).map((s) => Buffer.from(s, 'utf8'));
+  if (t.type === 'string') tp.stringData = (t.data as string[]).map(utf8Bytes);
   else {
     const d = t.data as NumericArray | BigArray;
-    tp.rawData = new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
+    const bits = DTYPES[t.type].packedBits;
+    tp.rawData = bits ? packBits(d as Uint8Array, bits) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
   }
   return tp;
 }

@@ -1,6 +1,7 @@
-import * as zlib from 'node:zlib';
+import { inflateSync } from 'fflate';
 import { RnnxError } from '../ir/errors.js';
 import { DTYPES, Tensor, type DataType, type TensorData } from '../ir/tensor.js';
+import { concatBytes, latin1, latin1Bytes, utf8 } from '../platform/text.js';
 
 /** numpy descr (little-endian) <-> rnnx type. */
 const DESCR: Readonly<Record<string, DataType>> = {
@@ -10,14 +11,15 @@ const DESCR: Readonly<Record<string, DataType>> = {
 const TO_DESCR = Object.fromEntries(Object.entries(DESCR).map(([k, v]) => [v, k])) as Record<DataType, string>;
 
 /** Parses a .npy file (format 1.0-3.0, C order, little-endian) into a Tensor. */
-export function readNpy(buf: Uint8Array, what = '.npy'): Tensor {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  if (b.length < 10 || b.toString('latin1', 0, 6) !== '\x93NUMPY') throw new RnnxError(`${what}: not a .npy file`);
+export function readNpy(b: Uint8Array, what = '.npy'): Tensor {
+  if (b.length < 10 || latin1(b.subarray(0, 6)) !== '\x93NUMPY') throw new RnnxError(`${what}: not a .npy file`);
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const major = b[6];
-  const hlen = major === 1 ? b.readUInt16LE(8) : b.readUInt32LE(8);
+  if (major !== 1 && b.length < 12) throw new RnnxError(`${what}: truncated header`);
+  const hlen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
   const hstart = major === 1 ? 10 : 12;
   if (hstart + hlen > b.length) throw new RnnxError(`${what}: truncated header`);
-  const header = b.toString('latin1', hstart, hstart + hlen);
+  const header = (major === 3 ? utf8 : latin1)(b.subarray(hstart, hstart + hlen));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeStr = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
@@ -26,6 +28,7 @@ export function readNpy(buf: Uint8Array, what = '.npy'): Tensor {
   if (!type) throw new RnnxError(`${what}: dtype '${descr}' is not supported (float32, float64, int64, int32, uint8, bool, ...)`);
   if (fortran === 'True') throw new RnnxError(`${what}: Fortran-order arrays are not supported; save with np.ascontiguousarray`);
   const dims = shapeStr.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
+  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new RnnxError(`${what}: invalid shape (${shapeStr})`);
   const n = dims.reduce((a, c) => a * c, 1);
   const ctor = DTYPES[type].ctor!;
   const width = (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
@@ -36,58 +39,125 @@ export function readNpy(buf: Uint8Array, what = '.npy'): Tensor {
   return new Tensor(type, data as TensorData, dims);
 }
 
-export function writeNpy(t: Tensor): Buffer {
+export function writeNpy(t: Tensor): Uint8Array {
   const descr = TO_DESCR[t.type];
   if (!descr) throw new RnnxError(`.npy: cannot write ${t.type} tensors`);
   const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
   const pad = 64 - ((10 + header.length + 1) % 64);
   header += ' '.repeat(pad % 64) + '\n';
-  const pre = Buffer.alloc(10);
-  pre.write('\x93NUMPY', 0, 'latin1');
+  const pre = new Uint8Array(10);
+  pre.set(latin1Bytes('\x93NUMPY'));
   pre[6] = 1;
   pre[7] = 0;
-  pre.writeUInt16LE(header.length, 8);
+  new DataView(pre.buffer).setUint16(8, header.length, true);
   const d = t.data as Exclude<TensorData, string[]>;
-  return Buffer.concat([pre, Buffer.from(header, 'latin1'), Buffer.from(d.buffer, d.byteOffset, d.byteLength)]);
+  return concatBytes([pre, latin1Bytes(header), new Uint8Array(d.buffer, d.byteOffset, d.byteLength)]);
 }
 
-/** Reads the arrays of a .npz (zip of .npy files, stored or deflated). */
-export function readNpz(buf: Uint8Array, what = '.npz'): Map<string, Tensor> {
-  const b = Buffer.from(buf.buffer, buf.byteOffset, buf.byteLength);
-  // End of central directory: signature 0x06054b50 within the last 64 KiB + 22 bytes.
-  let eocd = -1;
-  for (let i = b.length - 22; i >= Math.max(0, b.length - 65557); i--) {
-    if (b.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
-  }
-  if (eocd < 0) throw new RnnxError(`${what}: not a zip archive`);
-  const count = b.readUInt16LE(eocd + 10);
-  let p = b.readUInt32LE(eocd + 16);
+export interface NpzOptions {
+  /** Refuse archives whose entries inflate to more than this many bytes in total (default 1 GiB). */
+  readonly maxBytes?: number;
+}
+
+/**
+ * Reads the arrays of a .npz (zip of .npy files, stored or deflated; fflate inflates). Every
+ * offset is checked against the archive, the declared sizes against `maxBytes` before anything
+ * is inflated (fflate writes into a buffer of exactly the declared size, so a lying entry cannot
+ * grow past it), and each entry's size and CRC-32 after.
+ */
+export function readNpz(buf: Uint8Array, what = '.npz', options: NpzOptions = {}): Map<string, Tensor> {
+  const maxBytes = options.maxBytes ?? 2 ** 30;
+  const entries = zipEntries(buf, what);
+  const total = entries.reduce((a, e) => a + e.size, 0);
+  if (total > maxBytes) throw new RnnxError(`${what}: entries would inflate to ${total} bytes, over the limit of ${maxBytes} (a zip bomb or a too large archive; raise maxBytes to read it)`);
   const out = new Map<string, Tensor>();
-  for (let k = 0; k < count; k++) {
-    if (b.readUInt32LE(p) !== 0x02014b50) throw new RnnxError(`${what}: corrupt central directory`);
-    const method = b.readUInt16LE(p + 10);
-    let csize = b.readUInt32LE(p + 20);
-    const nlen = b.readUInt16LE(p + 28), xlen = b.readUInt16LE(p + 30), clen = b.readUInt16LE(p + 32);
-    let local = b.readUInt32LE(p + 42);
-    const name = b.toString('utf8', p + 46, p + 46 + nlen);
-    // zip64 extra field (numpy writes it for large arrays)
-    for (let e = p + 46 + nlen; e < p + 46 + nlen + xlen;) {
-      const id = b.readUInt16LE(e), size = b.readUInt16LE(e + 2);
-      if (id === 1) {
-        let q = e + 4;
-        if (b.readUInt32LE(p + 24) === 0xffffffff) q += 8;
-        if (csize === 0xffffffff) { csize = Number(b.readBigUInt64LE(q)); q += 8; }
-        if (local === 0xffffffff) local = Number(b.readBigUInt64LE(q));
+  for (const e of entries) {
+    const where = `${what}:${e.name}`;
+    const raw = buf.subarray(e.start, e.start + e.csize);
+    let data: Uint8Array;
+    if (e.method === 0) {
+      if (e.csize !== e.size) throw new RnnxError(`${where}: corrupt zip entry (stored with ${e.csize} bytes, declares ${e.size})`);
+      data = raw;
+    } else if (e.method === 8) {
+      try {
+        data = inflateSync(raw, { out: new Uint8Array(e.size) });
+      } catch (err) {
+        throw new RnnxError(`${where}: corrupt deflate data (${(err as Error).message})`);
       }
-      e += 4 + size;
+    } else {
+      throw new RnnxError(`${where}: entry uses unsupported compression ${e.method}`);
     }
-    p += 46 + nlen + xlen + clen;
-    const lstart = local + 30 + b.readUInt16LE(local + 26) + b.readUInt16LE(local + 28);
-    const raw = b.subarray(lstart, lstart + csize);
-    const data = method === 0 ? raw : method === 8 ? zlib.inflateRawSync(raw) : null;
-    if (!data) throw new RnnxError(`${what}: entry '${name}' uses unsupported compression ${method}`);
-    out.set(name.replace(/\.npy$/, ''), readNpy(data, `${what}:${name}`));
+    if (data.length !== e.size || crc32(data) !== e.crc) throw new RnnxError(`${where}: corrupt zip entry (size or CRC-32 does not match its header)`);
+    out.set(e.name.replace(/\.npy$/, ''), readNpy(data, where));
   }
   return out;
+}
+
+interface ZipEntry { name: string; method: number; crc: number; csize: number; size: number; start: number }
+
+/** The central directory, every offset bounds-checked (zip64 sizes and offsets included). */
+function zipEntries(b: Uint8Array, what: string): ZipEntry[] {
+  const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  const corrupt = (why: string): never => { throw new RnnxError(`${what}: corrupt zip archive (${why})`); };
+  const u16 = (o: number) => (o + 2 <= b.length ? dv.getUint16(o, true) : corrupt(`offset ${o} is past the end`));
+  const u32 = (o: number) => (o + 4 <= b.length ? dv.getUint32(o, true) : corrupt(`offset ${o} is past the end`));
+  const u64 = (o: number) => (o + 8 <= b.length ? Number(dv.getBigUint64(o, true)) : corrupt(`offset ${o} is past the end`));
+  // End of central directory: within the last 64 KiB + 22 bytes.
+  let eocd = -1;
+  for (let i = b.length - 22; i >= Math.max(0, b.length - 65557); i--) {
+    if (dv.getUint32(i, true) === 0x06054b50) { eocd = i; break; }
+  }
+  if (eocd < 0) throw new RnnxError(`${what}: not a zip archive`);
+  let count = u16(eocd + 10);
+  let p = u32(eocd + 16);
+  if (eocd >= 20 && u32(eocd - 20) === 0x07064b50) { // zip64 end-of-central-directory locator
+    const z = u64(eocd - 12);
+    if (u32(z) !== 0x06064b50) corrupt('bad zip64 record');
+    count = u64(z + 32);
+    p = u64(z + 48);
+  }
+  if (count > b.length / 46) corrupt(`${count} entries cannot fit in ${b.length} bytes`);
+  const entries: ZipEntry[] = [];
+  for (let k = 0; k < count; k++) {
+    if (u32(p) !== 0x02014b50) corrupt(`no central directory entry at offset ${p}`);
+    const method = u16(p + 10), crc = u32(p + 16);
+    let csize = u32(p + 20), size = u32(p + 24);
+    const nlen = u16(p + 28), xlen = u16(p + 30), clen = u16(p + 32);
+    let local = u32(p + 42);
+    if (p + 46 + nlen > b.length) corrupt('a file name runs past the end');
+    const name = utf8(b.subarray(p + 46, p + 46 + nlen));
+    for (let e = p + 46 + nlen; e + 4 <= p + 46 + nlen + xlen;) {
+      const id = u16(e), len = u16(e + 2);
+      if (id === 1) { // zip64 extra field (numpy writes it for large arrays)
+        let q = e + 4;
+        if (size === 0xffffffff) { size = u64(q); q += 8; }
+        if (csize === 0xffffffff) { csize = u64(q); q += 8; }
+        if (local === 0xffffffff) local = u64(q);
+      }
+      e += 4 + len;
+    }
+    p += 46 + nlen + xlen + clen;
+    if (u32(local) !== 0x04034b50) corrupt(`entry '${name}': no local header at offset ${local}`);
+    const start = local + 30 + u16(local + 26) + u16(local + 28);
+    if (start + csize > b.length) corrupt(`entry '${name}': ${csize} bytes at offset ${start} run past the end (${b.length} bytes)`);
+    entries.push({ name, method, crc, csize, size, start });
+  }
+  return entries;
+}
+
+let crcTable: Uint32Array | undefined;
+
+function crc32(d: Uint8Array): number {
+  if (!crcTable) {
+    crcTable = new Uint32Array(256);
+    for (let n = 0; n < 256; n++) {
+      let c = n;
+      for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+      crcTable[n] = c >>> 0;
+    }
+  }
+  let c = 0xffffffff;
+  for (let i = 0; i < d.length; i++) c = crcTable[(c ^ d[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
 }

@@ -4,7 +4,12 @@ import { RnnxError } from './errors.js';
 export type DataType =
   | 'float32' | 'float64' | 'float16' | 'bfloat16'
   | 'int8' | 'uint8' | 'int16' | 'uint16' | 'int32' | 'uint32' | 'int64' | 'uint64'
-  | 'bool' | 'string';
+  | 'bool' | 'string'
+  // ONNX's narrow types (opset 19+ float8, 21+ int4, 23+ float4, 24+ float8e8m0, 25+ int2). Each
+  // element takes one array slot: float8/float4 hold their bit codes, int4/int2 their values;
+  // TensorProto packs 4-bit and 2-bit elements, rnnx unpacks them on import (see `packedBits`).
+  | 'float8e4m3fn' | 'float8e4m3fnuz' | 'float8e5m2' | 'float8e5m2fnuz' | 'float8e8m0' | 'float4e2m1'
+  | 'int4' | 'uint4' | 'int2' | 'uint2';
 
 export type NumericArray =
   | Float32Array | Float64Array | Int8Array | Uint8Array | Int16Array | Uint16Array
@@ -15,6 +20,8 @@ export type TensorData = NumericArray | BigArray | string[];
 interface DTypeInfo {
   readonly onnx: number;
   readonly ctor: (new (n: number) => NumericArray | BigArray) | null;
+  /** Bits per element in TensorProto (and onnxruntime) storage when below 8: packed LSB first. */
+  readonly packedBits?: 2 | 4;
 }
 
 export const DTYPES: Readonly<Record<DataType, DTypeInfo>> = {
@@ -32,14 +39,23 @@ export const DTYPES: Readonly<Record<DataType, DTypeInfo>> = {
   uint32: { onnx: 12, ctor: Uint32Array },
   uint64: { onnx: 13, ctor: BigUint64Array },
   bfloat16: { onnx: 16, ctor: Uint16Array },
+  float8e4m3fn: { onnx: 17, ctor: Uint8Array },
+  float8e4m3fnuz: { onnx: 18, ctor: Uint8Array },
+  float8e5m2: { onnx: 19, ctor: Uint8Array },
+  float8e5m2fnuz: { onnx: 20, ctor: Uint8Array },
+  uint4: { onnx: 21, ctor: Uint8Array, packedBits: 4 },
+  int4: { onnx: 22, ctor: Int8Array, packedBits: 4 },
+  float4e2m1: { onnx: 23, ctor: Uint8Array, packedBits: 4 },
+  float8e8m0: { onnx: 24, ctor: Uint8Array },
+  uint2: { onnx: 25, ctor: Uint8Array, packedBits: 2 },
+  int2: { onnx: 26, ctor: Int8Array, packedBits: 2 },
 };
 
 const BY_ONNX = new Map<number, DataType>(
   (Object.keys(DTYPES) as DataType[]).map((t) => [DTYPES[t].onnx, t]),
 );
 const ONNX_NAMES: Record<number, string> = {
-  14: 'complex64', 15: 'complex128', 17: 'float8e4m3fn', 18: 'float8e4m3fnuz', 19: 'float8e5m2',
-  20: 'float8e5m2fnuz', 21: 'uint4', 22: 'int4',
+  14: 'complex64', 15: 'complex128',
 };
 
 export function dtypeFromOnnx(code: number): DataType | undefined {
@@ -53,7 +69,28 @@ export function dtypeToOnnx(t: DataType): number {
 }
 
 export function isFloat(t: DataType): boolean {
-  return t === 'float32' || t === 'float64' || t === 'float16' || t === 'bfloat16';
+  return t === 'float32' || t === 'float64' || t === 'float16' || t === 'bfloat16' || isNarrowFloat(t);
+}
+/** float8 and float4 types: bit codes in a Uint8Array. */
+export function isNarrowFloat(t: DataType): boolean {
+  return t.startsWith('float8') || t === 'float4e2m1';
+}
+
+/** Packs 4-bit or 2-bit elements LSB first, as TensorProto raw_data and onnxruntime store them. */
+export function packBits(src: ArrayLike<number>, bits: 2 | 4): Uint8Array {
+  const per = 8 / bits, mask = (1 << bits) - 1;
+  const out = new Uint8Array(Math.ceil(src.length / per));
+  for (let i = 0; i < src.length; i++) out[(i / per) | 0] |= (src[i] & mask) << (bits * (i % per));
+  return out;
+}
+
+/** Unpacks n elements of `bits` bits (LSB first), sign-extending when `signed`. */
+export function unpackBits(bytes: ArrayLike<number>, n: number, bits: 2 | 4, signed: boolean, out: Uint8Array | Int8Array): void {
+  const per = 8 / bits, mask = (1 << bits) - 1, shift = 32 - bits;
+  for (let i = 0; i < n; i++) {
+    const v = (bytes[(i / per) | 0] >> (bits * (i % per))) & mask;
+    out[i] = signed ? (v << shift) >> shift : v;
+  }
 }
 export function isBig(t: DataType): boolean {
   return t === 'int64' || t === 'uint64';
@@ -131,7 +168,16 @@ export function asTensor(x: unknown, what: string): Tensor {
   if (t && typeof t.type === 'string' && t.data !== undefined && Array.isArray(t.dims)) {
     const type = t.type as DataType;
     if (!(type in DTYPES)) throw new RnnxError(`${what}: unsupported tensor type '${type}'`);
-    return new Tensor(type, t.data as TensorData, t.dims as number[]);
+    const bits = DTYPES[type].packedBits;
+    const n = sizeOf(t.dims as number[]);
+    const data = t.data as TensorData;
+    // onnxruntime holds int4/uint4 packed two to a byte; rnnx holds one element per slot.
+    if (bits && data.length !== n && data.length === Math.ceil((n * bits) / 8)) {
+      const out = new (DTYPES[type].ctor as typeof Uint8Array)(n);
+      unpackBits(data as Uint8Array, n, bits, type.startsWith('int'), out);
+      return new Tensor(type, out, t.dims as number[]);
+    }
+    return new Tensor(type, data, t.dims as number[]);
   }
   throw new RnnxError(`${what}: expected a Tensor with type, data and dims`);
 }

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 import { RnnxError } from '../ir/errors.js';
 import { Tensor, type DataType } from '../ir/tensor.js';
 import type { GraphBuilder, Value } from '../builder/graph-builder.js';
@@ -8,6 +7,7 @@ import { readSafetensors } from '../io/safetensors.js';
 import { GATES, type RecMode } from '../ops/rec/layer.js';
 import { stackParamNames } from '../ops/rec/stack.js';
 import { RNNX_DOMAIN } from '../ops/registry.js';
+import { platform } from '../platform/index.js';
 
 export type StateDictSource = string | ReadonlyMap<string, Tensor> | Readonly<Record<string, Tensor>>;
 
@@ -19,12 +19,7 @@ export interface LoadOptions {
 /** Reads a state_dict from a .safetensors or .npz file, a Map or a plain object of tensors. */
 export function readStateDict(src: StateDictSource): Map<string, Tensor> {
   if (typeof src === 'string') {
-    let bytes: Buffer;
-    try {
-      bytes = fs.readFileSync(src);
-    } catch (e) {
-      throw new RnnxError(`cannot read state dict '${src}': ${(e as Error).message}`);
-    }
+    const bytes = platform().readFile(src, 'state dict');
     if (src.endsWith('.safetensors')) return readSafetensors(bytes, src);
     if (src.endsWith('.npz')) return readNpz(bytes, src);
     throw new RnnxError(`state dict '${src}': expected a .safetensors or .npz file`);

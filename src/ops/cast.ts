@@ -1,16 +1,39 @@
 import { nodeError } from '../ir/errors.js';
-import { Tensor, allocData, dtypeFromOnnx, isBig, onnxDtypeName, type DataType, type TensorData } from '../ir/tensor.js';
+import { DTYPES, Tensor, allocData, dtypeFromOnnx, isBig, isNarrowFloat, onnxDtypeName, type DataType, type TensorData } from '../ir/tensor.js';
 import { fromBfloatBits, fromHalfBits, toBfloatBits, toHalfBits } from './half.js';
-import { defineOp, need, type OpContext } from './op.js';
+import { e8m0Encoder, narrowDecoder, narrowEncoder } from './narrow.js';
+import { defineOp, need, type AttrReader, type OpContext } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };
 
 /** Element i of x as a JS number (bigint for 64-bit ints, string for strings). */
-function reader(x: Tensor): (i: number) => number | bigint | string {
+export function reader(x: Tensor): (i: number) => number | bigint | string {
   const d = x.data as AnyArr;
   if (x.type === 'float16') return (i) => fromHalfBits(d[i] as number);
   if (x.type === 'bfloat16') return (i) => fromBfloatBits(d[i] as number);
+  if (isNarrowFloat(x.type)) {
+    const dec = narrowDecoder(x.type);
+    return (i) => dec(d[i] as number);
+  }
   return (i) => d[i] as number | bigint | string;
+}
+
+/** How a Cast to a float8 type treats out-of-range values, and how float8e8m0 rounds (Cast-24+). */
+export interface CastMode {
+  readonly saturate: boolean;
+  readonly roundMode: 'up' | 'down' | 'nearest';
+}
+const DEFAULT_MODE: CastMode = { saturate: true, roundMode: 'up' };
+
+/** number -> element of a narrow type (float8/float4 codes; int4/int2 values wrapped to the width). */
+function narrowWriter(to: DataType, mode: CastMode): ((v: number) => number) | undefined {
+  if (to === 'float8e8m0') return e8m0Encoder(mode.saturate, mode.roundMode);
+  if (isNarrowFloat(to)) return narrowEncoder(to, mode.saturate);
+  const bits = DTYPES[to].packedBits;
+  if (!bits) return undefined;
+  // Like the other integer casts: truncate toward zero, keep the low bits (two's complement).
+  const shift = 32 - bits;
+  return to.startsWith('int') ? (v) => ((Math.trunc(v) << shift) >> shift) : (v) => ((Math.trunc(v) << shift) >>> shift);
 }
 
 const f32 = new Float32Array(1);
@@ -47,13 +70,14 @@ function parseNumber(s: string): number {
   return Number(t);
 }
 
-export function castTensor(x: Tensor, to: DataType, ctx: OpContext): Tensor {
+export function castTensor(x: Tensor, to: DataType, ctx: OpContext, mode: CastMode = DEFAULT_MODE): Tensor {
   if (x.type === to) return x;
   const n = x.size;
   const get = reader(x);
   const out = allocData(to, n) as AnyArr;
   const fromBig = isBig(x.type);
-  const single = x.type === 'float32' || x.type === 'float16' || x.type === 'bfloat16';
+  const single = x.type === 'float32' || x.type === 'float16' || x.type === 'bfloat16' || isNarrowFloat(x.type);
+  const narrow = narrowWriter(to, mode);
   for (let i = 0; i < n; i++) {
     const raw = get(i);
     if (to === 'string') {
@@ -65,6 +89,7 @@ export function castTensor(x: Tensor, to: DataType, ctx: OpContext): Tensor {
       throw nodeError(ctx.node, `cannot cast string '${raw}' to ${to}`);
     }
     if (to === 'bool') out[i] = v !== 0 && v !== 0n ? 1 : 0;
+    else if (narrow) out[i] = narrow(typeof v === 'bigint' ? Number(isNarrowFloat(to) ? v : BigInt.asIntN(32, v)) : v);
     else if (to === 'float16') out[i] = toHalfBits(Number(v));
     else if (to === 'bfloat16') out[i] = toBfloatBits(Number(v));
     else if (isBig(to)) {
@@ -80,25 +105,31 @@ export function castTensor(x: Tensor, to: DataType, ctx: OpContext): Tensor {
 }
 
 function isFloatType(t: DataType): boolean {
-  return t === 'float32' || t === 'float64' || t === 'float16' || t === 'bfloat16';
+  return t === 'float32' || t === 'float64' || t === 'float16' || t === 'bfloat16' || isNarrowFloat(t);
+}
+
+/** saturate (Cast-19+) and round_mode (Cast-24+). */
+function parseMode(ctx: OpContext, a: AttrReader): CastMode {
+  const saturate = ctx.opset >= 19 ? a.int('saturate', 1) : 1;
+  if (saturate !== 0 && saturate !== 1) throw a.error('saturate', `must be 0 or 1, got ${saturate}`);
+  const roundMode = ctx.opset >= 24 ? a.string('round_mode', 'up') : 'up';
+  if (roundMode !== 'up' && roundMode !== 'down' && roundMode !== 'nearest') throw a.error('round_mode', `must be 'up', 'down' or 'nearest', got '${roundMode}'`);
+  return { saturate: saturate === 1, roundMode };
 }
 
 export const Cast = defineOp({
   parse(ctx, a) {
     const to = a.int('to');
-    if (ctx.opset >= 19) a.int('saturate');
+    const mode = parseMode(ctx, a);
     if (to === undefined) throw a.error('to', 'is required');
     const t = dtypeFromOnnx(to);
     if (!t) throw a.error('to', `casting to ${onnxDtypeName(to)} is not supported`);
-    return t;
+    return { to: t, mode };
   },
-  run: (inputs, to, ctx) => [castTensor(need(inputs, 0, ctx, 'input'), to, ctx)],
+  run: (inputs, p, ctx) => [castTensor(need(inputs, 0, ctx, 'input'), p.to, ctx, p.mode)],
 });
 
 export const CastLike = defineOp({
-  parse: (ctx, a) => {
-    if (ctx.opset >= 19) a.int('saturate');
-    return null;
-  },
-  run: (inputs, _p, ctx) => [castTensor(need(inputs, 0, ctx, 'input'), need(inputs, 1, ctx, 'target_type').type, ctx)],
+  parse: (ctx, a) => parseMode(ctx, a),
+  run: (inputs, mode, ctx) => [castTensor(need(inputs, 0, ctx, 'input'), need(inputs, 1, ctx, 'target_type').type, ctx, mode)],
 });

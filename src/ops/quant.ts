@@ -1,69 +1,175 @@
 import { nodeError } from '../ir/errors.js';
 import { Conv } from './conv.js';
-import { Tensor, allocData, sizeOf, type DataType } from '../ir/tensor.js';
-import { checkType, defineOp, need, normAxis, type Inputs, type OpContext } from './op.js';
+import { Tensor, allocData, dtypeFromOnnx, onnxDtypeName, sizeOf, type DataType, type TensorData } from '../ir/tensor.js';
+import { reader } from './cast.js';
+import { fromBfloatBits, fromHalfBits, toHalfBits } from './half.js';
+import { narrowEncoder } from './narrow.js';
+import { checkType, defineOp, need, normAxis, type AttrReader, type Inputs, type OpContext } from './op.js';
 import { roundHalfEven } from './math.js';
 
-const RANGE: Partial<Record<DataType, [number, number]>> = { uint8: [0, 255], int8: [-128, 127], int32: [-2147483648, 2147483647] };
+/** Saturation ranges of the integer quantized types. */
+const RANGE: Partial<Record<DataType, [number, number]>> = {
+  uint8: [0, 255], int8: [-128, 127], uint16: [0, 65535], int16: [-32768, 32767],
+  uint4: [0, 15], int4: [-8, 7], uint2: [0, 3], int2: [-2, 1],
+};
+const QUANT_TYPES: readonly DataType[] = [...(Object.keys(RANGE) as DataType[]), 'float8e4m3fn', 'float8e4m3fnuz', 'float8e5m2', 'float8e5m2fnuz', 'float4e2m1'];
 
-
-
-/** Per-tensor or per-axis parameters: returns element i's index into scale / zero point. */
-function paramIndex(x: Tensor, scale: Tensor, axis: number, ctx: OpContext): (i: number) => number {
-  if (scale.size === 1) return () => 0;
-  if (scale.dims.length !== 1) throw nodeError(ctx.node, `scale must be a scalar or 1-D, got [${scale.dims}]`);
+/**
+ * Element i's index into scale / zero point: per tensor (one value), per axis (1-D scale along
+ * `axis`) or blocked (scale of x's rank, `axis` divided into blocks of `blockSize`).
+ */
+function paramIndex(x: Tensor, scale: Tensor, axis: number, blockSize: number, ctx: OpContext): (i: number) => number {
+  if (blockSize === 0) {
+    if (scale.size === 1 && scale.dims.length <= 1) return () => 0;
+    if (scale.dims.length !== 1) throw nodeError(ctx.node, `scale must be a scalar or 1-D without block_size, got [${scale.dims}]`);
+  }
   const ax = normAxis(axis, x.dims.length, ctx);
-  if (x.dims[ax] !== scale.size) throw nodeError(ctx.node, `scale has ${scale.size} values for axis ${ax} of size ${x.dims[ax]}`);
-  const inner = sizeOf(x.dims.slice(ax + 1)), D = x.dims[ax];
-  return (i) => Math.floor(i / inner) % D;
+  const D = x.dims[ax], inner = sizeOf(x.dims.slice(ax + 1));
+  if (blockSize === 0) {
+    if (D !== scale.size) throw nodeError(ctx.node, `scale has ${scale.size} values for axis ${ax} of size ${D}`);
+    return (i) => Math.floor(i / inner) % D;
+  }
+  if (blockSize < 0) throw nodeError(ctx.node, `block_size must be positive, got ${blockSize}`);
+  const S = Math.ceil(D / blockSize);
+  const ok = scale.dims.length === x.dims.length && scale.dims.every((d, k) => (k === ax ? d === S : d === x.dims[k]));
+  if (!ok) throw nodeError(ctx.node, `blocked quantization along axis ${ax} with block_size ${blockSize} needs a scale of shape [${x.dims.map((d, k) => (k === ax ? S : d))}], got [${scale.dims}]`);
+  return (i) => {
+    const outer = Math.floor(i / (D * inner)), a = Math.floor(i / inner) % D, r = i % inner;
+    return (outer * S + Math.floor(a / blockSize)) * inner + r;
+  };
 }
 
-function zeroPoint(inputs: Inputs, i: number, ctx: OpContext): Tensor | undefined {
+/** Zero point: same shape as the scale (a one-element zero point may go with a scalar scale). */
+function zeroPoint(inputs: Inputs, i: number, scale: Tensor, ctx: OpContext): Tensor | undefined {
   const z = inputs[i];
-  if (z) checkType(z, ['uint8', 'int8', 'int32'], i, ctx, 'zero_point');
+  if (z && !(z.size === scale.size && (z.size === 1 || z.dims.length === scale.dims.length))) {
+    throw nodeError(ctx.node, `zero point of shape [${z.dims}] does not match the scale's [${scale.dims}]`);
+  }
   return z;
 }
 
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** number -> bfloat16 bits, round to nearest even (as ml_dtypes and the reference compute). */
+function bfloatRne(v: number): number {
+  f32[0] = v;
+  const x = u32[0];
+  if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) return ((x >>> 16) | 0x40) & 0xffff;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
+}
+
+/** Rounds a number to a float type's precision (the type an operation's numpy reference computes in). */
+function rounder(t: DataType): (v: number) => number {
+  switch (t) {
+    case 'float64': return (v) => v;
+    case 'float32': return Math.fround;
+    case 'float16': return (v) => fromHalfBits(toHalfBits(v));
+    case 'bfloat16': return (v) => fromBfloatBits(bfloatRne(v));
+    default: throw new Error(`rounder: ${t}`);
+  }
+}
+
+/** Writes numbers to a float tensor of type t (float32/float64/float16/bfloat16). */
+function floatOut(t: DataType, n: number): { data: TensorData; set: (i: number, v: number) => void } {
+  const data = allocData(t, n) as Float32Array | Float64Array | Uint16Array;
+  if (t === 'float16') return { data, set: (i, v) => { data[i] = toHalfBits(v); } };
+  if (t === 'bfloat16') return { data, set: (i, v) => { data[i] = bfloatRne(v); } };
+  return { data, set: (i, v) => { data[i] = v; } };
+}
+
+const FLOAT_OUT: readonly DataType[] = ['float32', 'float16', 'bfloat16'];
+
+interface QuantAttrs {
+  readonly axis: number;
+  readonly saturate: boolean;
+  readonly blockSize: number;
+  readonly outputDtype?: DataType;
+  readonly precision?: DataType;
+}
+
+function dtypeAttr(a: AttrReader, name: string, allowed: readonly DataType[]): DataType | undefined {
+  const code = a.int(name, 0);
+  if (code === 0) return undefined;
+  const t = dtypeFromOnnx(code);
+  if (!t || !allowed.includes(t)) throw a.error(name, `expected one of ${allowed.join(', ')}, got ${onnxDtypeName(code)}`);
+  return t;
+}
+
 export const QuantizeLinear = defineOp({
-  parse: (ctx, a) => (ctx.opset >= 13 ? a.int('axis', 1) : 1),
-  run(inputs, axis, ctx) {
+  parse(ctx, a): QuantAttrs {
+    const axis = ctx.opset >= 13 ? a.int('axis', 1) : 1;
+    const saturate = ctx.opset >= 19 ? a.int('saturate', 1) !== 0 : true;
+    const blockSize = ctx.opset >= 21 ? a.int('block_size', 0) : 0;
+    const outputDtype = ctx.opset >= 21 ? dtypeAttr(a, 'output_dtype', QUANT_TYPES) : undefined;
+    const precision = ctx.opset >= 23 ? dtypeAttr(a, 'precision', ['float32', 'float16', 'bfloat16', 'float64']) : undefined;
+    return { axis, saturate, blockSize, outputDtype, precision };
+  },
+  run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'x');
     const s = need(inputs, 1, ctx, 'y_scale');
-    checkType(x, ['float32', 'float64', 'int32'], 0, ctx, 'x');
-    const z = zeroPoint(inputs, 2, ctx);
-    const type = z?.type ?? 'uint8';
-    if (type === 'int32') throw nodeError(ctx.node, 'QuantizeLinear output must be uint8 or int8');
-    const [lo, hi] = RANGE[type]!;
-    const at = paramIndex(x, s, axis, ctx);
-    const X = x.data as Float32Array, S = s.data as Float32Array, Z = z?.data as Uint8Array | undefined;
+    checkType(x, ['float32', 'float16', 'bfloat16', 'int32', 'float64'], 0, ctx, 'x');
+    checkType(s, ['float32', 'float16', 'bfloat16', 'int32', 'float8e8m0', 'float64'], 1, ctx, 'y_scale');
+    const z = zeroPoint(inputs, 2, s, ctx);
+    if (z) checkType(z, QUANT_TYPES, 2, ctx, 'y_zero_point');
+    if (z && p.outputDtype && z.type !== p.outputDtype) throw nodeError(ctx.node, `output_dtype ${p.outputDtype} does not match y_zero_point's type ${z.type}`);
+    const type = z?.type ?? p.outputDtype ?? 'uint8';
+    const at = paramIndex(x, s, p.axis, p.blockSize, ctx);
+    const getX = reader(x) as (i: number) => number, getS = reader(s) as (i: number) => number;
+    const getZ = z ? (reader(z) as (i: number) => number) : () => 0;
+    // x / y_scale is computed in the type numpy's promotion gives (or `precision`), then rounded.
+    const qt: DataType = p.precision
+      ?? (x.type === 'int32' || x.type === 'float64' || s.type === 'int32' || s.type === 'float64' ? 'float64'
+        : x.type === s.type ? x.type : 'float32');
+    const rq = rounder(qt);
+    const rin = p.precision ? rq : (v: number) => v;
     const out = allocData(type, x.size) as Uint8Array;
-    // float32 inputs divide in float32, as the reference does: x/scale may land exactly on .5 there.
-    const div = x.type === 'float32' ? (a: number, b: number) => Math.fround(a / b) : (a: number, b: number) => a / b;
-    for (let i = 0; i < x.size; i++) {
-      const k = at(i);
-      out[i] = Math.min(hi, Math.max(lo, roundHalfEven(div(X[i], S[k])) + (Z ? Z[k] : 0)));
+    const range = RANGE[type];
+    if (range) {
+      const [lo, hi] = range;
+      for (let i = 0; i < x.size; i++) {
+        const k = at(i);
+        const q = rq(rin(getX(i)) / rin(getS(k)));
+        // NaN becomes the lowest value, as the reference's float -> int32 conversion does.
+        out[i] = Number.isNaN(q) ? lo : Math.min(hi, Math.max(lo, roundHalfEven(q) + getZ(k)));
+      }
+    } else {
+      const enc = narrowEncoder(type, p.saturate);
+      for (let i = 0; i < x.size; i++) {
+        const k = at(i);
+        out[i] = enc(rq(rin(getX(i)) / rin(getS(k))) + getZ(k));
+      }
     }
     return [new Tensor(type, out, x.dims)];
   },
 });
 
 export const DequantizeLinear = defineOp({
-  parse: (ctx, a) => (ctx.opset >= 13 ? a.int('axis', 1) : 1),
-  run(inputs, axis, ctx) {
+  parse(ctx, a): QuantAttrs {
+    const axis = ctx.opset >= 13 ? a.int('axis', 1) : 1;
+    const blockSize = ctx.opset >= 21 ? a.int('block_size', 0) : 0;
+    const outputDtype = ctx.opset >= 23 ? dtypeAttr(a, 'output_dtype', FLOAT_OUT) : undefined;
+    return { axis, saturate: true, blockSize, outputDtype };
+  },
+  run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'x');
     const s = need(inputs, 1, ctx, 'x_scale');
-    checkType(x, ['uint8', 'int8', 'int32'], 0, ctx, 'x');
-    checkType(s, ['float32'], 1, ctx, 'x_scale');
-    const z = zeroPoint(inputs, 2, ctx);
+    checkType(x, [...QUANT_TYPES, 'int32'], 0, ctx, 'x');
+    checkType(s, [...FLOAT_OUT, 'float8e8m0'], 1, ctx, 'x_scale');
+    const z = zeroPoint(inputs, 2, s, ctx);
     if (z && z.type !== x.type) throw nodeError(ctx.node, `x_zero_point must be ${x.type} like x, got ${z.type}`);
-    const at = paramIndex(x, s, axis, ctx);
-    const X = x.data as Int32Array, S = s.data as Float32Array, Z = z?.data as Int32Array | undefined;
-    const out = new Float32Array(x.size);
+    const type = p.outputDtype ?? s.type;
+    if (type === 'float8e8m0') throw nodeError(ctx.node, 'x_scale of type float8e8m0 needs the output_dtype attribute');
+    const at = paramIndex(x, s, p.axis, p.blockSize, ctx);
+    const getX = reader(x) as (i: number) => number, getS = reader(s) as (i: number) => number;
+    const getZ = z ? (reader(z) as (i: number) => number) : () => 0;
+    // (x − zero_point) · scale in float32, as the reference computes, then rounded to the output type.
+    const { data, set } = floatOut(type, x.size);
     for (let i = 0; i < x.size; i++) {
       const k = at(i);
-      out[i] = (X[i] - (Z ? Z[k] : 0)) * S[k];
+      set(i, Math.fround(Math.fround(getX(i) - getZ(k)) * getS(k)));
     }
-    return [new Tensor('float32', out, x.dims)];
+    return [new Tensor(type, data, x.dims)];
   },
 });
 

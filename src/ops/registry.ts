@@ -84,7 +84,7 @@ export const OPS: readonly OpRow[] = [
   row('MatMulInteger', einsum.MatMulInteger, 10), row('QLinearMatMul', einsum.QLinearMatMul, 10),
   row('HannWindow', signal.HannWindow, 17), row('HammingWindow', signal.HammingWindow, 17), row('BlackmanWindow', signal.BlackmanWindow, 17),
   row('DFT', signal.DFT, 17), row('STFT', signal.STFT, 17), row('MelWeightMatrix', signal.MelWeightMatrix, 17),
-  row('QuantizeLinear', quant.QuantizeLinear, 10), row('DequantizeLinear', quant.DequantizeLinear, 10),
+  row('QuantizeLinear', quant.QuantizeLinear, 10, 25), row('DequantizeLinear', quant.DequantizeLinear, 10, 25),
   row('DynamicQuantizeLinear', quant.DynamicQuantizeLinear, 11),
   row('SequenceEmpty', seq.SequenceEmpty, 11), row('SequenceConstruct', seq.SequenceConstruct, 11),
   row('SequenceInsert', seq.SequenceInsert, 11), row('SequenceAt', seq.SequenceAt, 11), row('SequenceErase', seq.SequenceErase, 11),
@@ -92,7 +92,7 @@ export const OPS: readonly OpRow[] = [
   row('SplitToSequence', seq.SplitToSequence, 11), row('SequenceMap', seq.SequenceMap, 17),
   row('Optional', seq.Optional, 15), row('OptionalHasElement', seq.OptionalHasElement, 15), row('OptionalGetElement', seq.OptionalGetElement, 15),
   row('If', control.If), row('Loop', control.Loop), row('Scan', control.Scan, 9),
-  row('Cast', cast.Cast, 6), row('CastLike', cast.CastLike, 15),
+  row('Cast', cast.Cast, 6, 25), row('CastLike', cast.CastLike, 15, 25),
   // rnnx's own domain: whole PyTorch recurrent modules, made by the importer's fusion or the graph API.
   { opType: 'LSTM', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.LSTMStack },
   { opType: 'GRU', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.GRUStack },

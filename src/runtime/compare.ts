@@ -1,5 +1,6 @@
 import { fromBfloatBits, fromHalfBits } from '../ops/half.js';
-import type { Tensor } from '../ir/tensor.js';
+import { isNarrowFloat, type Tensor } from '../ir/tensor.js';
+import { narrowDecoder } from '../ops/narrow.js';
 
 /** A float comparison passes when |a − b| ≤ atol + rtol·|b| elementwise (b the reference). */
 export interface Tolerance {
@@ -23,6 +24,7 @@ function numbersOf(t: Tensor, as?: Tensor['type']): ArrayLike<number> | string[]
   if (type === 'string') return d as string[];
   if (type === 'float16') return Array.from(d as Uint16Array, fromHalfBits);
   if (type === 'bfloat16') return Array.from(d as Uint16Array, fromBfloatBits);
+  if (isNarrowFloat(type)) return Array.from(d as Uint8Array, narrowDecoder(type)); // compared exactly, NaN as NaN
   if (type === 'int64' || type === 'uint64') return Array.from(d as BigInt64Array, Number);
   return d as ArrayLike<number>;
 }

@@ -1,5 +1,6 @@
-import * as fs from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { RnnxError } from '../ir/errors.js';
+import { platform } from '../platform/index.js';
+import { KERNELS_BASE64, KERNELS_SHARED_BASE64 } from './kernels-embedded.js';
 
 /** The exports of kernels.wat. Pointers are byte offsets, sizes element counts. */
 export interface Kernels {
@@ -12,34 +13,148 @@ export interface Kernels {
   softmax_rows(x: number, y: number, rows: number, n: number, logmode: number): void;
 }
 
-const compiled = new Map<string, WebAssembly.Module | null>();
+/** A kernel binary as a caller may supply it: compiled, bytes, or where to fetch them. */
+export type KernelSource = WebAssembly.Module | ArrayBuffer | ArrayBufferView | URL | string;
 
-function load(file: string): WebAssembly.Module | null {
-  if (compiled.has(file)) return compiled.get(file)!;
+/** Which kernels run, and why not the SIMD ones. */
+export interface KernelInfo {
+  /** The WebAssembly SIMD kernels run (else the plain TypeScript ones). */
+  readonly simd: boolean;
+  /** Where the SIMD binary came from: embedded in the package, or supplied with setKernels(). */
+  readonly source: 'embedded' | 'caller' | 'none';
+  /** Set when simd is false. */
+  readonly reason?: string;
+}
+
+type Which = 'kernels' | 'shared';
+const compiled = new Map<Which, WebAssembly.Module | null>();
+const supplied = new Map<Which, KernelSource>();
+const reasons = new Map<Which, string>();
+
+function disabled(): boolean {
+  return platform().env('RNNX_WASM') === '0';
+}
+
+function embeddedBytes(which: Which): Uint8Array {
+  const b64 = which === 'kernels' ? KERNELS_BASE64 : KERNELS_SHARED_BASE64;
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+function asBytes(src: ArrayBuffer | ArrayBufferView): Uint8Array {
+  return src instanceof ArrayBuffer ? new Uint8Array(src) : new Uint8Array(src.buffer, src.byteOffset, src.byteLength);
+}
+
+function checked(bytes: Uint8Array, which: Which): Uint8Array | null {
+  if (WebAssembly.validate(bytes)) return bytes;
+  reasons.set(which, `the ${which === 'kernels' ? 'SIMD' : 'shared-memory SIMD'} kernels do not validate here (no WebAssembly SIMD${which === 'shared' ? ' or threads' : ''} in this engine, or a damaged binary)`);
+  return null;
+}
+
+function load(which: Which): WebAssembly.Module | null {
+  if (compiled.has(which)) return compiled.get(which)!;
+  if (disabled()) {
+    reasons.set(which, 'RNNX_WASM=0');
+    compiled.set(which, null);
+    return null;
+  }
+  const src = supplied.get(which);
+  if (src instanceof WebAssembly.Module) {
+    compiled.set(which, src);
+    return src;
+  }
+  if (src !== undefined && !(src instanceof ArrayBuffer || ArrayBuffer.isView(src))) {
+    reasons.set(which, 'the supplied kernels are a URL: await loadKernels() (InferenceSession.create does) before creating sessions synchronously');
+    return null;
+  }
+  const bytes = checked(src === undefined ? embeddedBytes(which) : asBytes(src), which);
   let m: WebAssembly.Module | null = null;
-  if (process.env.RNNX_WASM !== '0') {
+  if (bytes) {
     try {
-      const bytes = fs.readFileSync(fileURLToPath(new URL(`./${file}`, import.meta.url)));
-      if (WebAssembly.validate(bytes)) m = new WebAssembly.Module(bytes);
-    } catch {
-      m = null;
+      m = new WebAssembly.Module(bytes);
+    } catch (e) {
+      // A browser's main thread refuses to compile modules over 4 KB synchronously: not cached,
+      // so a later loadKernels() (InferenceSession.create) compiles asynchronously.
+      reasons.set(which, `synchronous compilation refused (${(e as Error).message}); await loadKernels() or use InferenceSession.create`);
+      return null;
     }
   }
-  compiled.set(file, m);
+  compiled.set(which, m);
   return m;
 }
 
+async function loadAsync(which: Which): Promise<WebAssembly.Module | null> {
+  if (compiled.has(which)) return compiled.get(which)!;
+  if (disabled()) return load(which);
+  const src = supplied.get(which);
+  if (src instanceof WebAssembly.Module) return load(which);
+  let raw: Uint8Array;
+  if (src === undefined) raw = embeddedBytes(which);
+  else if (src instanceof ArrayBuffer || ArrayBuffer.isView(src)) raw = asBytes(src);
+  else raw = await fetchBytes(src);
+  const bytes = checked(raw, which);
+  const m = bytes ? await WebAssembly.compile(bytes) : null;
+  compiled.set(which, m);
+  return m;
+}
+
+async function fetchBytes(src: URL | string): Promise<Uint8Array> {
+  const url = typeof src === 'string' ? new URL(src, (globalThis as { location?: { href: string } }).location?.href ?? import.meta.url) : src;
+  if (url.protocol === 'file:') return platform().readFile(url, 'WebAssembly kernels');
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (e) {
+    throw new RnnxError(`cannot fetch the WebAssembly kernels from ${url.href}: ${(e as Error).message}`);
+  }
+  if (!res.ok) throw new RnnxError(`cannot fetch the WebAssembly kernels from ${url.href}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
 /**
- * The compiled SIMD kernels, or null when WebAssembly SIMD is unavailable, the binary was not
- * built, or RNNX_WASM=0 asks for the plain TypeScript kernels.
+ * Supplies the kernel binaries instead of the embedded ones (e.g. kernels.wasm served next to
+ * a bundle: `setKernels({ kernels: new URL('./kernels.wasm', import.meta.url) })`). Takes effect
+ * for sessions created afterwards; `null` returns to the embedded build.
+ */
+export function setKernels(src: { kernels?: KernelSource | null; shared?: KernelSource | null }): void {
+  for (const which of ['kernels', 'shared'] as const) {
+    const v = src[which];
+    if (v === undefined) continue;
+    if (v === null) supplied.delete(which);
+    else supplied.set(which, v);
+    compiled.delete(which);
+    reasons.delete(which);
+  }
+}
+
+/** Compiles the kernels asynchronously (browsers' main threads need this; Node does not). */
+export async function loadKernels(options: { shared?: boolean } = {}): Promise<KernelInfo> {
+  await loadAsync('kernels');
+  if (options.shared) await loadAsync('shared');
+  return kernelInfo();
+}
+
+/** Which kernels sessions created now run. */
+export function kernelInfo(): KernelInfo {
+  const m = load('kernels');
+  if (m) return { simd: true, source: supplied.has('kernels') ? 'caller' : 'embedded' };
+  return { simd: false, source: 'none', reason: reasons.get('kernels') ?? 'unavailable' };
+}
+
+/**
+ * The compiled SIMD kernels, or null when WebAssembly SIMD is unavailable, they could not be
+ * compiled synchronously (a browser's main thread: see loadKernels), or RNNX_WASM=0 asks for
+ * the plain TypeScript kernels.
  */
 export function wasmModule(): WebAssembly.Module | null {
-  return load('kernels.wasm');
+  return load('kernels');
 }
 
 /** The same kernels over an imported shared memory (worker-thread mode), or null. */
 export function sharedWasmModule(): WebAssembly.Module | null {
-  return load('kernels-shared.wasm');
+  return load('shared');
 }
 
 /** One instance with its own memory and a bump allocator (16-byte aligned). */

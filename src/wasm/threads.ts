@@ -1,14 +1,16 @@
-import { Worker } from 'node:worker_threads';
 import { RnnxError } from '../ir/errors.js';
-import { WasmArena, sharedWasmModule } from './runtime.js';
+import { platform, type WorkerHandle } from '../platform/index.js';
+import { WasmArena, loadKernels, sharedWasmModule } from './runtime.js';
 
 // Control block (Int32): 0 job sequence (−1: stop), 1 last finished job, 2..10 gemm arguments, 11 error flag.
 const SEQ = 0, DONE = 1, ARGS = 2, ERR = 11;
 
-/** The helper thread: waits for a job, runs the gemm it names on the shared memory, reports back. */
+/**
+ * The helper thread (a Node worker thread or a Web Worker; the platform hands it `self.data`):
+ * waits for a job, runs the gemm it names on the shared memory, reports back.
+ */
 const WORKER_SOURCE = `
-const { workerData } = require('node:worker_threads');
-const { module, memory, control } = workerData;
+const { module, memory, control } = self.data;
 const k = new WebAssembly.Instance(module, { env: { memory, log: Math.log } }).exports;
 const c = new Int32Array(control);
 let seen = 0;
@@ -42,23 +44,43 @@ const WAIT_LIMIT_MS = 10_000;
  */
 export class GemmPool {
   readonly arena: WasmArena;
-  private readonly worker: Worker;
+  private readonly worker: WorkerHandle;
   private readonly control = new Int32Array(new SharedArrayBuffer(64));
   private seq = 0;
   private closed = false;
   private failure: Error | undefined;
+  private readonly canBlock = platform().canBlock;
 
   private constructor(module: WebAssembly.Module) {
     const memory = new WebAssembly.Memory({ initial: 16, maximum: 65536, shared: true });
     this.arena = new WasmArena(module, memory);
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { module, memory, control: this.control.buffer } });
-    this.worker.on('error', (e) => { this.failure = e; });
-    this.worker.unref();
-    this.sync(); // warm up: the worker has instantiated the module once this returns
+    this.worker = platform().startWorker(WORKER_SOURCE, { module, memory, control: this.control.buffer as SharedArrayBuffer });
+    this.worker.onError((e) => { this.failure = e; });
   }
 
-  /** A pool, or null when shared-memory SIMD kernels are unavailable. */
+  /**
+   * A pool, or null when shared-memory SIMD kernels are unavailable (no SharedArrayBuffer: a
+   * page that is not cross-origin isolated). Synchronous creation waits for the worker, which
+   * a browser's main thread cannot do (its workers start only once it yields): use createAsync.
+   */
   static create(): GemmPool | null {
+    if (!platform().canBlock) return null;
+    const pool = GemmPool.start();
+    pool?.sync(); // warm up: the worker has instantiated the module once this returns
+    return pool;
+  }
+
+  /** Like create(), waiting for the worker without blocking the thread. */
+  static async createAsync(): Promise<GemmPool | null> {
+    if (!platform().sharedMemory) return null;
+    await loadKernels({ shared: true });
+    const pool = GemmPool.start();
+    if (pool) await pool.syncAsync();
+    return pool;
+  }
+
+  private static start(): GemmPool | null {
+    if (!platform().sharedMemory) return null;
     const m = sharedWasmModule();
     return m ? new GemmPool(m) : null;
   }
@@ -94,7 +116,7 @@ export class GemmPool {
       if (++spins > 20000) {
         if (this.failure) throw new RnnxError(`worker thread failed: ${this.failure.message}`);
         if (Date.now() - start > WAIT_LIMIT_MS) throw new RnnxError(`worker thread did not answer within ${WAIT_LIMIT_MS} ms`);
-        Atomics.wait(this.control, DONE, Atomics.load(this.control, DONE), 20);
+        if (this.canBlock) Atomics.wait(this.control, DONE, Atomics.load(this.control, DONE), 20);
         spins = 0;
       }
     }
@@ -105,6 +127,18 @@ export class GemmPool {
     this.control[ARGS + 7] = 0; // M = 0: an empty job
     this.post();
     this.await();
+  }
+
+  /** The warm-up job, awaited by polling (a browser worker starts only after the caller yields). */
+  private async syncAsync(): Promise<void> {
+    this.control[ARGS + 7] = 0;
+    this.post();
+    const start = Date.now();
+    while (Atomics.load(this.control, DONE) !== this.seq) {
+      if (this.failure) { this.close(); throw new RnnxError(`worker failed to start: ${this.failure.message}`); }
+      if (Date.now() - start > WAIT_LIMIT_MS) { this.close(); throw new RnnxError(`worker did not start within ${WAIT_LIMIT_MS} ms`); }
+      await new Promise((r) => setTimeout(r, 1));
+    }
   }
 
   close(): void {

@@ -13,5 +13,6 @@ declare namespace WebAssembly {
     readonly exports: Record<string, unknown>;
   }
   function validate(bytes: BufferSource): boolean;
+  function compile(bytes: BufferSource): Promise<Module>;
 }
 type BufferSource = ArrayBufferView | ArrayBuffer;
