@@ -1,4 +1,4 @@
-// npm run bench [-- --json FILE] [-- --only w1,w4] [-- --fused-check] [-- --threads]
+// npm run bench [-- --json FILE] [-- --only w1,w4] [-- --fused-check] [-- --threads]   (npm run bench -- --stream: src/bench/stream-bench.ts)
 // Runs every workload in rnnx, onnxruntime-node and onnxruntime-web (wasm), one thread each, in
 // one process, after warm-up, in rounds; prints median times, ratios, the spread of each round's
 // ratios and rnnx's peak memory.
@@ -72,6 +72,11 @@ function memNow(): number {
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--stream')) {
+    const { streamBench } = await import('./stream-bench.js'); // the streaming benchmark, reported apart from w1–w6
+    await streamBench(args);
+    return;
+  }
   const jsonAt = args.indexOf('--json');
   const json = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
   const onlyAt = args.indexOf('--only');
