@@ -43,7 +43,7 @@ for name in sorted(os.listdir(fixtures)):
         subprocess.run(['node', os.path.join(ROOT, 'bin', 'rnnx.js'), 'export-weights',
                         os.path.join(fixtures, name, 'model.onnx'), '--out', out], check=True, capture_output=True)
         sd = load_safetensors(out)
-    prefix = mod['prefix'] + '.'
+    prefix = mod['prefix'] + '.' if mod['prefix'] else ''
     module.load_state_dict({k[len(prefix):]: v for k, v in sd.items()}, strict=True)
     saved = np.load(os.path.join(fixtures, name, 'state_dict.npz'))
     for k, v in module.state_dict().items():

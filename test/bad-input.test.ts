@@ -195,7 +195,7 @@ describe('external data', () => {
     expect(Array.from(out.y.data as Float32Array)).toEqual([2, 4, 6, 8, 10, 12]);
   });
   it('refuses a path that leaves the folder', () => {
-    expectRnnxError(() => InferenceSession.createSync(withExternal('../w.bin')), /external data path '..\/w.bin' leaves the model's folder/);
+    expectRnnxError(() => InferenceSession.createSync(withExternal('../w.bin')), /external data '..\/w.bin' leaves the model's folder/);
     expectRnnxError(() => InferenceSession.createSync(withExternal('/etc/passwd')), /leaves the model's folder/);
   });
   it('refuses external data when the model came as bytes', () => {

@@ -1,5 +1,7 @@
-import type { Model, Node, ValueInfo } from '../ir/graph.js';
+import type { Graph, Model, Node, ValueInfo } from '../ir/graph.js';
 import type { Tensor } from '../ir/tensor.js';
+import { FUSED_FROM, MODULE_PATH, NAMES_FROM, NOT_FUSED, torchModulePath } from '../import/fuse.js';
+import { GraphIndex } from '../import/graph-index.js';
 import type { RecMode } from '../ops/rec/layer.js';
 import { describeStack } from '../ops/rec/stack.js';
 import { RNNX_DOMAIN } from '../ops/registry.js';
@@ -37,11 +39,15 @@ function bytesOf(t: Tensor): number {
   return d.byteLength ?? d.length;
 }
 
-/** A plain-language line for one ONNX recurrent node. */
-export function describeRecurrentNode(node: Node, initializers: ReadonlyMap<string, Tensor>): string {
+/**
+ * A plain-language line for one ONNX recurrent node; `constant` resolves its weights (an
+ * initializer map, or a lookup that also evaluates constant expressions such as the dynamo
+ * exporter's gate reorder).
+ */
+export function describeRecurrentNode(node: Node, constant: ReadonlyMap<string, Tensor> | ((v: string) => Tensor | undefined)): string {
   const a = node.attributes;
   const get = (k: string) => a.get(k)?.value;
-  const W = initializers.get(node.inputs[1] ?? '');
+  const W = typeof constant === 'function' ? constant(node.inputs[1] ?? '') : constant.get(node.inputs[1] ?? '');
   const G = { LSTM: 4, GRU: 3, RNN: 1 }[node.opType as 'LSTM'] ?? 1;
   const hidden = get('hidden_size') ?? (W ? W.dims[1] / G : '?');
   const input = W ? W.dims[2] : '?';
@@ -56,7 +62,10 @@ export function describeRecurrentNode(node: Node, initializers: ReadonlyMap<stri
   if (node.inputs[4]) parts.push('sequence_lens');
   if (node.inputs[5]) parts.push('initial_h');
   if (node.inputs[6] && node.opType === 'LSTM') parts.push('initial_c');
-  return parts.join(', ');
+  const path = torchModulePath(node, node.opType);
+  if (path !== undefined) parts.push(`module '${path}'`);
+  const why = node.metadata?.get(NOT_FUSED);
+  return parts.join(', ') + (why ? `; not fused: ${why}` : '');
 }
 
 /** A recovered PyTorch module: `rnn: LSTM(input_size=7, hidden_size=9, num_layers=3, …)`. */
@@ -67,6 +76,37 @@ export function describeStackNode(n: Node): string {
     bias: i('bias', 1) !== 0, batchFirst: i('batch_first', 0) !== 0, bidirectional: i('bidirectional', 0) !== 0,
     projSize: i('proj_size', 0), nonlinearity: (n.attributes.get('nonlinearity')?.value as 'tanh' | 'relu' | undefined) ?? 'tanh',
   })}`;
+}
+
+/** Where a recovered stack came from: `recovered from nodes A, B; module path 'enc.rnn'; names from …`. */
+export function describeOrigin(n: Node): string | undefined {
+  const from = n.metadata?.get(FUSED_FROM);
+  if (!from) return undefined;
+  const parts = [`recovered from ${from.includes(', ') ? 'nodes' : 'node'} ${from}`];
+  const path = n.metadata?.get(MODULE_PATH);
+  if (path !== undefined) parts.push(`module path '${path}'`);
+  const names = n.metadata?.get(NAMES_FROM);
+  if (names) parts.push(`state_dict names from ${names}`);
+  return parts.join('; ');
+}
+
+/** Recurrent layers of a graph and of its subgraphs (`If_0/then_branch: …`), fused or not. */
+function recurrentLines(g: Graph, opsets: ReadonlyMap<string, number>, where: string, parent?: GraphIndex): string[] {
+  const ctx = new GraphIndex(g, opsets, parent);
+  return g.nodes.flatMap((n) => {
+    const out: string[] = [];
+    if (n.domain === RNNX_DOMAIN) {
+      const origin = describeOrigin(n);
+      out.push(`${where}${describeStackNode(n)}${origin ? `\n      ${origin}` : ''}`);
+    } else if (!n.domain && ['LSTM', 'GRU', 'RNN'].includes(n.opType)) {
+      out.push(`${where}${describeRecurrentNode(n, (v) => ctx.constant(v))}`);
+    }
+    for (const [k, a] of n.attributes) {
+      const graphs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
+      graphs.forEach((sg, i) => out.push(...recurrentLines(sg, opsets, `${where}${n.name || n.opType}/${k}${graphs.length > 1 ? `[${i}]` : ''}: `, ctx)));
+    }
+    return out;
+  });
 }
 
 export function summarize(model: Model): ModelSummary {
@@ -85,11 +125,7 @@ export function summarize(model: Model): ModelSummary {
     nodes: g.nodes.length,
     initializers: g.initializers.size,
     initializerBytes: bytes,
-    recurrent: g.nodes.flatMap((n) => {
-      if (n.domain === RNNX_DOMAIN) return [describeStackNode(n)];
-      if (!n.domain && ['LSTM', 'GRU', 'RNN'].includes(n.opType)) return [describeRecurrentNode(n, g.initializers)];
-      return [];
-    }),
+    recurrent: recurrentLines(g, model.opsets, ''),
   };
 }
 

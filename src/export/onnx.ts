@@ -38,6 +38,8 @@ function encodeNode(n: Node): OnnxNs.INodeProto {
   return {
     name: n.name, opType: n.opType, domain: n.domain, input: [...n.inputs], output: [...n.outputs],
     attribute: [...n.attributes].map(([k, a]) => encodeAttribute(k, a)),
+    // rnnx's own notes (rnnx.fused_from, rnnx.not_fused, …) describe this import, not the model.
+    metadataProps: [...(n.metadata ?? [])].filter(([key]) => !key.startsWith('rnnx.')).map(([key, value]) => ({ key, value })),
   };
 }
 

@@ -1,37 +1,77 @@
 import type { Attribute, Graph, Model, Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { intsOf } from '../ops/op.js';
+import { GraphIndex, readsOf, subgraphsOf } from './graph-index.js';
 import { GATES, modulePrefix, paramsFromOnnx, type RecMode } from '../ops/rec/layer.js';
 import { RNNX_DOMAIN } from '../ops/registry.js';
 import { stackParamNames } from '../ops/rec/stack.js';
 import { isRightInverse, unfoldProjection } from '../ops/rec/projection.js';
 
 /**
- * Recovers whole PyTorch recurrent modules from what torch.onnx.export writes for them: one
- * LSTM/GRU/RNN node per layer, per-layer `Slice` of h0/c0 (or of the Shape→ConstantOfShape zero
- * state), `Squeeze` or `Transpose`+`Reshape` between layers, the `Transpose` pair of batch_first,
- * `Concat` of h_n/c_n. Each match becomes one ai.rnnx stack node holding the parameters under
- * PyTorch's names. Structure, not names, decides; anything only partly present stays unfused.
+ * Recovers whole PyTorch recurrent modules from what PyTorch's exporters write for them: one
+ * LSTM/GRU/RNN node per layer, per-layer `Slice` of h0/c0 (or of a zero state), `Squeeze` or
+ * `Transpose`+`Reshape` between layers, the `Transpose` pair of batch_first, `Concat` of h_n/c_n.
+ * Both the TorchScript exporter's form and the dynamo exporter's (torch_lib) form: the weights may
+ * be initializers or constant expressions over them (the gate reorder as Slice/Concat/Unsqueeze,
+ * evaluated here, so the permutation is seen in the values), and the Reshape target may be a
+ * shape computation. Each match becomes one ai.rnnx stack node holding the parameters under
+ * PyTorch's names (from the parameter-named initializers, else the nodes' module-path metadata,
+ * else the node name). Structure, not names, decides what fuses; anything only partly present
+ * stays unfused and says why (`rnnx.not_fused` node metadata, shown by `inspect`). Subgraphs
+ * (If/Loop/Scan bodies) are searched too.
  */
 export function fuseRecurrent(model: Model): Model {
-  const g = model.graph;
-  const ctx = new GraphIndex(g);
+  const state = { stacks: 0 };
+  const graph = fuseGraph(model.graph, model.opsets, undefined, state);
+  if (graph === model.graph) return model;
+  const opsets = new Map(model.opsets);
+  if (state.stacks > 0) opsets.set(RNNX_DOMAIN, 1);
+  return { ...model, opsets, graph };
+}
+
+/** Metadata keys rnnx sets on the nodes it recovers or leaves. */
+export const FUSED_FROM = 'rnnx.fused_from';
+export const MODULE_PATH = 'rnnx.module_path';
+export const NAMES_FROM = 'rnnx.names_from';
+export const NOT_FUSED = 'rnnx.not_fused';
+
+function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: GraphIndex | undefined, state: { stacks: number }): Graph {
+  // Subgraphs first: they read this graph's constants through `outer`.
+  const outer = new GraphIndex(g0, opsets, parent);
+  let changedSub = false;
+  const withSubs = g0.nodes.map((n) => {
+    if (subgraphsOf(n).length === 0) return n;
+    const attributes = new Map(n.attributes);
+    for (const [k, a] of n.attributes) {
+      if (a.type === 'graph') {
+        const f = fuseGraph(a.value, opsets, outer, state);
+        if (f !== a.value) attributes.set(k, { type: 'graph', value: f });
+      } else if (a.type === 'graphs') {
+        const fs = a.value.map((sg) => fuseGraph(sg, opsets, outer, state));
+        if (fs.some((f, i) => f !== a.value[i])) attributes.set(k, { type: 'graphs', value: fs });
+      }
+    }
+    if ([...attributes].every(([k, a]) => a === n.attributes.get(k))) return n;
+    changedSub = true;
+    return { ...n, attributes };
+  });
+  const g: Graph = changedSub ? { ...g0, nodes: withSubs } : g0;
+  const ctx = new GraphIndex(g, opsets, parent);
   const removed = new Set<Node>();
   const added: Node[] = [];
+  const reasons = new Map<Node, string>();
   const inits = new Map(g.initializers);
   const usedPrefixes = new Set<string>();
   for (const node of g.nodes) {
     if (removed.has(node) || !isRec(node)) continue;
+    ctx.reason = '';
     const m = matchStack(node, ctx);
-    if (!m) continue;
+    if (!m) { reasons.set(node, ctx.reason || 'not the pattern PyTorch exports'); continue; }
     for (const n of m.nodes) removed.add(n);
-    const prefix = uniquePrefix(modulePrefix(node.name, node.opType), usedPrefixes, inits);
-    const names = stackParamNames(m.layers.length, m.D === 2, m.bias, m.P > 0).map((n) => `${prefix}.${n}`);
+    const G = GATES[m.mode] * m.H;
     const tensors = m.layers.flatMap((l, k) => {
       const W = ctx.constant(l.inputs[1])!, R = ctx.constant(l.inputs[2])!;
       const B = l.inputs[3] ? ctx.constant(l.inputs[3]) : undefined;
       const params = paramsFromOnnx(m.mode, { W, R, B }, m.D, m.H, W.dims[2]);
-      const G = GATES[m.mode] * m.H;
       const mk = (a: ArrayLike<number>, dims: number[]) => new Tensor(W.type, W.type === 'float32' ? Float32Array.from(a) : Float64Array.from(a), dims);
       return params.flatMap((p, d) => {
         const proj = m.projs[k];
@@ -43,6 +83,11 @@ export function fuseRecurrent(model: Model): Model {
         return ws;
       });
     });
+    const bare = stackParamNames(m.layers.length, m.D === 2, m.bias, m.P > 0);
+    const origin = moduleNames(m, node, bare, tensors, ctx);
+    const prefix = uniquePrefix(origin.prefix, usedPrefixes, inits, origin.sources);
+    const names = bare.map((n) => joinName(prefix, n));
+    // A source initializer named like a parameter is replaced by the same values under the same name.
     names.forEach((n, i) => inits.set(n, tensors[i]));
     const attrs = new Map<string, Attribute>([
       ['num_layers', { type: 'int', value: m.layers.length }],
@@ -55,17 +100,67 @@ export function fuseRecurrent(model: Model): Model {
     if (m.mode === 'RNN') attrs.set('nonlinearity', { type: 'string', value: m.nonlinearity });
     if (m.P > 0) attrs.set('proj_size', { type: 'int', value: m.P });
     const outputs = m.mode === 'LSTM' ? [m.y, m.hn, m.cn] : [m.y, m.hn];
+    const metadata = new Map([[FUSED_FROM, m.layers.map((l) => l.name || '(unnamed)').join(', ')], [NAMES_FROM, origin.from]]);
+    if (origin.path !== undefined) metadata.set(MODULE_PATH, origin.path);
     added.push({
-      name: prefix, opType: m.mode, domain: RNNX_DOMAIN,
-      inputs: [m.x, m.h0, m.mode === 'LSTM' ? m.c0 : '', ...names], outputs, attributes: attrs,
+      name: prefix || m.mode.toLowerCase(), opType: m.mode, domain: RNNX_DOMAIN,
+      inputs: [m.x, m.h0, m.mode === 'LSTM' ? m.c0 : '', ...names], outputs, attributes: attrs, metadata,
     });
+    state.stacks++;
   }
-  if (added.length === 0) return model;
-  const nodes = [...g.nodes.filter((n) => !removed.has(n)), ...added];
-  const graph = deadCodeElimination({ ...g, nodes, initializers: inits });
-  const opsets = new Map(model.opsets);
-  opsets.set(RNNX_DOMAIN, 1);
-  return { ...model, opsets, graph };
+  if (added.length === 0 && reasons.size === 0) return g;
+  const nodes = [...g.nodes.filter((n) => !removed.has(n)), ...added].map((n) => {
+    const why = reasons.get(n);
+    return why && !removed.has(n) ? { ...n, metadata: new Map([...(n.metadata ?? []), [NOT_FUSED, why]]) } : n;
+  });
+  if (added.length === 0) return { ...g, nodes };
+  return deadCodeElimination({ ...g, nodes, initializers: inits });
+}
+
+const joinName = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
+
+/** `['', 'encoder', 'encoder.rnn', 'lstm']` (a Python list repr) -> its strings. */
+function pyList(s: string | undefined): string[] | undefined {
+  if (!s || !s.startsWith('[')) return undefined;
+  return [...s.matchAll(/'((?:[^'\\]|\\.)*)'|"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1] ?? m[2]);
+}
+
+/** The module path the dynamo exporter recorded for a node (`pkg.torch.onnx.*` metadata), if any. */
+export function torchModulePath(n: Node, mode: string): string | undefined {
+  const scopes = pyList(n.metadata?.get('pkg.torch.onnx.name_scopes'));
+  const classes = pyList(n.metadata?.get('pkg.torch.onnx.class_hierarchy'));
+  if (!scopes || !classes || scopes.length !== classes.length) return undefined;
+  for (let i = classes.length - 1; i >= 0; i--) {
+    if (classes[i] === `torch.nn.modules.rnn.${mode}` || classes[i].endsWith(`.${mode}`)) return scopes[i];
+  }
+  return undefined;
+}
+
+const sameData = (a: Tensor, b: Tensor) =>
+  a.type === b.type && a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i]) && (a.data as Float32Array).every((v, i) => v === (b.data as Float32Array)[i]);
+
+/**
+ * Where the stack's PyTorch names come from. First the initializers the weights are computed
+ * from: one named `<prefix>.weight_ih_l0` whose prefix names every parameter-named source with
+ * exactly the recovered values (the gate reorder undone); then the nodes' module-path metadata;
+ * then the node name.
+ */
+function moduleNames(m: StackMatch, node: Node, bare: string[], tensors: Tensor[], ctx: GraphIndex):
+    { prefix: string; from: string; path?: string; sources: string[] } {
+  const sources = [...new Set(m.layers.flatMap((l) => [1, 2, 3].flatMap((i) => ctx.sources(l.inputs[i] ?? ''))))];
+  const local = sources.filter((s) => ctx.g.initializers.has(s));
+  const path = torchModulePath(node, m.mode);
+  // Candidate prefixes: every source initializer named like one of this module's parameters
+  // (folded parameters are gone; those left over, e.g. the large ones, still carry their names).
+  const candidates = new Set<string>();
+  for (const s of local) for (const n of bare) if (s === n || s.endsWith(`.${n}`)) candidates.add(s.slice(0, s.length - n.length).replace(/\.$/, ''));
+  for (const prefix of candidates) {
+    const own = new Set(bare.map((n) => joinName(prefix, n)));
+    const ok = bare.every((n, i) => !local.includes(joinName(prefix, n)) || sameData(ctx.g.initializers.get(joinName(prefix, n))!, tensors[i]));
+    if (ok) return { prefix, from: 'parameter initializers', path: path ?? prefix, sources: local.filter((x) => own.has(x)) };
+  }
+  if (path !== undefined) return { prefix: path, from: 'node metadata (pkg.torch.onnx.name_scopes)', path, sources: [] };
+  return { prefix: modulePrefix(node.name, node.opType), from: 'node name', sources: [] };
 }
 
 interface StackMatch {
@@ -88,47 +183,10 @@ interface StackMatch {
   cn: string;
 }
 
-class GraphIndex {
-  readonly producer = new Map<string, Node>();
-  readonly consumers = new Map<string, Node[]>();
-  readonly outputs: Set<string>;
-  constructor(readonly g: Graph) {
-    for (const n of g.nodes) {
-      for (const o of n.outputs) if (o) this.producer.set(o, n);
-      for (const i of n.inputs) if (i) this.consumers.set(i, [...(this.consumers.get(i) ?? []), n]);
-    }
-    this.outputs = new Set(g.outputs.map((o) => o.name));
-  }
-  /** The only consumer of `v`, when it has exactly one and is not a graph output. */
-  sole(v: string): Node | undefined {
-    const c = this.consumers.get(v);
-    return c && c.length === 1 && !this.outputs.has(v) ? c[0] : undefined;
-  }
-  unused(v: string): boolean {
-    return !v || (!this.consumers.has(v) && !this.outputs.has(v));
-  }
-  constant(v: string): Tensor | undefined {
-    const init = this.g.initializers.get(v);
-    if (init) return init;
-    const p = this.producer.get(v);
-    if (p?.opType !== 'Constant' || p.domain) return undefined;
-    const a = p.attributes.get('value') ?? p.attributes.get('value_ints');
-    if (a?.type === 'tensor') return a.value;
-    if (a?.type === 'ints') return new Tensor('int64', a.value.map(BigInt), [a.value.length]);
-    return undefined;
-  }
-  /** The declared size of axis 0 of `v` (graph input, value_info or initializer), if static. */
-  rows(v: string): number | undefined {
-    const init = this.g.initializers.get(v);
-    if (init) return init.dims[0];
-    const info = this.g.inputs.find((i) => i.name === v) ?? this.g.valueInfo.get(v);
-    const d = info?.shape?.[0];
-    return typeof d === 'number' ? d : undefined;
-  }
-  ints(v: string): number[] | undefined {
-    const t = v ? this.constant(v) : undefined;
-    return t && (t.type === 'int64' || t.type === 'int32') ? intsOf(t) : undefined;
-  }
+/** Records why a match failed (the last reason wins) and fails. */
+function no(ctx: GraphIndex, why: string): undefined {
+  ctx.reason = why;
+  return undefined;
 }
 
 const isRec = (n: Node) => !n.domain && (n.opType === 'LSTM' || n.opType === 'GRU' || n.opType === 'RNN');
@@ -150,10 +208,13 @@ interface RecInfo { D: 1 | 2; H: number; I: number; bias: boolean; nonlinearity:
 function recInfo(n: Node, ctx: GraphIndex): RecInfo | undefined {
   const mode = n.opType as RecMode;
   const W = ctx.constant(n.inputs[1] ?? ''), R = ctx.constant(n.inputs[2] ?? '');
-  if (!W || !R || (W.type !== 'float32' && W.type !== 'float64')) return undefined;
+  if (!W) return no(ctx, `W ('${n.inputs[1]}') is not a constant or a constant expression of initializers`);
+  if (!R) return no(ctx, `R ('${n.inputs[2]}') is not a constant or a constant expression of initializers`);
+  if (W.type !== 'float32' && W.type !== 'float64') return no(ctx, `W is ${W.type}, not float32/float64`);
   const B = n.inputs[3] ? ctx.constant(n.inputs[3]) : undefined;
-  if (n.inputs[3] && !B) return undefined;
-  if (n.inputs[4] || (mode === 'LSTM' && n.inputs[7])) return undefined;
+  if (n.inputs[3] && !B) return no(ctx, `B ('${n.inputs[3]}') is not a constant or a constant expression of initializers`);
+  if (n.inputs[4]) return no(ctx, 'it has sequence_lens (PyTorch never writes it)');
+  if (mode === 'LSTM' && n.inputs[7]) return no(ctx, 'it has peepholes (PyTorch has none)');
   let D: 1 | 2 = 1;
   let nonlinearity: 'tanh' | 'relu' = 'tanh';
   for (const [k, a] of n.attributes) {
@@ -162,39 +223,63 @@ function recInfo(n: Node, ctx: GraphIndex): RecInfo | undefined {
     if (k === 'linear_before_reset' && mode === 'GRU' && a.type === 'int' && a.value === 1) continue;
     if (k === 'layout' && a.type === 'int' && a.value === 0) continue;
     if (k === 'activations' && a.type === 'strings') continue;
-    return undefined;
+    return no(ctx, `attribute ${k}=${JSON.stringify(a.value)} has no PyTorch equivalent`);
   }
-  if (mode === 'GRU' && n.attributes.get('linear_before_reset')?.value !== 1) return undefined;
+  if (mode === 'GRU' && n.attributes.get('linear_before_reset')?.value !== 1) return no(ctx, 'GRU without linear_before_reset=1 (PyTorch\'s GRU needs it)');
   const acts = n.attributes.get('activations')?.value as string[] | undefined;
   if (acts) {
     const low = acts.map((s) => s.toLowerCase());
     const want = mode === 'LSTM' ? ['sigmoid', 'tanh', 'tanh'] : mode === 'GRU' ? ['sigmoid', 'tanh'] : null;
     if (want) {
-      if (low.length !== want.length * D || low.some((s, i) => s !== want[i % want.length])) return undefined;
+      if (low.length !== want.length * D || low.some((s, i) => s !== want[i % want.length])) return no(ctx, `activations [${acts.join(', ')}] are not PyTorch's`);
     } else {
-      if (low.length !== D || low.some((s) => s !== low[0]) || (low[0] !== 'tanh' && low[0] !== 'relu')) return undefined;
+      if (low.length !== D || low.some((s) => s !== low[0]) || (low[0] !== 'tanh' && low[0] !== 'relu')) return no(ctx, `activations [${acts.join(', ')}] are not PyTorch's`);
       nonlinearity = low[0] as 'tanh' | 'relu';
     }
   }
   const G = GATES[mode];
-  if (W.dims.length !== 3 || W.dims[0] !== D || W.dims[1] % G !== 0) return undefined;
+  if (W.dims.length !== 3 || W.dims[0] !== D || W.dims[1] % G !== 0) return no(ctx, `W has dims [${W.dims}], not [${D}, ${G}·H, I]`);
   const H = W.dims[1] / G;
   return { D, H, I: W.dims[2], bias: !!B, nonlinearity };
 }
 
-/** Follows Y [T, D, N, H] to PyTorch's [T, N, D·H]: Squeeze(1), or Transpose(0,2,1,3)+Reshape(0,0,-1). */
-function followY(y: string, D: number, ctx: GraphIndex, taken: Node[]): string | undefined {
+/**
+ * Follows Y [T, D, N, H] to PyTorch's [T, N, D·H]: Squeeze(1) (D = 1, TorchScript form), or
+ * Transpose(0,2,1,3) then a Reshape whose target is [T, N, D·H] (TorchScript: [0, 0, -1];
+ * dynamo: exact dims, one -1, or computed from Shape of the transposed Y). Returns the stack
+ * output and the values read only inside the match.
+ */
+function followY(y: string, D: number, H: number, ctx: GraphIndex, taken: Node[]): { out: string; internal: string[] } | undefined {
   const first = ctx.sole(y);
-  if (D === 1) {
-    if (!first || first.opType !== 'Squeeze' || !same(axesOf(first, ctx, 1), [1])) return undefined;
+  if (D === 1 && first && first.opType === 'Squeeze' && !first.domain && same(axesOf(first, ctx, 1), [1])) {
     taken.push(first);
-    return first.outputs[0];
+    return { out: first.outputs[0], internal: [] };
   }
-  if (!isTranspose(first, [0, 2, 1, 3])) return undefined;
-  const reshape = ctx.sole(first.outputs[0]);
-  if (!reshape || reshape.opType !== 'Reshape' || !same(ctx.ints(reshape.inputs[1]), [0, 0, -1])) return undefined;
+  const expect = D === 1 ? 'Squeeze(axes=[1]) or Transpose(perm=[0,2,1,3]) + Reshape' : 'Transpose(perm=[0,2,1,3]) + Reshape';
+  if (!isTranspose(first, [0, 2, 1, 3])) {
+    const readers = ctx.consumers.get(y) ?? [];
+    return no(ctx, `its Y is read by ${readers.map((r) => `${r.name || '(unnamed)'} (${r.opType})`).join(', ') || 'nothing'}${ctx.outputs.has(y) ? ' and is a graph output' : ''}; expected ${expect}`);
+  }
+  const yt = first.outputs[0];
+  // A Shape of the transposed Y may compute the Reshape's target.
+  const readers = (ctx.consumers.get(yt) ?? []).filter((c) => c.opType !== 'Shape');
+  const reshape = readers.length === 1 && !ctx.outputs.has(yt) ? readers[0] : undefined;
+  if (!reshape || reshape.opType !== 'Reshape' || reshape.domain || reshape.inputs[0] !== yt) return no(ctx, `the transposed Y is not read by one Reshape alone`);
+  let allowzero = false;
+  for (const [k, a] of reshape.attributes) {
+    if (k === 'allowzero' && a.type === 'int') allowzero = a.value === 1;
+    else return no(ctx, `Reshape ${reshape.name} has attribute ${k}`);
+  }
+  const t = ctx.shapeTerms(reshape.inputs[1], yt, new Map([[2, D], [3, H]]));
+  const ok = (term: (typeof t & {})[number] | undefined, axis: number) =>
+    term !== undefined && (typeof term === 'number' ? term > 0 || term === -1 || (term === 0 && !allowzero) : term.dim === axis);
+  const ones = t ? t.filter((q) => q === -1).length : 0;
+  const last = t?.[2];
+  if (!t || t.length !== 3 || !ok(t[0], 0) || !ok(t[1], 1) || !(last === D * H || (last === -1 && ones === 1)) || ones > 1) {
+    return no(ctx, `Reshape ${reshape.name}'s target is not [T, N, ${D * H}] (${t ? `[${t.map((q) => (typeof q === 'number' ? q : `dim${q.dim}`)).join(', ')}]` : 'not computable at import'})`);
+  }
   taken.push(first, reshape);
-  return reshape.outputs[0];
+  return { out: reshape.outputs[0], internal: [yt] };
 }
 
 /**
@@ -282,6 +367,8 @@ function unprojectState(v: string, reader: Node, proj: Projection, D: number, H:
 
 /** A zero state: ConstantOfShape with value 0, or Expand of an all-zero constant. */
 function isZeroState(v: string, ctx: GraphIndex): boolean {
+  const c = ctx.g.initializers.has(v) || ctx.producer.get(v)?.opType !== 'Expand' ? ctx.constant(v) : undefined;
+  if (c && (c.type === 'float32' || c.type === 'float64')) return (c.data as Float32Array).every((x) => x === 0);
   const p = ctx.producer.get(v);
   if (!p || p.domain) return false;
   if (p.opType === 'ConstantOfShape') {
@@ -315,30 +402,33 @@ function matchStack(r0: Node, ctx: GraphIndex): StackMatch | undefined {
   for (;;) {
     const rk = layers[layers.length - 1];
     const proj = projectionOf(rk, info.D, info.H, ctx);
-    if (proj === undefined || (projs.length > 0 && (proj === null) !== (projs[0] === null)) || (proj && projs[0] && proj.P !== projs[0].P)) return undefined;
+    if (proj === undefined || (projs.length > 0 && (proj === null) !== (projs[0] === null)) || (proj && projs[0] && proj.P !== projs[0].P)) return no(ctx, `layer ${rk.name}: its output projection (MatMul) is not the same on every output and layer`);
     projs.push(proj);
     let y = rk.outputs[0] ?? '';
     if (proj) { nodes.push(...proj.nodes); internal.push(y, rk.outputs[1] ?? ''); y = proj.y; }
     if (ctx.unused(y)) { yk = undefined; break; }
     const taken: Node[] = [];
-    yk = followY(y, info.D, ctx, taken);
-    if (!yk) return undefined;
+    const f = followY(y, info.D, proj ? proj.P : info.H, ctx, taken);
+    if (!f) return no(ctx, `layer ${rk.name}: ${ctx.reason}`);
+    yk = f.out;
     nodes.push(...taken);
-    internal.push(y, yk);
+    internal.push(y, ...f.internal, yk);
     // The next layer reads yk; a Shape of it may feed that layer's zero-state chain.
     const readers = (ctx.consumers.get(yk) ?? []).filter((c) => c.opType !== 'Shape');
     const next = readers.length === 1 && !ctx.outputs.has(yk) ? readers[0] : undefined;
+    const why = ctx.reason;
     const ni = next && next.opType === mode && !next.domain && next.inputs[0] === yk ? recInfo(next, ctx) : undefined;
+    ctx.reason = why; // the next layer's own problems are reported when it is tried alone
     const width = info.D * (proj ? proj.P : info.H);
     if (!next || !ni || ni.D !== info.D || ni.H !== info.H || ni.I !== width || ni.bias !== info.bias || ni.nonlinearity !== info.nonlinearity) break;
-    if (layers.includes(next)) return undefined; // a cycle: validation reports it, fusion must not loop
+    if (layers.includes(next)) return no(ctx, 'the layers form a cycle'); // a cycle: validation reports it, fusion must not loop
     layers.push(next);
   }
   let y = '';
   if (yk) {
     if (batchFirst) {
       const post = ctx.sole(yk);
-      if (!isTranspose(post, [1, 0, 2])) return undefined;
+      if (!isTranspose(post, [1, 0, 2])) return no(ctx, 'the input is transposed (batch_first) but the output is not transposed back alone');
       nodes.push(post);
       y = post.outputs[0];
     } else y = yk;
@@ -357,7 +447,9 @@ function matchStack(r0: Node, ctx: GraphIndex): StackMatch | undefined {
       }
       return stateSource(v, reader, k, info.D, layers.length, ctx, nodes);
     });
-    if (srcs.some((s) => s === undefined || s !== srcs[0])) return undefined;
+    const what = index === 5 ? 'initial_h' : 'initial_c';
+    if (srcs.some((s) => s === undefined)) return no(ctx, `${what} of layer ${layers[srcs.indexOf(undefined)].name} is not a per-layer Slice(axes=[0]) of one [L·D, N, H] state or a zero state`);
+    if (srcs.some((s) => s !== srcs[0])) return no(ctx, `the layers' ${what} do not come from one state tensor`);
     return srcs[0] === 'zero' ? '' : srcs[0];
   };
   const h0 = sources(5);
@@ -369,8 +461,9 @@ function matchStack(r0: Node, ctx: GraphIndex): StackMatch | undefined {
     if (layers.length === 1) return vs[0];
     if (vs.every((v) => ctx.unused(v))) return '';
     const cat = ctx.sole(vs[0]);
-    if (!cat || cat.opType !== 'Concat' || cat.attributes.get('axis')?.value !== 0) return undefined;
-    if (cat.inputs.length !== vs.length || cat.inputs.some((v, i) => v !== vs[i] || ctx.sole(v) !== cat)) return undefined;
+    const what = index === 1 ? 'Y_h' : 'Y_c';
+    if (!cat || cat.opType !== 'Concat' || cat.attributes.get('axis')?.value !== 0) return no(ctx, `the layers' ${what} are not read only by one Concat(axis=0)`);
+    if (cat.inputs.length !== vs.length || cat.inputs.some((v, i) => v !== vs[i] || ctx.sole(v) !== cat)) return no(ctx, `the Concat of ${what} is not exactly the layers' final states in order`);
     nodes.push(cat);
     return cat.outputs[0];
   };
@@ -380,7 +473,7 @@ function matchStack(r0: Node, ctx: GraphIndex): StackMatch | undefined {
   nodes.push(...layers);
   // The last layer's yk is the stack's y, not internal.
   if (yk) internal.splice(internal.indexOf(yk), 1);
-  if (!onlyReadInside(internal.filter((v) => v), nodes, ctx)) return undefined;
+  if (!onlyReadInside(internal.filter((v) => v), nodes, ctx)) return no(ctx, 'a value between the layers is also read outside the pattern');
   const P = projs[0]?.P ?? 0;
   return { mode, D: info.D, H: info.H, P, bias: info.bias, batchFirst, nonlinearity: info.nonlinearity, layers, projs, nodes, x, h0, c0, y, hn, cn };
 }
@@ -399,9 +492,10 @@ function onlyReadInside(values: string[], nodes: Node[], ctx: GraphIndex): boole
   return values.every((v) => (ctx.consumers.get(v) ?? []).every((c) => inside.has(c)) && !ctx.outputs.has(v));
 }
 
-function uniquePrefix(p: string, used: Set<string>, inits: Map<string, Tensor>): string {
+function uniquePrefix(p: string, used: Set<string>, inits: Map<string, Tensor>, own: readonly string[]): string {
   let name = p;
-  for (let i = 1; used.has(name) || [...inits.keys()].some((k) => k.startsWith(`${name}.weight_ih_l`)); i++) name = `${p}_${i}`;
+  const taken = (q: string) => used.has(q) || [...inits.keys()].some((k) => !own.includes(k) && k.startsWith(joinName(q, 'weight_ih_l')));
+  for (let i = 1; taken(name); i++) name = `${p || 'rnn'}_${i}`;
   used.add(name);
   return name;
 }
@@ -411,12 +505,12 @@ export function deadCodeElimination(g: Graph): Graph {
   let nodes = [...g.nodes];
   const outs = new Set(g.outputs.map((o) => o.name));
   for (;;) {
-    const read = new Set(nodes.flatMap((n) => n.inputs));
+    const read = new Set(nodes.flatMap(readsOf));
     const keep = nodes.filter((n) => n.outputs.some((o) => o && (read.has(o) || outs.has(o))));
     if (keep.length === nodes.length) break;
     nodes = keep;
   }
-  const read = new Set([...nodes.flatMap((n) => n.inputs), ...outs]);
+  const read = new Set([...nodes.flatMap(readsOf), ...outs]);
   const initializers = new Map([...g.initializers].filter(([k]) => read.has(k)));
   return { ...g, nodes, initializers };
 }

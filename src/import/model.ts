@@ -1,8 +1,9 @@
 import { RnnxError } from '../ir/errors.js';
 import { normalizeDomain, type Attribute, type Dim, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
 import { dtypeFromOnnx, onnxDtypeName, type Tensor } from '../ir/tensor.js';
-import { onnx, toNum, type OnnxNs } from './proto.js';
-import { decodeTensor, type ExternalDataContext } from './tensor-proto.js';
+import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
+import { decodeTensor, exactDim, type ExternalDataContext } from './tensor-proto.js';
+import { ExternalFiles, readRegularFile } from './external-data.js';
 import { fuseRecurrent } from './fuse.js';
 import { platform } from '../platform/index.js';
 import { utf8 } from '../platform/text.js';
@@ -20,8 +21,13 @@ export function loadModel(source: string | Uint8Array, options: LoadOptions = {}
 
 function readModel(source: string | Uint8Array): Model {
   if (typeof source === 'string') {
-    const bytes = platform().readFile(source, 'model');
-    return decodeModel(bytes, { baseDir: platform().dirOf(source) });
+    const bytes = readRegularFile(source, 'model');
+    const files = new ExternalFiles(platform().dirOf(source));
+    try {
+      return decodeModel(bytes, { baseDir: files.baseDir, files });
+    } finally {
+      files.close();
+    }
   }
   return decodeModel(source, {});
 }
@@ -101,9 +107,17 @@ function decodeValueInfo(vi: OnnxNs.IValueInfoProto): ValueInfo {
   const type = dtypeFromOnnx(code);
   if (code !== 0 && !type) throw new RnnxError(`Value '${name}': data type ${onnxDtypeName(code)} is not supported`);
   const shape: Dim[] | undefined = tt.shape && kind === 'tensor'
-    ? (tt.shape.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue != null && toNum(d.dimValue) >= 0 && (d as { value?: string }).value === 'dimValue' ? toNum(d.dimValue) : null))
+    ? (tt.shape.dim ?? []).map((d) => (d.dimParam ? d.dimParam : d.dimValue != null && (d as { value?: string }).value === 'dimValue' ? declaredDim(d.dimValue, name) : null))
     : undefined;
   return kind === 'tensor' ? { name, type, shape } : { name, kind, type, ...extra };
+}
+
+/** A declared dim: exact (a value beyond 2^53 is refused, never rounded); a negative one is unknown (null). */
+function declaredDim(v: Parameters<typeof exactDim>[0], name: string): number | null {
+  const d = exactDim(v);
+  if (d !== undefined) return d;
+  if (typeof v === 'number' ? v < 0 : (v!.high | 0) < 0) return null;
+  throw new RnnxError(`Value '${name}': declared dim ${typeof v === 'number' ? v : toBig(v!)} is beyond 2^53`);
 }
 
 function decodeNode(np: OnnxNs.INodeProto, index: number, ctx: ExternalDataContext): Node {
@@ -113,7 +127,7 @@ function decodeNode(np: OnnxNs.INodeProto, index: number, ctx: ExternalDataConte
   for (const ap of np.attribute ?? []) {
     attributes.set(ap.name ?? '', decodeAttribute(ap, ctx, name, opType));
   }
-  return {
+  const node: Node = {
     name,
     opType,
     domain: normalizeDomain(np.domain ?? ''),
@@ -121,6 +135,9 @@ function decodeNode(np: OnnxNs.INodeProto, index: number, ctx: ExternalDataConte
     outputs: [...(np.output ?? [])],
     attributes,
   };
+  // metadata_props (IR 10): e.g. the PyTorch module path the dynamo exporter records.
+  const meta = (np.metadataProps ?? []).filter((e) => e.key);
+  return meta.length ? { ...node, metadata: new Map(meta.map((e) => [e.key!, e.value ?? ''])) } : node;
 }
 
 const AT = onnx.AttributeProto.AttributeType;

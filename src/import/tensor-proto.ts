@@ -1,12 +1,24 @@
 import { RnnxError } from '../ir/errors.js';
+import { ExternalFiles, externalEntry } from './external-data.js';
 import { DTYPES, Tensor, allocData, dtypeFromOnnx, onnxDtypeName, packBits, sizeOf, unpackBits, type BigArray, type NumericArray } from '../ir/tensor.js';
 import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
-import { platform } from '../platform/index.js';
 import { utf8, utf8Bytes } from '../platform/text.js';
 
 /** Where external tensor data may be read from; undefined when the model came as bytes. */
 export interface ExternalDataContext {
   readonly baseDir?: string;
+  /** The open data files of the model being decoded (one open per file); made per tensor if absent. */
+  readonly files?: ExternalFiles;
+}
+
+type LongLike = number | { low: number; high: number; unsigned?: boolean };
+
+/** A dim as an exact non-negative integer below 2^53 (a larger one would be silently rounded). */
+export function exactDim(v: LongLike | null | undefined): number | undefined {
+  if (v === null || v === undefined) return 0;
+  if (typeof v === 'number') return Number.isSafeInteger(v) && v >= 0 ? v : undefined;
+  const big = toBig(v);
+  return big >= 0n && big <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(big) : undefined;
 }
 
 /** TensorProto -> Tensor, from raw_data, the typed fields, or an external file. */
@@ -15,13 +27,15 @@ export function decodeTensor(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, 
   const type = dtypeFromOnnx(code);
   const name = tp.name ? `'${tp.name}'` : what;
   if (!type) throw new RnnxError(`Tensor ${name}: data type ${onnxDtypeName(code)} is not supported`);
-  const dims = (tp.dims ?? []).map(toNum);
-  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw new RnnxError(`Tensor ${name}: invalid dims [${dims}]`);
+  const exact = (tp.dims ?? []).map(exactDim);
+  if (exact.some((d) => d === undefined)) throw new RnnxError(`Tensor ${name}: invalid dims [${(tp.dims ?? []).map((d) => (typeof d === 'number' ? d : toBig(d)))}] (each must be an integer in 0..2^53−1)`);
+  const dims = exact as number[];
   const n = sizeOf(dims);
+  if (!Number.isSafeInteger(n)) throw new RnnxError(`Tensor ${name}: dims [${dims}] hold more than 2^53 elements`);
   if (tp.segment) throw new RnnxError(`Tensor ${name}: segmented tensors are not supported`);
 
   if (tp.dataLocation === onnx.TensorProto.DataLocation.EXTERNAL) {
-    return new Tensor(type, fromBytes(type, readExternal(tp, ctx, name), n, name), dims);
+    return new Tensor(type, readExternal(tp, ctx, type, n, name), dims);
   }
   if (type === 'string') {
     const strs = (tp.stringData ?? []).map(utf8);
@@ -77,21 +91,33 @@ function unpacked(type: Tensor['type'], bytes: ArrayLike<number>, n: number, bit
   return out;
 }
 
-function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, name: string): Uint8Array {
-  const kv = new Map((tp.externalData ?? []).map((e) => [e.key ?? '', e.value ?? '']));
-  const location = kv.get('location');
-  if (!location) throw new RnnxError(`Tensor ${name}: external data without a 'location'`);
+/** Reads a tensor's bytes from its external file, at its offset, straight into the tensor's array. */
+function readExternal(tp: OnnxNs.ITensorProto, ctx: ExternalDataContext, type: Tensor['type'], n: number, name: string): NumericArray | BigArray {
+  const e = externalEntry(tp.externalData ?? [], name);
   if (ctx.baseDir === undefined) {
-    throw new RnnxError(`Tensor ${name}: external data '${location}' needs the model to be loaded from a file path`);
+    throw new RnnxError(`Tensor ${name}: external data '${e.location}' needs the model to be loaded from a file path`);
   }
-  const file = platform().resolveInside(ctx.baseDir, location, `Tensor ${name}: external data`);
-  const buf = platform().readFile(file, `Tensor ${name}: external data`);
-  const offset = Number(kv.get('offset') ?? 0);
-  const length = kv.has('length') ? Number(kv.get('length')) : buf.length - offset;
-  if (!(offset >= 0 && length >= 0 && offset + length <= buf.length)) {
-    throw new RnnxError(`Tensor ${name}: external data range offset=${offset} length=${length} is outside '${location}' (${buf.length} bytes)`);
+  const ctor = DTYPES[type].ctor;
+  if (!ctor) throw new RnnxError(`Tensor ${name}: ${type} cannot be stored as external data`);
+  const bits = DTYPES[type].packedBits;
+  const byteLength = bits ? Math.ceil((n * bits) / 8) : n * (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
+  if (e.length !== undefined && e.length !== byteLength) {
+    throw new RnnxError(`Tensor ${name}: external data length ${e.length} but dims [${tp.dims}] of ${type} need ${byteLength} bytes`);
   }
-  return buf.subarray(offset, offset + length);
+  const files = ctx.files ?? new ExternalFiles(ctx.baseDir);
+  try {
+    files.check(e, byteLength, name);
+    let out: NumericArray | BigArray;
+    try {
+      out = (bits ? new Uint8Array(byteLength) : new ctor(n)) as NumericArray | BigArray;
+    } catch {
+      throw new RnnxError(`Tensor ${name}: cannot allocate ${byteLength} bytes`);
+    }
+    files.read(e, new Uint8Array(out.buffer, out.byteOffset, out.byteLength), name);
+    return bits ? unpacked(type, out as Uint8Array, n, bits, name) : out;
+  } finally {
+    if (!ctx.files) files.close();
+  }
 }
 
 /** Tensor -> TensorProto (raw_data for numbers, string_data for strings). */

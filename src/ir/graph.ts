@@ -36,6 +36,8 @@ export interface Node {
   readonly inputs: readonly string[];
   readonly outputs: readonly string[];
   readonly attributes: ReadonlyMap<string, Attribute>;
+  /** NodeProto.metadata_props (e.g. the PyTorch module path `pkg.torch.onnx.name_scopes`), when present. */
+  readonly metadata?: ReadonlyMap<string, string>;
 }
 
 export interface Graph {

@@ -1,5 +1,6 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData } from '../ir/tensor.js';
+import { ConvKernel, type ConvGeom } from '../wasm/conv.js';
 import { checkType, defineOp, FLOATS, need, type AttrReader, type Inputs, type OpContext } from './op.js';
 
 export interface ConvAttrs {
@@ -41,8 +42,14 @@ function lift2d(sp: number, inSp: readonly number[], kSp: readonly number[], out
 }
 
 /** Conv for 1-D and 2-D inputs (1-D runs as 2-D with height 1): groups, pads, strides, dilations, auto_pad. */
-export const Conv = defineOp<ConvAttrs>({
-  parse: (_ctx, a) => parseConvAttrs(a),
+export const Conv = defineOp<ConvAttrs & { simd?: { w: Tensor; kernel: ConvKernel } }>({
+  parse: (ctx, a) => {
+    const attrs = parseConvAttrs(a);
+    // A constant float32 W gets its own SIMD kernel, which keeps the weights in WebAssembly memory.
+    const w = ctx.constant?.(1);
+    const kernel = w && w.type === 'float32' && w.dims.length >= 3 ? ConvKernel.forConstant(w.data as Float32Array, w.dims[0], w.size / w.dims[0]) : null;
+    return kernel ? { ...attrs, simd: { w: w!, kernel } } : attrs;
+  },
   run(inputs, p, ctx) {
     const { x, w, b, sp } = convInputs(inputs, ctx, 'convolutions');
     if (w.dims.length !== x.dims.length) throw nodeError(ctx.node, `W rank ${w.dims.length} differs from X rank ${x.dims.length}`);
@@ -66,33 +73,46 @@ export const Conv = defineOp<ConvAttrs>({
     const { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = lift2d(sp, inSp, kSp, outSp, strides, dil, pads);
     const X = x.data as Float32Array, Wt = w.data as Float32Array, B = b?.data as Float32Array | undefined;
     const out = allocData(x.type, N * M * OH * OW) as Float32Array;
-    const MperG = M / G;
-    for (let n = 0; n < N; n++)
-      for (let m = 0; m < M; m++) {
-        const g = Math.floor(m / MperG);
-        const bias = B ? B[m] : 0;
-        for (let oh = 0; oh < OH; oh++)
-          for (let ow = 0; ow < OW; ow++) {
-            let s = bias;
-            for (let c = 0; c < CperG; c++) {
-              const xc = ((n * C + g * CperG + c) * H) * W;
-              const wc = ((m * CperG + c) * KH) * KW;
-              for (let kh = 0; kh < KH; kh++) {
-                const ih = oh * sH - pT + kh * dH;
-                if (ih < 0 || ih >= H) continue;
-                for (let kw = 0; kw < KW; kw++) {
-                  const iw = ow * sW - pL + kw * dW;
-                  if (iw < 0 || iw >= W) continue;
-                  s += X[xc + ih * W + iw] * Wt[wc + kh * KW + kw];
-                }
-              }
-            }
-            out[((n * M + m) * OH + oh) * OW + ow] = s;
-          }
-      }
+    const geom: ConvGeom = { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
+    // Depthwise (one input channel per group) is one tiny GEMM per channel: the plain loops
+    // measured faster until it has a direct SIMD kernel.
+    const simd = x.type === 'float32' && (!b || b.type === 'float32') && CperG > 1;
+    const kernel = !simd ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvKernel.perCall();
+    if (kernel) kernel.run(X, Wt, B, geom, out);
+    else convReference(X, Wt, B, geom, out);
     return [new Tensor(x.type, out, [N, M, ...outSp])];
   },
 });
+
+/** The plain TypeScript Conv (sums in doubles), the reference the SIMD path is checked against. */
+export function convReference(X: ArrayLike<number>, Wt: ArrayLike<number>, B: ArrayLike<number> | undefined, g: ConvGeom, out: { [i: number]: number }): void {
+  const { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = g;
+  const CperG = C / G;
+  const MperG = M / G;
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++) {
+      const gi = Math.floor(m / MperG);
+      const bias = B ? B[m] : 0;
+      for (let oh = 0; oh < OH; oh++)
+        for (let ow = 0; ow < OW; ow++) {
+          let s = bias;
+          for (let c = 0; c < CperG; c++) {
+            const xc = ((n * C + gi * CperG + c) * H) * W;
+            const wc = ((m * CperG + c) * KH) * KW;
+            for (let kh = 0; kh < KH; kh++) {
+              const ih = oh * sH - pT + kh * dH;
+              if (ih < 0 || ih >= H) continue;
+              for (let kw = 0; kw < KW; kw++) {
+                const iw = ow * sW - pL + kw * dW;
+                if (iw < 0 || iw >= W) continue;
+                s += X[xc + ih * W + iw] * Wt[wc + kh * KW + kw];
+              }
+            }
+          }
+          out[((n * M + m) * OH + oh) * OW + ow] = s;
+        }
+    }
+}
 
 function resolvePads(p: ConvAttrs, inSp: number[], kSp: number[], strides: readonly number[], dil: readonly number[], ctx: OpContext): number[] {
   const sp = inSp.length;

@@ -7,6 +7,7 @@ import { Tensor } from '../ir/tensor.js';
 import { OptionalValue, TensorSequence, describeValue, type Value } from '../ir/value.js';
 import { onnx } from '../import/proto.js';
 import { decodeTensor } from '../import/tensor-proto.js';
+import { ExternalFiles, readRegularFile } from '../import/external-data.js';
 import { compareTensors, ONNX_BACKEND_TOL, type Tolerance } from './compare.js';
 import { InferenceSession } from './session.js';
 
@@ -21,9 +22,21 @@ export interface NodeTestResult {
   readonly maxAbs?: number;
 }
 
+/** A TensorProto file; its external data (if any) must lie inside the file's own folder. */
 export function readTensorPb(file: string): Tensor {
-  const tp = onnx.TensorProto.decode(fs.readFileSync(file));
-  return decodeTensor(tp, { baseDir: path.dirname(file) }, path.basename(file));
+  const bytes = readRegularFile(file, 'test data');
+  let tp: ReturnType<typeof onnx.TensorProto.decode>;
+  try {
+    tp = onnx.TensorProto.decode(bytes);
+  } catch (e) {
+    throw new RnnxError(`${path.basename(file)}: not a TensorProto (${(e as Error).message})`);
+  }
+  const files = new ExternalFiles(path.dirname(path.resolve(file)));
+  try {
+    return decodeTensor(tp, { baseDir: files.baseDir, files }, path.basename(file));
+  } finally {
+    files.close();
+  }
 }
 
 // onnx-proto has no SequenceProto / OptionalProto: they are read field by field.
@@ -54,8 +67,8 @@ function readOptional(bytes: Uint8Array, what: string): OptionalValue {
 
 /** A test-data file read as the model declares the value: tensor, sequence or optional. */
 export function readValuePb(file: string, info: ValueInfo | undefined): Value {
-  if (info?.kind === 'sequence') return readSequence(fs.readFileSync(file), path.basename(file));
-  if (info?.kind === 'optional') return readOptional(fs.readFileSync(file), path.basename(file));
+  if (info?.kind === 'sequence') return readSequence(readRegularFile(file, 'test data'), path.basename(file));
+  if (info?.kind === 'optional') return readOptional(readRegularFile(file, 'test data'), path.basename(file));
   return readTensorPb(file);
 }
 
@@ -90,7 +103,7 @@ export function runNodeTest(dir: string, tol: Tolerance = ONNX_BACKEND_TOL): Nod
   try {
     const session = InferenceSession.createSync(modelPath);
     const sets = fs.readdirSync(dir).filter((d) => d.startsWith('test_data_set_')).sort();
-    if (sets.length === 0) return { name, status: 'skipped', detail: 'no test_data_set_*' };
+    if (sets.length === 0) return { name, status: 'failed', detail: 'no test_data_set_* folder: nothing to check' };
     let worst = 0;
     for (const set of sets) {
       const sd = path.join(dir, set);
@@ -102,6 +115,10 @@ export function runNodeTest(dir: string, tol: Tolerance = ONNX_BACKEND_TOL): Nod
       const outputs = pbs('output_', session.outputMetadata);
       if (inputs.length !== session.inputNames.length) {
         throw new RnnxError(`${set}: ${inputs.length} input files for ${session.inputNames.length} model inputs`);
+      }
+      // a test checks every output the model declares: nothing passes unchecked
+      if (outputs.length !== session.outputNames.length) {
+        return { name, status: 'failed', detail: `${set}: ${outputs.length} output files for ${session.outputNames.length} model outputs (${session.outputNames.join(', ')})` };
       }
       // The reference files store float16/bfloat16 inputs as their uint16 bits.
       const feeds = Object.fromEntries(session.inputNames.map((n, i) => {

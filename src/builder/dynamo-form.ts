@@ -1,0 +1,256 @@
+import type { Attribute, Dim, Model, Node, ValueInfo } from '../ir/graph.js';
+import { RnnxError } from '../ir/errors.js';
+import { Tensor } from '../ir/tensor.js';
+
+/**
+ * Writes a recurrent module the way `torch.onnx.export(dynamo=True)` does (PyTorch ≥ 2.9 with
+ * onnxscript's torch_lib and its default optimizer), for fixtures and benchmarks: PyTorch 2 is
+ * not available here, so rnnx imitates its output from the source that produces it.
+ *
+ * Followed: microsoft/onnxscript at ONNXSCRIPT_COMMIT, `onnxscript/function_libs/torch_lib/ops/core.py`
+ * (`aten_lstm`, `aten_gru`: one ONNX node per layer, the gate reorder as Slice/Concat/Unsqueeze
+ * over the PyTorch parameters, `hidden_size` from `Shape(initial_h, start=2, end=3)`, per-layer
+ * `Slice(initial_h, axes=[0])`, Y through `Transpose(0,2,1,3)` and a Reshape to [T, N, D·H],
+ * `Concat` of the final states, batch_first Transposes around the stack) and
+ * `onnxscript/optimizer` (constant folding skips nodes with an input over 8,192 elements
+ * (`DEFAULT_CONSTANT_FOLD_INPUT_SIZE_LIMIT`), folded outputs over 512·512 elements are not
+ * stored, Reshape shapes are materialised when at most one dim is symbolic (`-1`, allowzero=1),
+ * every remaining Constant is lifted to an initializer). Parameters keep their state_dict names;
+ * other values are `val_N`; nodes carry `pkg.torch.onnx.*` metadata (module path and class).
+ */
+export const ONNXSCRIPT_COMMIT = 'a39c0a5da67edeb03775f3655972f1c5d566e220';
+const FOLD_INPUT_LIMIT = 8192;
+const FOLD_OUTPUT_LIMIT = 512 * 512;
+
+export interface DynamoSpec {
+  readonly kind: 'LSTM' | 'GRU';
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers?: number;
+  readonly bias?: boolean;
+  readonly batchFirst?: boolean;
+  readonly bidirectional?: boolean;
+  /** Module path in the exported model ('' when the recurrent module is the model itself). */
+  readonly prefix: string;
+  /** The parameters under their state_dict names (`<prefix>.weight_ih_l0`, …). */
+  readonly params: ReadonlyMap<string, Tensor>;
+  /** h0 (and c0) are inputs of the model. */
+  readonly state?: boolean;
+  /** Which of batch and time are symbolic dims ('none': the exporter's default static shapes). */
+  readonly dynamic?: 'none' | 'batch' | 'both';
+  /** Static sizes (used for the dims that are not symbolic). */
+  readonly T: number;
+  readonly N: number;
+  readonly opset?: number;
+  /** Class of the root module for the metadata (default `__main__.Model`). */
+  readonly rootClass?: string;
+}
+
+type Input = string;
+
+/** Emits nodes and folds what onnxscript's optimizer folds. */
+class Emitter {
+  readonly nodes: Node[] = [];
+  readonly inits = new Map<string, Tensor>();
+  private n = 0;
+  private readonly ints = new Map<string, string>();
+  constructor(private readonly meta: ReadonlyMap<string, string>) {}
+  fresh(): string { return `val_${this.n++}`; }
+  const(t: Tensor, name = this.fresh()): string { this.inits.set(name, t); return name; }
+  /** An int64 constant, deduplicated as onnx_ir's DeduplicateInitializersPass does. */
+  i64(values: number[]): string {
+    const key = values.join(',');
+    let name = this.ints.get(key);
+    if (!name) { name = this.const(new Tensor('int64', values.map(BigInt), [values.length])); this.ints.set(key, name); }
+    return name;
+  }
+  value(v: Input): Tensor | undefined { return this.inits.get(v); }
+  op(opType: string, inputs: Input[], attrs: Record<string, Attribute> = {}, outputs = 1, names?: string[]): string[] {
+    const outs = names ?? Array.from({ length: outputs }, () => this.fresh());
+    const consts = inputs.map((i) => (i ? this.inits.get(i) : undefined));
+    if (inputs.length > 0 && consts.every((c, k) => c || !inputs[k]) && consts.every((c) => !c || c.size <= FOLD_INPUT_LIMIT)) {
+      const folded = fold(opType, consts as Tensor[], attrs);
+      if (folded && folded.size <= FOLD_OUTPUT_LIMIT) { this.inits.set(outs[0], folded); return outs; }
+    }
+    this.nodes.push({
+      name: `node_${opType}_${this.nodes.length}`, opType, domain: '', inputs, outputs: outs,
+      attributes: new Map(Object.entries(attrs)), metadata: this.meta,
+    });
+    return outs;
+  }
+}
+
+const rows = (t: Tensor) => (t.dims.length ? t.size / t.dims[0] : 1);
+
+/** The folds the exporter's optimizer applies to these graphs (numpy semantics of the ops used). */
+function fold(opType: string, xs: Tensor[], attrs: Record<string, Attribute>): Tensor | undefined {
+  const ints = (t: Tensor) => Array.from(t.data as ArrayLike<number | bigint>, Number);
+  switch (opType) {
+    case 'Slice': { // axis 0, one start/end
+      const [x, s, e, a] = xs;
+      if (a && ints(a)[0] !== 0) return undefined;
+      const n = x.dims[0];
+      const clamp = (v: number) => Math.max(0, Math.min(n, v < 0 ? v + n : v));
+      const start = clamp(ints(s)[0]), end = Math.max(start, clamp(ints(e)[0]));
+      const r = rows(x);
+      return new Tensor(x.type, (x.data as Float32Array).slice(start * r, end * r), [end - start, ...x.dims.slice(1)]);
+    }
+    case 'Concat': {
+      if ((attrs.axis?.value as number) !== 0) return undefined;
+      const total = xs.reduce((p, t) => p + t.size, 0);
+      const out = xs[0].type === 'int64' ? new BigInt64Array(total) : xs[0].type === 'float64' ? new Float64Array(total) : new Float32Array(total);
+      let o = 0;
+      for (const t of xs) { (out as Float32Array).set(t.data as Float32Array, o); o += t.size; }
+      return new Tensor(xs[0].type, out, [xs.reduce((p, t) => p + t.dims[0], 0), ...xs[0].dims.slice(1)]);
+    }
+    case 'Unsqueeze': // axes [0]
+      if (ints(xs[1]).join() !== '0') return undefined;
+      return new Tensor(xs[0].type, xs[0].data, [1, ...xs[0].dims]);
+    case 'Mul':
+      if (xs[0].type !== 'int64' || xs[0].size !== 1 || xs[1].size !== 1) return undefined;
+      return new Tensor('int64', [BigInt(ints(xs[0])[0] * ints(xs[1])[0])], [...xs[0].dims]);
+    case 'Expand': { // a scalar zero to a constant shape
+      const shape = ints(xs[1]);
+      const size = shape.reduce((p, q) => p * q, 1);
+      const v = Number((xs[0].data as ArrayLike<number>)[0]);
+      return new Tensor(xs[0].type, new Float32Array(size).fill(v), shape);
+    }
+    default:
+      return undefined;
+  }
+}
+
+const intsAttr = (v: number[]): Attribute => ({ type: 'ints', value: v });
+const intAttr = (v: number): Attribute => ({ type: 'int', value: v });
+const strAttr = (v: string): Attribute => ({ type: 'string', value: v });
+const join = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
+
+/** `pkg.torch.onnx.*` node metadata as torch.onnx.export(dynamo=True) writes it. */
+export function torchMetadata(prefix: string, moduleClass: string, rootClass: string, fxName: string, target: string): Map<string, string> {
+  const parts = prefix ? prefix.split('.') : [];
+  const scopes = [''], classes = [parts.length ? rootClass : moduleClass];
+  for (let i = 0; i < parts.length; i++) {
+    scopes.push(parts.slice(0, i + 1).join('.'));
+    classes.push(i === parts.length - 1 ? moduleClass : `__main__.Block${i}`);
+  }
+  scopes.push(fxName);
+  classes.push(target);
+  const repr = (xs: string[]) => `[${xs.map((s) => `'${s}'`).join(', ')}]`;
+  return new Map([
+    ['pkg.torch.onnx.name_scopes', repr(scopes)],
+    ['pkg.torch.onnx.class_hierarchy', repr(classes)],
+    ['namespace', scopes.map((s, i) => `${s}: ${classes[i]}`).join('/')],
+  ]);
+}
+
+/** The dynamo-form model of one nn.LSTM / nn.GRU (inputs x[, h0[, c0]], outputs y, hn[, cn]). */
+export function dynamoRecurrentModel(spec: DynamoSpec): Model {
+  const { kind, inputSize: I, hiddenSize: H, prefix } = spec;
+  const L = spec.numLayers ?? 1, D = spec.bidirectional ? 2 : 1, bias = spec.bias ?? true;
+  const bf = !!spec.batchFirst, dyn = spec.dynamic ?? 'none';
+  const lstm = kind === 'LSTM';
+  const moduleClass = `torch.nn.modules.rnn.${kind}`;
+  const e = new Emitter(torchMetadata(prefix, moduleClass, spec.rootClass ?? '__main__.Model', kind.toLowerCase(), `aten.${kind.toLowerCase()}.input`));
+  const batchDim: Dim = dyn === 'none' ? spec.N : 'batch';
+  const timeDim: Dim = dyn === 'both' ? 'time' : spec.T;
+  const xShape = bf ? [batchDim, timeDim, I] : [timeDim, batchDim, I];
+  const inputs: ValueInfo[] = [{ name: 'x', type: 'float32', shape: xShape }];
+  const param = (n: string) => {
+    const t = spec.params.get(join(prefix, n));
+    if (!t) throw new RnnxError(`dynamo form: parameter '${join(prefix, n)}' missing`);
+    e.inits.set(join(prefix, n), t);
+    return join(prefix, n);
+  };
+  // Initial states: inputs, or PyTorch's zeros [L·D, N, H] (aten.zeros -> Expand(0, size)).
+  let h0: string, c0: string;
+  if (spec.state) {
+    inputs.push({ name: 'h0', type: 'float32', shape: [L * D, batchDim, H] });
+    h0 = 'h0';
+    if (lstm) { inputs.push({ name: 'c0', type: 'float32', shape: [L * D, batchDim, H] }); c0 = 'c0'; }
+  } else {
+    const zero = e.const(new Tensor('float32', [0], []));
+    let size: string;
+    if (dyn === 'none') size = e.i64([L * D, spec.N, H]);
+    else {
+      const b = bf ? 0 : 1;
+      const [s] = e.op('Shape', ['x'], { start: intAttr(b), end: intAttr(b + 1) });
+      const [sq] = e.op('Squeeze', [s]);
+      const [r] = e.op('Reshape', [sq, e.i64([-1])]);
+      [size] = e.op('Concat', [e.i64([L * D]), r, e.i64([H])], { axis: intAttr(0) });
+    }
+    [h0] = e.op('Expand', [zero, size]);
+    c0 = h0;
+  }
+  let x = 'x';
+  if (bf) [x] = e.op('Transpose', [x], { perm: intsAttr([1, 0, 2]) });
+  // hidden_size = Shape(initial_h, start=2, end=3): static, so folded to a constant.
+  const hs = e.i64([H]);
+  const G = lstm ? 4 : 3;
+  const bounds = [e.i64([0]), hs];
+  for (let g = 2; g <= G; g++) bounds.push(e.op('Mul', [hs, e.i64([g])])[0]);
+  const zeroAxis = e.i64([0]);
+  // PyTorch [i,f,g,o] -> ONNX [i,o,f,g]; [r,z,n] -> [z,r,n]
+  const order = lstm ? [0, 3, 1, 2] : [1, 0, 2];
+  const reorder = (w: string) => {
+    const parts = Array.from({ length: G }, (_, g) => e.op('Slice', [w, bounds[g], bounds[g + 1], zeroAxis])[0]);
+    return e.op('Concat', order.map((g) => parts[g]), { axis: intAttr(0) })[0];
+  };
+  const hList: string[] = [], cList: string[] = [];
+  for (let k = 0; k < L; k++) {
+    const lh = e.op('Slice', [h0, e.i64([k * D]), e.i64([(k + 1) * D]), zeroAxis])[0];
+    const lc = lstm ? e.op('Slice', [c0!, e.i64([k * D]), e.i64([(k + 1) * D]), zeroAxis])[0] : '';
+    const Ws: string[] = [], Rs: string[] = [], Bs: string[] = [];
+    for (let d = 0; d < D; d++) {
+      const sfx = `_l${k}${d ? '_reverse' : ''}`;
+      Ws.push(e.op('Unsqueeze', [reorder(param(`weight_ih${sfx}`)), zeroAxis])[0]);
+      Rs.push(e.op('Unsqueeze', [reorder(param(`weight_hh${sfx}`)), zeroAxis])[0]);
+      if (bias) {
+        const bi = reorder(param(`bias_ih${sfx}`)), bh = reorder(param(`bias_hh${sfx}`));
+        const [cat] = e.op('Concat', [bi, bh], { axis: intAttr(0) });
+        Bs.push(e.op('Unsqueeze', [cat, zeroAxis])[0]);
+      }
+    }
+    const cat = (xs: string[]) => (xs.length > 1 ? e.op('Concat', xs, { axis: intAttr(0) })[0] : xs[0]);
+    const attrs: Record<string, Attribute> = { direction: strAttr(D === 2 ? 'bidirectional' : 'forward'), hidden_size: intAttr(H) };
+    if (!lstm) attrs.linear_before_reset = intAttr(1);
+    const recIn = [x, cat(Ws), cat(Rs), bias ? cat(Bs) : '', '', lh];
+    if (lstm) recIn.push(lc);
+    const [Y, Yh, Yc] = e.op(kind, recIn, attrs, lstm ? 3 : 2);
+    const [Yt] = e.op('Transpose', [Y], { perm: intsAttr([0, 2, 1, 3]) });
+    // Reshape to [T, N, D·H]: a constant when static, `-1` for one symbolic dim, else the chain.
+    let shape: string;
+    const rattrs: Record<string, Attribute> = {};
+    if (dyn === 'none') shape = e.i64([spec.T, spec.N, D * H]);
+    else if (dyn === 'batch') { shape = e.i64([spec.T, -1, D * H]); rattrs.allowzero = intAttr(1); }
+    else {
+      const [ys] = e.op('Shape', [Yt]);
+      const sl = (a: number) => e.op('Slice', [ys, e.i64([a]), e.i64([a + 1])])[0];
+      const [t, n, dd, hh] = [sl(0), sl(1), sl(2), sl(3)];
+      const [m] = e.op('Mul', [dd, hh]);
+      const [r] = e.op('Reshape', [m, e.i64([-1])]);
+      [shape] = e.op('Concat', [t, n, r], { axis: intAttr(0) });
+    }
+    [x] = e.op('Reshape', [Yt, shape], rattrs);
+    hList.push(Yh);
+    if (lstm) cList.push(Yc);
+  }
+  const outNames = lstm ? ['y', 'hn', 'cn'] : ['y', 'hn'];
+  const finals = [bf ? e.op('Transpose', [x], { perm: intsAttr([1, 0, 2]) })[0] : x,
+    L > 1 ? e.op('Concat', hList, { axis: intAttr(0) })[0] : hList[0]];
+  if (lstm) finals.push(L > 1 ? e.op('Concat', cList, { axis: intAttr(0) })[0] : cList[0]);
+  // Graph outputs carry the user's output names (the exporter renames the producing values).
+  const rename = new Map(finals.map((v, i) => [v, outNames[i]]));
+  const nodes = e.nodes.map((nd) => ({ ...nd, outputs: nd.outputs.map((o) => rename.get(o) ?? o) }));
+  // RemoveUnusedNodesPass: initializers nothing reads (parameters consumed by folds) are dropped.
+  const read = new Set(nodes.flatMap((nd) => nd.inputs));
+  for (const k of [...e.inits.keys()]) if (!read.has(k)) e.inits.delete(k);
+  const outShape = (i: number): Dim[] => (i === 0 ? (bf ? [batchDim, timeDim, D * H] : [timeDim, batchDim, D * H]) : [L * D, batchDim, H]);
+  return {
+    irVersion: 10, producerName: 'pytorch', producerVersion: '2.9.0', opsets: new Map([['', spec.opset ?? 18]]),
+    graph: {
+      name: 'main_graph', nodes, inputs,
+      outputs: outNames.map((name, i) => ({ name, type: 'float32', shape: outShape(i) })),
+      initializers: e.inits, valueInfo: new Map(),
+    },
+  };
+}

@@ -1,0 +1,94 @@
+// Conv, ConvTranspose and Einsum on the SIMD GEMM path against onnxruntime-node over a grid of
+// shapes and attributes, with weights as initializers (packed once) and fed at run time (packed
+// per call); and the SIMD kernels directly against the plain TypeScript reference.
+import { describe, expect, it } from 'vitest';
+import type { SingleNodeSpec } from '../src/export/onnx.js';
+import { Tensor } from '../src/ir/tensor.js';
+import { convReference } from '../src/ops/conv.js';
+import { compareTensors, type Tolerance } from '../src/runtime/compare.js';
+import { ConvKernel, type ConvGeom } from '../src/wasm/conv.js';
+import { wasmModule } from '../src/wasm/runtime.js';
+import { crossCheck, randTensor, rng } from './helpers.js';
+
+/** float32 sums in a different order from onnxruntime's: |a − b| ≤ 1e-5 + 1e-4·|b|. */
+const SIMD_TOL: Tolerance = { rtol: 1e-4, atol: 1e-5 };
+
+const r = rng(777);
+const f = (dims: number[]) => randTensor(r, dims, 'float32', -1, 1);
+type Attrs = Record<string, number[] | number | string>;
+
+// [name, X dims, W dims, attrs]
+const convs: [string, number[], number[], Attrs][] = [
+  ['1-D k3 pads', [1, 16, 12], [24, 16, 3], { pads: [1, 1] }],
+  ['1-D k3 stride 2 pads', [1, 129, 3], [128, 129, 3], { pads: [1, 1], strides: [2] }],
+  ['1-D encoder P=1', [1, 64, 1], [128, 64, 3], { pads: [1, 1] }],
+  ['1-D STFT-like k64 s32', [1, 1, 160], [66, 1, 64], { strides: [32] }],
+  ['1-D asymmetric pads', [2, 3, 17], [5, 3, 4], { pads: [2, 0] }],
+  ['1-D dilation 3', [1, 4, 30], [7, 4, 3], { dilations: [3], pads: [3, 3] }],
+  ['1-D groups 2', [1, 6, 20], [8, 3, 3], { group: 2, pads: [1, 1] }],
+  ['1-D depthwise', [1, 12, 25], [12, 1, 5], { group: 12, pads: [2, 2] }],
+  ['1-D depthwise multiplier 2', [1, 4, 9], [8, 1, 3], { group: 4 }],
+  ['1-D SAME_UPPER stride 2', [1, 5, 13], [6, 5, 4], { auto_pad: 'SAME_UPPER', strides: [2] }],
+  ['1-D SAME_LOWER', [1, 5, 10], [6, 5, 4], { auto_pad: 'SAME_LOWER' }],
+  ['1-D VALID', [3, 2, 9], [4, 2, 3], { auto_pad: 'VALID' }],
+  ['1-D pointwise', [1, 33, 19], [17, 33, 1], {}],
+  ['2-D 1x3 stride (1,2)', [1, 16, 4, 33], [16, 16, 1, 3], { strides: [1, 2], pads: [0, 1, 0, 1] }],
+  ['2-D 2x3 causal pad', [1, 8, 5, 20], [12, 8, 2, 3], { pads: [1, 1, 0, 1] }],
+  ['2-D 2x3 T=1 (tiny P)', [1, 16, 2, 6], [16, 16, 2, 3], { strides: [1, 2], pads: [0, 1, 0, 1] }],
+  ['2-D depthwise 3x3', [1, 16, 7, 9], [16, 1, 3, 3], { group: 16, pads: [1, 1, 1, 1] }],
+  ['2-D depthwise 2x3 stride (1,2)', [1, 8, 3, 16], [8, 1, 2, 3], { group: 8, strides: [1, 2], pads: [1, 1, 0, 1] }],
+  ['2-D groups 4', [2, 8, 6, 6], [12, 2, 3, 3], { group: 4, pads: [1, 0, 1, 2] }],
+  ['2-D dilations strides', [1, 3, 11, 10], [5, 3, 3, 2], { dilations: [2, 3], strides: [2, 1], pads: [2, 1, 0, 2] }],
+  ['2-D SAME_UPPER stride 2', [1, 3, 9, 8], [4, 3, 3, 3], { auto_pad: 'SAME_UPPER', strides: [2, 2] }],
+  ['2-D SAME_LOWER', [1, 3, 6, 7], [4, 3, 2, 4], { auto_pad: 'SAME_LOWER' }],
+  ['2-D VALID', [1, 3, 6, 7], [4, 3, 2, 4], { auto_pad: 'VALID' }],
+  ['2-D 1x1', [2, 20, 3, 5], [9, 20, 1, 1], {}],
+];
+
+const cases: [string, SingleNodeSpec][] = [];
+for (const [name, xd, wd, attrs] of convs) {
+  for (const bias of [true, false]) {
+    for (const fed of [false, true]) {
+      const w = { name: 'w', tensor: f(wd), constant: !fed };
+      const inputs = [{ name: 'x', tensor: f(xd) }, w, ...(bias ? [{ name: 'b', tensor: f([wd[0]]), constant: !fed }] : [])];
+      cases.push([`Conv ${name}${bias ? '' : ' no bias'}${fed ? ' weights fed' : ''}`, { opType: 'Conv', inputs, outputs: ['y'], attrs }]);
+    }
+  }
+}
+
+describe('SIMD convolutions against onnxruntime-node', () => {
+  it.each(cases)('%s', async (_name, spec) => {
+    const res = await crossCheck(spec, SIMD_TOL);
+    expect(res.messages).toEqual([]);
+  });
+});
+
+describe.skipIf(!wasmModule())('SIMD Conv kernel against the TypeScript reference', () => {
+  const geoms: ConvGeom[] = [];
+  for (let i = 0; i < 40; i++) {
+    const G = [1, 1, 2, 3][i % 4];
+    const sp2 = i % 2 === 0;
+    const KH = sp2 ? 1 + Math.floor(r() * 3) : 1, KW = 1 + Math.floor(r() * 4);
+    const dH = sp2 ? 1 + Math.floor(r() * 2) : 1, dW = 1 + Math.floor(r() * 2);
+    const H = sp2 ? KH * dH + Math.floor(r() * 5) : 1, W = KW * dW + Math.floor(r() * 20);
+    const sH = 1 + Math.floor(r() * 2), sW = 1 + Math.floor(r() * 3);
+    const pT = sp2 ? Math.floor(r() * KH) : 0, pL = Math.floor(r() * KW);
+    const OH = Math.floor((H + pT - dH * (KH - 1) - 1) / sH) + 1, OW = Math.floor((W + pL - dW * (KW - 1) - 1) / sW) + 1;
+    geoms.push({ N: 1 + (i % 3 === 0 ? 1 : 0), C: G * (1 + Math.floor(r() * 9)), H, W, M: G * (1 + Math.floor(r() * 20)), G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL });
+  }
+  it.each(geoms.map((g) => [JSON.stringify(g), g] as const))('%s', (_n, g) => {
+    const X = f([g.N * g.C * g.H * g.W]).data as Float32Array;
+    const W = f([g.M * (g.C / g.G) * g.KH * g.KW]).data as Float32Array;
+    const B = f([g.M]).data as Float32Array;
+    const want = new Float32Array(g.N * g.M * g.OH * g.OW);
+    convReference(X, W, B, g, want);
+    for (const k of [ConvKernel.forConstant(W, g.M, W.length / g.M), ConvKernel.perCall()]) {
+      const got = new Float32Array(want.length);
+      k!.run(X, W, B, g, got);
+      got.fill(0);
+      k!.run(X, W, B, g, got); // second run: weights already packed
+      const c = compareTensors(new Tensor('float32', got, [got.length]), new Tensor('float32', want, [want.length]), SIMD_TOL);
+      expect(c.message ?? '').toBe('');
+    }
+  });
+});

@@ -1,0 +1,159 @@
+// What torch.onnx.export(dynamo=True) writes for nn.LSTM / nn.GRU (test/fixtures/dyn_*, written by
+// src/builder/dynamo-form.ts from onnxscript's torch_lib; PyTorch's outputs beside them) is
+// recovered as one PyTorch module each, named as PyTorch names it, and stays exact when the
+// pattern is only partly there. (pytorch-fixtures.test.ts checks them against PyTorch and
+// onnxruntime; fusion.test.ts checks fused = unfused and the weights.)
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { summarize } from '../src/cli/inspect.js';
+import type { Graph, Model, Node } from '../src/ir/graph.js';
+import { Tensor } from '../src/ir/tensor.js';
+import { FUSED_FROM, MODULE_PATH, NOT_FUSED, fuseRecurrent } from '../src/import/fuse.js';
+import { loadModel } from '../src/import/model.js';
+import { readNpy, readNpz } from '../src/io/npy.js';
+import { compareTensors } from '../src/runtime/compare.js';
+import { InferenceSession } from '../src/runtime/session.js';
+import { rng } from './helpers.js';
+
+const root = path.join(import.meta.dirname, 'fixtures');
+const dyn = fs.readdirSync(root).filter((d) => d.startsWith('dyn_') && fs.existsSync(path.join(root, d, 'model.onnx'))).sort();
+const SAME = { rtol: 1e-6, atol: 1e-7 };
+const TORCH = { rtol: 1e-4, atol: 1e-5 };
+interface Meta { inputs: string[]; outputs: string[]; module: { class: string; prefix: string; kwargs: Record<string, number | boolean> } }
+const metaOf = (name: string) => JSON.parse(fs.readFileSync(path.join(root, name, 'meta.json'), 'utf8')) as Meta;
+const feedsOf = (name: string) => Object.fromEntries(metaOf(name).inputs.map((n) => [n, readNpy(fs.readFileSync(path.join(root, name, `in_${n}.npy`)))]));
+const file = (name: string) => path.join(root, name, 'model.onnx');
+const stacks = (g: Graph) => g.nodes.filter((n) => n.domain === 'ai.rnnx');
+
+describe('dynamo-form exports', () => {
+  it('covers the forms: folded and unfolded reorder chains, static and symbolic dims, state or zeros', () => {
+    expect(dyn.length).toBeGreaterThanOrEqual(19);
+    const raw = (name: string) => loadModel(file(name), { fuse: false }).graph;
+    // real-sized weights keep their Slice/Concat/Unsqueeze chains; small ones are folded
+    expect(raw('dyn_lstm_l2_big').nodes.filter((n) => n.opType === 'Slice').length).toBeGreaterThan(8);
+    expect(raw('dyn_lstm_l1').nodes.filter((n) => n.opType === 'Slice').length).toBe(0);
+    // both symbolic: the Reshape target is computed from Shape of the transposed Y
+    expect(raw('dyn_lstm_l3_bi_dyn').nodes.some((n) => n.opType === 'Shape')).toBe(true);
+    expect(raw('dyn_gru_l2_bi_bf').nodes.find((n) => n.opType === 'GRU')!.metadata?.get('pkg.torch.onnx.name_scopes')).toBe("['', 'encoder', 'encoder.rnn', 'gru']");
+  });
+
+  it.each(dyn)('%s is one stack with PyTorch hyperparameters and state_dict names', (name) => {
+    const meta = metaOf(name);
+    const g = loadModel(file(name)).graph;
+    expect(g.nodes.length).toBe(1);
+    const s = stacks(g)[0];
+    expect(s.opType).toBe(meta.module.class);
+    const kw = meta.module.kwargs;
+    const attr = (k: string) => s.attributes.get(k)?.value;
+    expect(attr('input_size')).toBe(kw.input_size);
+    expect(attr('hidden_size')).toBe(kw.hidden_size);
+    expect(attr('num_layers')).toBe(kw.num_layers ?? 1);
+    expect(attr('bidirectional')).toBe(kw.bidirectional ? 1 : 0);
+    expect(attr('batch_first')).toBe(kw.batch_first ? 1 : 0);
+    expect(attr('bias')).toBe(kw.bias === false ? 0 : 1);
+    const state = readNpz(fs.readFileSync(path.join(root, name, 'state_dict.npz')));
+    expect(s.inputs.slice(3).sort()).toEqual([...state.keys()].sort());
+    for (const k of s.inputs.slice(3)) expect(Array.from(g.initializers.get(k)!.data as Float32Array)).toEqual(Array.from(state.get(k)!.data as Float32Array));
+    expect(s.metadata?.get(MODULE_PATH)).toBe(meta.module.prefix);
+    expect(s.metadata?.get(FUSED_FROM)?.split(', ').length).toBe(kw.num_layers ?? 1);
+  });
+
+  it('without node metadata, folded parameters are named after the node; unfolded ones keep their initializer names', () => {
+    const strip = (m: Model): Model => ({ ...m, graph: { ...m.graph, nodes: m.graph.nodes.map(({ metadata: _, ...n }) => n) } });
+    const small = stacks(fuseRecurrent(strip(loadModel(file('dyn_lstm_l1'), { fuse: false }))).graph)[0];
+    expect(small.inputs[3]).toMatch(/\.weight_ih_l0$/);
+    const big = stacks(fuseRecurrent(strip(loadModel(file('dyn_lstm_l2_big'), { fuse: false }))).graph)[0];
+    expect(big.inputs[3]).toBe('rnn.weight_ih_l0');
+  });
+
+  it('tapping any intermediate value never changes a number, and what stays unfused says why (property test)', () => {
+    const r = rng(13);
+    let checked = 0, unfused = 0;
+    for (const name of dyn) {
+      const base = loadModel(file(name), { fuse: false });
+      const produced = base.graph.nodes.flatMap((n) => n.outputs.filter((o) => o && !base.graph.outputs.some((g) => g.name === o)));
+      const feeds = feedsOf(name);
+      for (let k = 0; k < 4; k++) {
+        const tap = produced[Math.floor(r() * produced.length)];
+        const tapped: Model = { ...base, graph: { ...base.graph, outputs: [...base.graph.outputs, { name: tap }] } };
+        const want = InferenceSession.createSync(tapped).runSync(feeds);
+        const fused = fuseRecurrent(tapped);
+        const got = InferenceSession.createSync(fused).runSync(feeds);
+        for (const o of Object.keys(want)) expect(compareTensors(got[o], want[o], SAME).message ?? '', `${name} tap ${tap}: ${o}`).toBe('');
+        for (const n of fused.graph.nodes.filter((q) => !q.domain && (q.opType === 'LSTM' || q.opType === 'GRU'))) {
+          expect(n.metadata?.get(NOT_FUSED), `${name} tap ${tap}: ${n.name}`).toBeTruthy();
+          unfused++;
+        }
+        checked++;
+      }
+    }
+    expect(checked).toBe(dyn.length * 4);
+    expect(unfused).toBeGreaterThan(0);
+  });
+
+  it('a gate reorder that is not the PyTorch permutation still computes right, and is not named after the parameters', () => {
+    // Swap two blocks of one weight's Concat: a different (valid) ONNX weight, not PyTorch's.
+    const base = loadModel(file('dyn_lstm_l2_big'), { fuse: false });
+    const producer = new Map(base.graph.nodes.flatMap((n) => n.outputs.map((o) => [o, n] as const)));
+    const lstm = base.graph.nodes.find((n) => n.opType === 'LSTM')!;
+    const cat = producer.get(producer.get(lstm.inputs[2])!.inputs[0])!; // R = Unsqueeze(Concat(slices))
+    expect(cat.opType).toBe('Concat');
+    const swapped: Node = { ...cat, inputs: [cat.inputs[1], cat.inputs[0], ...cat.inputs.slice(2)] };
+    const m: Model = { ...base, graph: { ...base.graph, nodes: base.graph.nodes.map((n) => (n === cat ? swapped : n)) } };
+    const fused = fuseRecurrent(m);
+    const s = stacks(fused.graph)[0];
+    expect(s).toBeDefined();
+    // names from the module path metadata, values recovered from the graph (not the initializer)
+    expect(s.metadata?.get('rnnx.names_from')).toMatch(/metadata/);
+    const feeds = feedsOf('dyn_lstm_l2_big');
+    const want = InferenceSession.createSync(m).runSync(feeds);
+    const got = InferenceSession.createSync(fused).runSync(feeds);
+    for (const o of Object.keys(want)) expect(compareTensors(got[o], want[o], SAME).message ?? '', o).toBe('');
+    const torchY = readNpy(fs.readFileSync(path.join(root, 'dyn_lstm_l2_big', 'out_y.npy')));
+    expect(compareTensors(got.y, torchY, TORCH).ok).toBe(false); // it really is a different model
+  });
+
+  // Issue 10: the executor does not yet bind initializers stored inside a subgraph (the lead is
+  // changing that); the numeric half of the next test runs as soon as it does.
+  const bindsBodyInitializers = (() => {
+    const branch = (v: number): Graph => ({ name: 'b', nodes: [], inputs: [], outputs: [{ name: 'c', type: 'float32' }], initializers: new Map([['c', new Tensor('float32', [v], [])]]), valueInfo: new Map() });
+    const m: Model = { irVersion: 8, producerName: '', producerVersion: '', opsets: new Map([['', 18]]), graph: {
+      name: 'g', inputs: [{ name: 'cond', type: 'bool', shape: [] }], outputs: [{ name: 'o', type: 'float32' }], initializers: new Map(), valueInfo: new Map(),
+      nodes: [{ name: 'If_0', opType: 'If', domain: '', inputs: ['cond'], outputs: ['o'], attributes: new Map([['then_branch', { type: 'graph', value: branch(1) }], ['else_branch', { type: 'graph', value: branch(2) }]]) }] } };
+    try { return InferenceSession.createSync(m).runSync({ cond: new Tensor('bool', [1], []) }).o.data[0] === 1; } catch { return false; }
+  })();
+
+  it('a recurrent module inside an If branch is recovered there and runs the same', () => {
+    for (const [name, where] of [['dyn_lstm_l2_bi_bf_state', 'outer'], ['dyn_gru_l2_big_nobias', 'inner']] as const) {
+      const inner = loadModel(file(name), { fuse: false });
+      const meta = metaOf(name);
+      const branch: Graph = { ...inner.graph, name: 'then', inputs: [], initializers: where === 'inner' ? inner.graph.initializers : new Map() };
+      const outs = meta.outputs.map((o) => `${o}_out`);
+      const ifNode: Node = {
+        name: 'If_0', opType: 'If', domain: '', inputs: ['cond'], outputs: outs,
+        attributes: new Map([['then_branch', { type: 'graph', value: branch }], ['else_branch', { type: 'graph', value: { ...branch, name: 'else' } }]]),
+      };
+      const m: Model = {
+        ...inner,
+        graph: {
+          name: 'main', nodes: [ifNode], inputs: [...inner.graph.inputs, { name: 'cond', type: 'bool', shape: [] }],
+          outputs: outs.map((o) => ({ name: o, type: 'float32' })),
+          initializers: where === 'outer' ? inner.graph.initializers : new Map(), valueInfo: new Map(),
+        },
+      };
+      const fused = fuseRecurrent(m);
+      const sub = fused.graph.nodes[0].attributes.get('then_branch')!.value as Graph;
+      expect(stacks(sub).length, name).toBe(1);
+      expect(sub.nodes.length, name).toBe(1);
+      expect(summarize(fused).recurrent.join('\n'), name).toMatch(/If_0\/then_branch: rnn: (LSTM|GRU)\(/);
+      if (!bindsBodyInitializers) continue;
+      const feeds = { ...feedsOf(name), cond: new Tensor('bool', [1], []) };
+      const got = InferenceSession.createSync(fused).runSync(feeds);
+      for (const o of meta.outputs) {
+        const want = readNpy(fs.readFileSync(path.join(root, name, `out_${o}.npy`)));
+        expect(compareTensors(got[`${o}_out`], want, TORCH).message ?? '', `${name} ${o}`).toBe('');
+      }
+    }
+  });
+});
