@@ -101,12 +101,35 @@ export function validateGraph(graph: Graph, outer: ReadonlySet<string> = new Set
   return topoSort(graph, producer);
 }
 
+/** A node's inputs plus the names its subgraphs read from enclosing scopes. */
+function readsOf(n: Node): readonly string[] {
+  const subs: Graph[] = [];
+  for (const a of n.attributes.values()) {
+    if (a.type === 'graph') subs.push(a.value);
+    else if (a.type === 'graphs') subs.push(...a.value);
+  }
+  if (subs.length === 0) return n.inputs;
+  const out = [...n.inputs];
+  const free = (g: Graph): string[] => {
+    const defined = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
+    for (const m of g.nodes) for (const o of m.outputs) if (o) defined.add(o);
+    const r: string[] = [];
+    for (const m of g.nodes) for (const i of readsOf(m)) if (i && !defined.has(i)) r.push(i);
+    for (const o of g.outputs) if (!defined.has(o.name)) r.push(o.name);
+    return r;
+  };
+  for (const g of subs) out.push(...free(g));
+  return out;
+}
+
 function topoSort(graph: Graph, producer: Map<string, Node | 'input' | 'initializer'>): Node[] {
   // Exporters write nodes in order; check that first (linear), else sort.
   const seen = new Set<Node>();
   let sorted = true;
+  // A node also depends on what its subgraphs read from this graph (If/Loop bodies' outer values).
+  const reads = new Map<Node, readonly string[]>(graph.nodes.map((n) => [n, readsOf(n)]));
   for (const node of graph.nodes) {
-    for (const inp of node.inputs) {
+    for (const inp of reads.get(node)!) {
       const p = producer.get(inp);
       if (p && typeof p !== 'string' && !seen.has(p)) sorted = false;
     }
@@ -120,7 +143,7 @@ function topoSort(graph: Graph, producer: Map<string, Node | 'input' | 'initiali
   const consumers = new Map<Node, Node[]>();
   for (const node of graph.nodes) {
     const deps = new Set<Node>();
-    for (const inp of node.inputs) {
+    for (const inp of reads.get(node)!) {
       const p = producer.get(inp);
       if (p && typeof p !== 'string') deps.add(p);
     }
