@@ -6,5 +6,7 @@ export default defineConfig({
     testTimeout: 60_000,
     pool: 'forks',
     globalSetup: ['test/global-setup.ts'],
+    // The executor checks every op's outputs against the memory contract (no views into inputs).
+    env: { RNNX_CHECK_ALIASING: '1' },
   },
 });

@@ -157,3 +157,34 @@ describe('dynamo-form exports', () => {
     }
   });
 });
+
+describe('recurrent layers inside If branches (Silero VAD, @ricky0123/vad-web)', () => {
+  const dist = path.join(import.meta.dirname, '..', 'node_modules', '@ricky0123', 'vad-web', 'dist');
+  it.each([['silero_vad_legacy', 2], ['silero_vad_v5', 1], ['silero_vad_v6', 1]] as const)('%s: listed, recovered in every branch, same numbers', (name, layers) => {
+    const file = path.join(dist, `${name}.onnx`);
+    const lines = summarize(loadModel(file)).recurrent;
+    // four branches, each holding one recovered stack, shown with the branch path
+    const stackLines = lines.filter((l) => l.includes(': LSTM('));
+    expect(stackLines.length, lines.join('\n')).toBe(4);
+    for (const l of stackLines) {
+      expect(l).toMatch(/^If_\d+\/(then|else)_branch: .*If_\d+\/(then|else)_branch: /);
+      expect(l).toContain(`num_layers=${layers}`);
+      expect(l).toContain('recovered from node');
+    }
+    expect(lines.some((l) => l.includes('not fused'))).toBe(false);
+    const unfused = summarize(loadModel(file, { fuse: false })).recurrent;
+    expect(unfused.length).toBe(4 * layers);
+    const r = rng(5);
+    const m = loadModel(file, { fuse: false });
+    const feeds: Record<string, Tensor> = {};
+    for (const i of m.graph.inputs) {
+      if (i.type === 'int64') { feeds[i.name] = new Tensor('int64', [16000n], []); continue; }
+      let sym = 0;
+      const dims = i.shape!.map((d) => (typeof d === 'number' ? d : sym++ === 0 ? 1 : 512));
+      feeds[i.name] = new Tensor('float32', Float32Array.from({ length: dims.reduce((p, q) => p * q, 1) }, () => r() * 0.5), dims);
+    }
+    const a = InferenceSession.createSync(file).runSync(feeds);
+    const b = InferenceSession.createSync(file, { fuse: false }).runSync(feeds);
+    for (const k of Object.keys(b)) expect(compareTensors(a[k], b[k], SAME).message ?? '', k).toBe('');
+  });
+});

@@ -1,5 +1,6 @@
+import { dynamoBenchModel } from '../builder/dynamo-form.js';
 import { GraphBuilder } from '../builder/graph-builder.js';
-import { exportOnnx } from '../export/onnx.js';
+import { encodeModel, exportOnnx } from '../export/onnx.js';
 import { Tensor } from '../ir/tensor.js';
 import { Embedding, GRU, LSTM, Linear } from '../nn/modules.js';
 
@@ -9,6 +10,8 @@ export interface Workload {
   /** ONNX bytes as PyTorch would export the module (per-layer LSTM/GRU nodes, PyTorch's layout around them). */
   readonly onnx: Uint8Array;
   readonly feeds: Record<string, Tensor>;
+  /** For another export form of a workload: the TorchScript-form bytes of the same module, timed beside it. */
+  readonly baseline?: Uint8Array;
 }
 
 function rand(dims: number[], seed: number): Tensor {
@@ -45,6 +48,19 @@ export function workloads(): Workload[] {
     const ids = new BigInt64Array(8 * 35).map((_, i) => BigInt((i * 7919) % 10000));
     return { name: 'w6_lm_b8', shape: 'Embedding 10000x256 -> LSTM 2x512 -> Linear 512->10000 -> LogSoftmax, N=8, T=35', onnx: exportOnnx(b.build()), feeds: { tokens: new Tensor('int64', ids, [8, 35]) } };
   })();
+  // The same modules as torch.onnx.export(dynamo=True) writes them (src/builder/dynamo-form.ts):
+  // the gate reorder as Slice/Concat chains, Transpose+Reshape after each layer, zeros by Expand.
+  const w2 = new LSTM({ inputSize: 256, hiddenSize: 512, numLayers: 2 });
+  const w2dyn: Workload = {
+    name: 'w2d_dynamo_form', shape: 'w2 as the dynamo exporter writes it', baseline: recurrent('', '', w2, 200, 1, 256).onnx,
+    onnx: encodeModel(dynamoBenchModel('LSTM', { inputSize: 256, hiddenSize: 512, numLayers: 2 }, w2.stateDict())), feeds: { x: rand([200, 1, 256], 1) },
+  };
+  const w6dyn: Workload = {
+    name: 'w6d_dynamo_form', shape: 'w6 as the dynamo exporter writes it', baseline: lm.onnx, feeds: lm.feeds,
+    onnx: encodeModel(dynamoBenchModel('LSTM', { inputSize: 256, hiddenSize: 512, numLayers: 2, batchFirst: true },
+      new LSTM({ inputSize: 256, hiddenSize: 512, numLayers: 2, batchFirst: true }).stateDict(),
+      { vocab: 10000, embed: new Embedding(10000, 256).stateDict(), linear: new Linear(512, 10000).stateDict() })),
+  };
   return [
     recurrent('w1_lstm_b1_h128', 'LSTM I=64 H=128, N=1, T=100', new LSTM({ inputSize: 64, hiddenSize: 128 }), 100, 1, 64),
     recurrent('w2_lstm_b1_h512_l2', 'LSTM I=256 H=512, 2 layers, N=1, T=200', new LSTM({ inputSize: 256, hiddenSize: 512, numLayers: 2 }), 200, 1, 256),
@@ -52,5 +68,7 @@ export function workloads(): Workload[] {
     recurrent('w4_lstm_step_h512', 'LSTM I=256 H=512, N=1, T=1 (one streaming step per call)', new LSTM({ inputSize: 256, hiddenSize: 512 }), 1, 1, 256),
     recurrent('w5_gru_b16_h256', 'GRU I=128 H=256, N=16, T=100', new GRU({ inputSize: 128, hiddenSize: 256 }), 100, 16, 128),
     lm,
+    w2dyn,
+    w6dyn,
   ];
 }

@@ -54,7 +54,8 @@ class Emitter {
   readonly inits = new Map<string, Tensor>();
   private n = 0;
   private readonly ints = new Map<string, string>();
-  constructor(private readonly meta: ReadonlyMap<string, string>) {}
+  /** The node metadata of the module being emitted. */
+  meta: ReadonlyMap<string, string> = new Map();
   fresh(): string { return `val_${this.n++}`; }
   const(t: Tensor, name = this.fresh()): string { this.inits.set(name, t); return name; }
   /** An int64 constant, deduplicated as onnx_ir's DeduplicateInitializersPass does. */
@@ -68,9 +69,11 @@ class Emitter {
   op(opType: string, inputs: Input[], attrs: Record<string, Attribute> = {}, outputs = 1, names?: string[]): string[] {
     const outs = names ?? Array.from({ length: outputs }, () => this.fresh());
     const consts = inputs.map((i) => (i ? this.inits.get(i) : undefined));
-    if (inputs.length > 0 && consts.every((c, k) => c || !inputs[k]) && consts.every((c) => !c || c.size <= FOLD_INPUT_LIMIT)) {
+    // _DEFAULT_ALWAYS_FOLD_OPS: a Transpose of a constant it alone reads folds whatever its size.
+    const always = opType === 'Transpose';
+    if (inputs.length > 0 && consts.every((c, k) => c || !inputs[k]) && (always || consts.every((c) => !c || c.size <= FOLD_INPUT_LIMIT))) {
       const folded = fold(opType, consts as Tensor[], attrs);
-      if (folded && folded.size <= FOLD_OUTPUT_LIMIT) { this.inits.set(outs[0], folded); return outs; }
+      if (folded && (always || folded.size <= FOLD_OUTPUT_LIMIT)) { this.inits.set(outs[0], folded); return outs; }
     }
     this.nodes.push({
       name: `node_${opType}_${this.nodes.length}`, opType, domain: '', inputs, outputs: outs,
@@ -115,6 +118,13 @@ function fold(opType: string, xs: Tensor[], attrs: Record<string, Attribute>): T
       const v = Number((xs[0].data as ArrayLike<number>)[0]);
       return new Tensor(xs[0].type, new Float32Array(size).fill(v), shape);
     }
+    case 'Transpose': { // 2-D [1, 0]
+      const x = xs[0];
+      if (x.dims.length !== 2) return undefined;
+      const [r, c] = x.dims, src = x.data as Float32Array, out = new Float32Array(r * c);
+      for (let i = 0; i < r; i++) for (let j = 0; j < c; j++) out[j * r + i] = src[i * c + j];
+      return new Tensor(x.type, out, [c, r]);
+    }
     default:
       return undefined;
   }
@@ -143,37 +153,46 @@ export function torchMetadata(prefix: string, moduleClass: string, rootClass: st
   ]);
 }
 
-/** The dynamo-form model of one nn.LSTM / nn.GRU (inputs x[, h0[, c0]], outputs y, hn[, cn]). */
-export function dynamoRecurrentModel(spec: DynamoSpec): Model {
-  const { kind, inputSize: I, hiddenSize: H, prefix } = spec;
+export interface RecurrentSpec {
+  readonly kind: 'LSTM' | 'GRU';
+  readonly inputSize: number;
+  readonly hiddenSize: number;
+  readonly numLayers?: number;
+  readonly bias?: boolean;
+  readonly batchFirst?: boolean;
+  readonly bidirectional?: boolean;
+  readonly prefix: string;
+  readonly params: ReadonlyMap<string, Tensor>;
+}
+
+/**
+ * aten_lstm / aten_gru after the optimizer, reading `x` (and `h0`, `c0` when given, else PyTorch's
+ * zeros). `dims`: how the exporter knows T and N (static sizes, or which are symbolic).
+ */
+function emitRecurrent(e: Emitter, spec: RecurrentSpec, x: string, state: { h0?: string; c0?: string },
+  dims: { dynamic: 'none' | 'batch' | 'both'; T: number; N: number }): { y: string; hn: string; cn?: string } {
+  const { kind, hiddenSize: H, prefix } = spec;
   const L = spec.numLayers ?? 1, D = spec.bidirectional ? 2 : 1, bias = spec.bias ?? true;
-  const bf = !!spec.batchFirst, dyn = spec.dynamic ?? 'none';
+  const bf = !!spec.batchFirst, dyn = dims.dynamic;
   const lstm = kind === 'LSTM';
-  const moduleClass = `torch.nn.modules.rnn.${kind}`;
-  const e = new Emitter(torchMetadata(prefix, moduleClass, spec.rootClass ?? '__main__.Model', kind.toLowerCase(), `aten.${kind.toLowerCase()}.input`));
-  const batchDim: Dim = dyn === 'none' ? spec.N : 'batch';
-  const timeDim: Dim = dyn === 'both' ? 'time' : spec.T;
-  const xShape = bf ? [batchDim, timeDim, I] : [timeDim, batchDim, I];
-  const inputs: ValueInfo[] = [{ name: 'x', type: 'float32', shape: xShape }];
   const param = (n: string) => {
     const t = spec.params.get(join(prefix, n));
     if (!t) throw new RnnxError(`dynamo form: parameter '${join(prefix, n)}' missing`);
     e.inits.set(join(prefix, n), t);
     return join(prefix, n);
   };
-  // Initial states: inputs, or PyTorch's zeros [L·D, N, H] (aten.zeros -> Expand(0, size)).
-  let h0: string, c0: string;
-  if (spec.state) {
-    inputs.push({ name: 'h0', type: 'float32', shape: [L * D, batchDim, H] });
-    h0 = 'h0';
-    if (lstm) { inputs.push({ name: 'c0', type: 'float32', shape: [L * D, batchDim, H] }); c0 = 'c0'; }
+  let h0: string, c0 = '';
+  if (state.h0) {
+    h0 = state.h0;
+    if (lstm) c0 = state.c0 ?? '';
   } else {
+    // PyTorch's zeros [L·D, N, H] (aten.zeros -> Expand(0, size)), the batch size read from x.
     const zero = e.const(new Tensor('float32', [0], []));
     let size: string;
-    if (dyn === 'none') size = e.i64([L * D, spec.N, H]);
+    if (dyn === 'none') size = e.i64([L * D, dims.N, H]);
     else {
       const b = bf ? 0 : 1;
-      const [s] = e.op('Shape', ['x'], { start: intAttr(b), end: intAttr(b + 1) });
+      const [s] = e.op('Shape', [x], { start: intAttr(b), end: intAttr(b + 1) });
       const [sq] = e.op('Squeeze', [s]);
       const [r] = e.op('Reshape', [sq, e.i64([-1])]);
       [size] = e.op('Concat', [e.i64([L * D]), r, e.i64([H])], { axis: intAttr(0) });
@@ -181,7 +200,6 @@ export function dynamoRecurrentModel(spec: DynamoSpec): Model {
     [h0] = e.op('Expand', [zero, size]);
     c0 = h0;
   }
-  let x = 'x';
   if (bf) [x] = e.op('Transpose', [x], { perm: intsAttr([1, 0, 2]) });
   // hidden_size = Shape(initial_h, start=2, end=3): static, so folded to a constant.
   const hs = e.i64([H]);
@@ -198,7 +216,7 @@ export function dynamoRecurrentModel(spec: DynamoSpec): Model {
   const hList: string[] = [], cList: string[] = [];
   for (let k = 0; k < L; k++) {
     const lh = e.op('Slice', [h0, e.i64([k * D]), e.i64([(k + 1) * D]), zeroAxis])[0];
-    const lc = lstm ? e.op('Slice', [c0!, e.i64([k * D]), e.i64([(k + 1) * D]), zeroAxis])[0] : '';
+    const lc = lstm ? e.op('Slice', [c0, e.i64([k * D]), e.i64([(k + 1) * D]), zeroAxis])[0] : '';
     const Ws: string[] = [], Rs: string[] = [], Bs: string[] = [];
     for (let d = 0; d < D; d++) {
       const sfx = `_l${k}${d ? '_reverse' : ''}`;
@@ -220,8 +238,8 @@ export function dynamoRecurrentModel(spec: DynamoSpec): Model {
     // Reshape to [T, N, D·H]: a constant when static, `-1` for one symbolic dim, else the chain.
     let shape: string;
     const rattrs: Record<string, Attribute> = {};
-    if (dyn === 'none') shape = e.i64([spec.T, spec.N, D * H]);
-    else if (dyn === 'batch') { shape = e.i64([spec.T, -1, D * H]); rattrs.allowzero = intAttr(1); }
+    if (dyn === 'none') shape = e.i64([dims.T, dims.N, D * H]);
+    else if (dyn === 'batch') { shape = e.i64([dims.T, -1, D * H]); rattrs.allowzero = intAttr(1); }
     else {
       const [ys] = e.op('Shape', [Yt]);
       const sl = (a: number) => e.op('Slice', [ys, e.i64([a]), e.i64([a + 1])])[0];
@@ -234,23 +252,88 @@ export function dynamoRecurrentModel(spec: DynamoSpec): Model {
     hList.push(Yh);
     if (lstm) cList.push(Yc);
   }
-  const outNames = lstm ? ['y', 'hn', 'cn'] : ['y', 'hn'];
-  const finals = [bf ? e.op('Transpose', [x], { perm: intsAttr([1, 0, 2]) })[0] : x,
-    L > 1 ? e.op('Concat', hList, { axis: intAttr(0) })[0] : hList[0]];
-  if (lstm) finals.push(L > 1 ? e.op('Concat', cList, { axis: intAttr(0) })[0] : cList[0]);
-  // Graph outputs carry the user's output names (the exporter renames the producing values).
-  const rename = new Map(finals.map((v, i) => [v, outNames[i]]));
-  const nodes = e.nodes.map((nd) => ({ ...nd, outputs: nd.outputs.map((o) => rename.get(o) ?? o) }));
-  // RemoveUnusedNodesPass: initializers nothing reads (parameters consumed by folds) are dropped.
+  return {
+    y: bf ? e.op('Transpose', [x], { perm: intsAttr([1, 0, 2]) })[0] : x,
+    hn: L > 1 ? e.op('Concat', hList, { axis: intAttr(0) })[0] : hList[0],
+    cn: lstm ? (L > 1 ? e.op('Concat', cList, { axis: intAttr(0) })[0] : cList[0]) : undefined,
+  };
+}
+
+/** The graph's outputs under the user's names, then RemoveUnusedNodesPass (nodes and initializers). */
+function finish(e: Emitter, inputs: ValueInfo[], outputs: { value: string; info: ValueInfo }[], opset: number): Model {
+  const rename = new Map(outputs.map((o) => [o.value, o.info.name]));
+  let nodes = e.nodes.map((nd) => ({ ...nd, outputs: nd.outputs.map((o) => rename.get(o) ?? o) }));
+  const outs = new Set(outputs.map((o) => o.info.name));
+  for (;;) {
+    const read = new Set(nodes.flatMap((nd) => nd.inputs));
+    const keep = nodes.filter((nd) => nd.outputs.some((o) => read.has(o) || outs.has(o)));
+    if (keep.length === nodes.length) break;
+    nodes = keep;
+  }
   const read = new Set(nodes.flatMap((nd) => nd.inputs));
   for (const k of [...e.inits.keys()]) if (!read.has(k)) e.inits.delete(k);
-  const outShape = (i: number): Dim[] => (i === 0 ? (bf ? [batchDim, timeDim, D * H] : [timeDim, batchDim, D * H]) : [L * D, batchDim, H]);
   return {
-    irVersion: 10, producerName: 'pytorch', producerVersion: '2.9.0', opsets: new Map([['', spec.opset ?? 18]]),
-    graph: {
-      name: 'main_graph', nodes, inputs,
-      outputs: outNames.map((name, i) => ({ name, type: 'float32', shape: outShape(i) })),
-      initializers: e.inits, valueInfo: new Map(),
-    },
+    irVersion: 10, producerName: 'pytorch', producerVersion: '2.9.0', opsets: new Map([['', opset]]),
+    graph: { name: 'main_graph', nodes, inputs, outputs: outputs.map((o) => o.info), initializers: e.inits, valueInfo: new Map() },
   };
+}
+
+const recMeta = (kind: string, prefix: string, rootClass: string) =>
+  torchMetadata(prefix, `torch.nn.modules.rnn.${kind}`, rootClass, kind.toLowerCase(), `aten.${kind.toLowerCase()}.input`);
+
+/** The dynamo-form model of one nn.LSTM / nn.GRU (inputs x[, h0[, c0]], outputs y, hn[, cn]). */
+export function dynamoRecurrentModel(spec: DynamoSpec): Model {
+  const { kind, inputSize: I, hiddenSize: H } = spec;
+  const L = spec.numLayers ?? 1, D = spec.bidirectional ? 2 : 1;
+  const bf = !!spec.batchFirst, dyn = spec.dynamic ?? 'none';
+  const lstm = kind === 'LSTM';
+  const e = new Emitter();
+  e.meta = recMeta(kind, spec.prefix, spec.rootClass ?? '__main__.Model');
+  const batchDim: Dim = dyn === 'none' ? spec.N : 'batch';
+  const timeDim: Dim = dyn === 'both' ? 'time' : spec.T;
+  const inputs: ValueInfo[] = [{ name: 'x', type: 'float32', shape: bf ? [batchDim, timeDim, I] : [timeDim, batchDim, I] }];
+  if (spec.state) {
+    inputs.push({ name: 'h0', type: 'float32', shape: [L * D, batchDim, H] });
+    if (lstm) inputs.push({ name: 'c0', type: 'float32', shape: [L * D, batchDim, H] });
+  }
+  const o = emitRecurrent(e, spec, 'x', spec.state ? { h0: 'h0', c0: lstm ? 'c0' : undefined } : {}, { dynamic: dyn, T: spec.T, N: spec.N });
+  const state: Dim[] = [L * D, batchDim, H];
+  const outputs = [
+    { value: o.y, info: { name: 'y', type: 'float32' as const, shape: bf ? [batchDim, timeDim, D * H] : [timeDim, batchDim, D * H] } },
+    { value: o.hn, info: { name: 'hn', type: 'float32' as const, shape: state } },
+  ];
+  if (lstm) outputs.push({ value: o.cn!, info: { name: 'cn', type: 'float32' as const, shape: state } });
+  return finish(e, inputs, outputs, spec.opset ?? 18);
+}
+
+/**
+ * Workloads as the dynamo exporter writes them, for `npm run bench`: an nn.LSTM / nn.GRU alone
+ * (outputs y, hn; batch and time symbolic), or Embedding → LSTM(batch_first) → Linear →
+ * LogSoftmax (aten_embedding: Gather; aten_linear on 3-D input: MatMul by the folded Transpose of
+ * the weight, then Add of the bias).
+ */
+export function dynamoBenchModel(kind: 'LSTM' | 'GRU', rec: Omit<RecurrentSpec, 'kind' | 'prefix' | 'params'>, params: ReadonlyMap<string, Tensor>,
+  lm?: { vocab: number; embed: ReadonlyMap<string, Tensor>; linear: ReadonlyMap<string, Tensor> }): Model {
+  const e = new Emitter();
+  const dims = { dynamic: 'both' as const, T: 0, N: 0 };
+  const spec: RecurrentSpec = { ...rec, kind, prefix: lm ? 'lstm' : 'rnn', params: new Map([...params].map(([k, v]) => [join(lm ? 'lstm' : 'rnn', k), v])) };
+  if (!lm) {
+    e.meta = recMeta(kind, 'rnn', '__main__.Model');
+    const o = emitRecurrent(e, spec, 'x', {}, dims);
+    return finish(e, [{ name: 'x', type: 'float32', shape: ['time', 'batch', rec.inputSize] }],
+      [{ value: o.y, info: { name: 'y', type: 'float32' } }, { value: o.hn, info: { name: 'hn', type: 'float32' } }], 18);
+  }
+  const root = '__main__.LanguageModel';
+  e.meta = torchMetadata('embed', 'torch.nn.modules.sparse.Embedding', root, 'embedding', 'aten.embedding.default');
+  e.inits.set('embed.weight', lm.embed.get('weight')!);
+  const [emb] = e.op('Gather', ['embed.weight', 'tokens']);
+  e.meta = recMeta(kind, 'lstm', root);
+  const o = emitRecurrent(e, spec, emb, {}, dims);
+  e.meta = torchMetadata('proj', 'torch.nn.modules.linear.Linear', root, 'linear', 'aten.linear.default');
+  const [wt] = e.op('Transpose', [e.const(lm.linear.get('weight')!, 'proj.weight')], { perm: intsAttr([1, 0]) });
+  const [mm] = e.op('MatMul', [o.y, wt]);
+  const [logits] = e.op('Add', [mm, e.const(lm.linear.get('bias')!, 'proj.bias')]);
+  e.meta = torchMetadata('', root, root, '_log_softmax', 'aten._log_softmax.default');
+  const [lp] = e.op('LogSoftmax', [logits], { axis: intAttr(-1) });
+  return finish(e, [{ name: 'tokens', type: 'int64', shape: ['batch', 'time'] }], [{ value: lp, info: { name: 'logprobs', type: 'float32' } }], 18);
 }

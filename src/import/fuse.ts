@@ -58,6 +58,7 @@ function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: Graph
   const ctx = new GraphIndex(g, opsets, parent);
   const removed = new Set<Node>();
   const added: Node[] = [];
+  const firsts: Node[] = [];
   const reasons = new Map<Node, string>();
   const inits = new Map(g.initializers);
   const usedPrefixes = new Set<string>();
@@ -102,6 +103,7 @@ function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: Graph
     const outputs = m.mode === 'LSTM' ? [m.y, m.hn, m.cn] : [m.y, m.hn];
     const metadata = new Map([[FUSED_FROM, m.layers.map((l) => l.name || '(unnamed)').join(', ')], [NAMES_FROM, origin.from]]);
     if (origin.path !== undefined) metadata.set(MODULE_PATH, origin.path);
+    firsts.push(m.layers[0]);
     added.push({
       name: prefix || m.mode.toLowerCase(), opType: m.mode, domain: RNNX_DOMAIN,
       inputs: [m.x, m.h0, m.mode === 'LSTM' ? m.c0 : '', ...names], outputs, attributes: attrs, metadata,
@@ -109,7 +111,10 @@ function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: Graph
     state.stacks++;
   }
   if (added.length === 0 && reasons.size === 0) return g;
-  const nodes = [...g.nodes.filter((n) => !removed.has(n)), ...added].map((n) => {
+  // Each stack takes its first layer's place: its inputs are ready there, and every reader of its
+  // outputs (a subgraph's outer reads included, which ordering checks rely on) comes later.
+  const at = new Map(added.map((s, i) => [firsts[i], s]));
+  const nodes = g.nodes.flatMap((n) => (at.has(n) ? [at.get(n)!] : removed.has(n) ? [] : [n])).map((n) => {
     const why = reasons.get(n);
     return why && !removed.has(n) ? { ...n, metadata: new Map([...(n.metadata ?? []), [NOT_FUSED, why]]) } : n;
   });
@@ -222,6 +227,7 @@ function recInfo(n: Node, ctx: GraphIndex): RecInfo | undefined {
     if (k === 'direction' && a.type === 'string' && (a.value === 'forward' || a.value === 'bidirectional')) { D = a.value === 'bidirectional' ? 2 : 1; continue; }
     if (k === 'linear_before_reset' && mode === 'GRU' && a.type === 'int' && a.value === 1) continue;
     if (k === 'layout' && a.type === 'int' && a.value === 0) continue;
+    if (k === 'input_forget' && mode === 'LSTM' && a.type === 'int' && a.value === 0) continue; // the default, written out
     if (k === 'activations' && a.type === 'strings') continue;
     return no(ctx, `attribute ${k}=${JSON.stringify(a.value)} has no PyTorch equivalent`);
   }

@@ -101,33 +101,32 @@ export function validateGraph(graph: Graph, outer: ReadonlySet<string> = new Set
   return topoSort(graph, producer);
 }
 
-/** A node's inputs plus the names its subgraphs read from enclosing scopes. */
-function readsOf(n: Node): readonly string[] {
-  const subs: Graph[] = [];
-  for (const a of n.attributes.values()) {
-    if (a.type === 'graph') subs.push(a.value);
-    else if (a.type === 'graphs') subs.push(...a.value);
+/** What a node reads: its inputs, and the enclosing-scope names its If/Loop/Scan bodies read. */
+function readsOfNode(node: Node): string[] {
+  const reads = [...node.inputs];
+  for (const a of node.attributes.values()) {
+    const subs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
+    for (const g of subs) reads.push(...bodyReads(g));
   }
-  if (subs.length === 0) return n.inputs;
-  const out = [...n.inputs];
-  const free = (g: Graph): string[] => {
-    const defined = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
-    for (const m of g.nodes) for (const o of m.outputs) if (o) defined.add(o);
-    const r: string[] = [];
-    for (const m of g.nodes) for (const i of readsOf(m)) if (i && !defined.has(i)) r.push(i);
-    for (const o of g.outputs) if (!defined.has(o.name)) r.push(o.name);
-    return r;
-  };
-  for (const g of subs) out.push(...free(g));
+  return reads;
+}
+
+/** Names a body reads that it does not define itself (recursively). */
+function bodyReads(g: Graph): string[] {
+  const defined = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
+  for (const n of g.nodes) for (const o of n.outputs) if (o) defined.add(o);
+  const out: string[] = [];
+  for (const n of g.nodes) for (const r of readsOfNode(n)) if (r && !defined.has(r)) out.push(r);
+  for (const o of g.outputs) if (!defined.has(o.name)) out.push(o.name);
   return out;
 }
 
 function topoSort(graph: Graph, producer: Map<string, Node | 'input' | 'initializer'>): Node[] {
-  // Exporters write nodes in order; check that first (linear), else sort.
+  // Exporters write nodes in order; check that first (linear), else sort. A node with a body
+  // depends on the producers of what the body reads too (a rewritten graph may list them later).
+  const reads = new Map<Node, string[]>(graph.nodes.map((n) => [n, readsOfNode(n)]));
   const seen = new Set<Node>();
   let sorted = true;
-  // A node also depends on what its subgraphs read from this graph (If/Loop bodies' outer values).
-  const reads = new Map<Node, readonly string[]>(graph.nodes.map((n) => [n, readsOf(n)]));
   for (const node of graph.nodes) {
     for (const inp of reads.get(node)!) {
       const p = producer.get(inp);

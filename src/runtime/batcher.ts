@@ -4,6 +4,11 @@ import { concatAlong, excess, splitAlong, stackedAxis } from './batch-axis.js';
 import { decodeState, encodeState } from './state-bytes.js';
 import { StreamSpec, type StreamOptions, type StreamSession } from './stream.js';
 
+// setImmediate where there is one (Node), else a 0 ms timeout (browsers).
+const g = globalThis as { setImmediate?: (f: () => void) => unknown; clearImmediate?: (h: unknown) => void };
+const soon = (f: () => void): ReturnType<typeof setTimeout> => (g.setImmediate ? g.setImmediate(f) : setTimeout(f, 0)) as ReturnType<typeof setTimeout>;
+const cancelSoon = (h: ReturnType<typeof setTimeout>): void => { if (g.clearImmediate) g.clearImmediate(h); else clearTimeout(h); };
+
 type TensorLike = Tensor | { type: string; data: unknown; dims: readonly number[] };
 
 /** The test suite's tolerance: a batched row must equal the row run alone within |a−b| ≤ ATOL + RTOL·|b|. */
@@ -51,7 +56,7 @@ export class StreamBatcher {
   private readonly streams = new Map<string, BatchedStream>();
   private ready: BatchedStream[] = [];
   private timer: ReturnType<typeof setTimeout> | undefined;
-  private immediate: ReturnType<typeof setImmediate> | undefined;
+  private immediate: ReturnType<typeof setTimeout> | undefined;
   private readonly verdicts = new Map<string, Verdict>();
   /** Batched runs made, and chunks they carried (for callers' statistics). */
   runs = 0;
@@ -151,7 +156,7 @@ export class StreamBatcher {
   private schedule(): void {
     if (this.ready.length === 0) return;
     if (this.ready.length >= this.maxBatch || this.maxWaitMs === 0) {
-      this.immediate ??= setImmediate(() => this.flush());
+      this.immediate ??= soon(() => this.flush());
     } else if (this.timer === undefined && this.immediate === undefined) {
       this.timer = setTimeout(() => this.flush(), this.maxWaitMs);
     }
@@ -160,7 +165,7 @@ export class StreamBatcher {
   /** Runs the pending chunks now (up to maxBatch per run, one per stream), whatever the wait. */
   flush(): void {
     if (this.timer !== undefined) clearTimeout(this.timer);
-    if (this.immediate !== undefined) clearImmediate(this.immediate);
+    if (this.immediate !== undefined) cancelSoon(this.immediate);
     this.timer = undefined;
     this.immediate = undefined;
     while (this.ready.length > 0) {

@@ -120,7 +120,8 @@ export class ProfileResult {
 function pad(cells: string[], widths: number[]): string {
   return cells.map((c, i) => {
     const w = widths[i];
-    const s = c.length > w ? `${c.slice(0, w - 1)}…` : c;
+    // Long names keep their end (a subgraph node's own name), the enclosing path is shortened.
+    const s = c.length > w ? `…${c.slice(c.length - w + 1)}` : c;
     return i === 0 ? s.padEnd(w) : s.padStart(w);
   }).join(' ').trimEnd();
 }

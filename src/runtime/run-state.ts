@@ -1,7 +1,7 @@
 import { RnnxError, type NodeRef } from '../ir/errors.js';
 import type { DataType, TensorData } from '../ir/tensor.js';
 import type { Arena } from './arena.js';
-import type { Profiler } from './profile.js';
+import { now, type Profiler } from './profile.js';
 
 /** Iterations of Loop/Scan/SequenceMap bodies one run may take, all nesting levels together. */
 export const DEFAULT_MAX_ITERATIONS = 10_000_000;
@@ -53,8 +53,9 @@ export interface RunLimits {
  */
 export class RunState {
   iterations = 0;
-  /** Buffers first produced by a step of this run, with the number of live values viewing them. */
-  readonly refs = new Map<ArrayBufferLike, number>();
+  /** The frame whose step is running: arrays the allocator makes are recorded as born there. */
+  frame: { readonly born: Set<TensorData> } | null = null;
+  private lastCheck = 0;
 
   constructor(
     readonly limits: RunLimits,
@@ -69,9 +70,14 @@ export class RunState {
     if (n > this.limits.maxIterations) {
       throw new RnnxError(`Node ${node.name || '<unnamed>'} (${node.opType}): this run took more than ${this.limits.maxIterations} loop iterations (all loops together); refusing to run on`);
     }
-    if ((n & 255) === 0) {
+    if ((n & 63) === 0) {
       this.checkAbort();
-      this.checkMemory(0, node);
+      // The memory probe costs ~1 ms in Node: at most every 20 ms of looping.
+      const t = now();
+      if (t - this.lastCheck > 20) {
+        this.lastCheck = t;
+        this.checkMemory(0, node);
+      }
     }
   }
 
@@ -108,7 +114,9 @@ export class RunState {
   readonly alloc = (type: DataType, n: number, ctor: new (n: number) => TensorData): TensorData => {
     const bytes = n * bytesPer(type);
     if (bytes >= LARGE_ALLOCATION) this.checkMemory(bytes, this.current);
-    return this.arena?.take(ctor, n) ?? new ctor(n);
+    const data = this.arena?.take(ctor, n) ?? new ctor(n);
+    if (this.arena && this.frame) this.frame.born.add(data);
+    return data;
   };
 }
 

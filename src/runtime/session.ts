@@ -1,6 +1,6 @@
 import { NodeError, RnnxError, nodeError, type NodeRef } from '../ir/errors.js';
 import { validateGraph, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
-import { asTensor, setAllocator, Tensor } from '../ir/tensor.js';
+import { asTensor, setAllocator, Tensor, type TensorData } from '../ir/tensor.js';
 import { OptionalValue, TensorSequence, describeValue, type Value } from '../ir/value.js';
 import { loadModel, type LoadOptions } from '../import/model.js';
 import { GemmPool } from '../wasm/threads.js';
@@ -110,8 +110,18 @@ export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims:
 /** Feeds for runValues: tensors, sequences (arrays of tensors) and optionals (null: empty). */
 export type ValueFeeds = Record<string, Value | Feeds[string] | readonly Feeds[string][] | null>;
 
-/** The slots of one execution of a plan; the scope ops hand to their subgraphs. */
-class Frame implements Scope {
+/**
+ * The slots of one execution of a plan; the scope ops hand to their subgraphs. `refs` counts the
+ * live values holding each data array produced by this frame's steps (Infinity: pinned, never
+ * reused); values from outside the frame (feeds bound by a caller, enclosing values, body inputs)
+ * are not in it, so they are never overwritten or recycled here. Ops return fresh arrays or an
+ * input's own data array, never a view into another array's memory, so the data array
+ * identifies the memory. `born` holds the arrays the run's allocator made for this frame: the
+ * only ones that may go back to the arena.
+ */
+export class Frame implements Scope {
+  readonly refs = new Map<TensorData, number>();
+  readonly born = new Set<TensorData>();
   constructor(readonly slots: (Value | undefined)[], readonly state: RunState) {}
   tick(node: NodeRef): void {
     this.state.tick(node);
@@ -136,8 +146,8 @@ export class ExecutionPlan implements SubgraphPlan {
   private readonly outputSlots: Int32Array;
   /** Values of the enclosing plan this one reads: [own slot, parent slot] pairs. */
   private readonly imports: Int32Array;
-  /** Array buffers of the constants: never reused or handed out without a copy. */
-  readonly constantBuffers: ReadonlySet<ArrayBufferLike>;
+  /** Data arrays of the constants: never reused or handed out without a copy. */
+  readonly constantData: ReadonlySet<TensorData>;
   private readonly path: string;
 
   constructor(readonly model: Model, options: PlanOptions = {}) {
@@ -227,12 +237,10 @@ export class ExecutionPlan implements SubgraphPlan {
       }
       live.push({ ...r, attrs });
     }
-    const constantBuffers = new Set<ArrayBufferLike>();
-    for (const t of constants.values()) {
-      const b = (t.data as { buffer?: ArrayBufferLike }).buffer;
-      if (b) constantBuffers.add(b);
-    }
-    this.constantBuffers = constantBuffers;
+    // One set for the whole plan tree: a body may hand out its own constants to the enclosing graph.
+    const constantData = (parent?.constantData as Set<TensorData> | undefined) ?? new Set<TensorData>();
+    for (const t of constants.values()) constantData.add(t.data);
+    this.constantData = constantData;
     // A node with subgraphs also reads the outer values they use: keep those alive until it runs.
     const readsOf = (r: ParsedStep) => [...r.node.inputs, ...subgraphsOf(r.node).flatMap((g) => [...freeNames(g)])];
     const readCount = new Map<string, number>();
@@ -342,27 +350,30 @@ export class ExecutionPlan implements SubgraphPlan {
       if (!s.def.values && !(v instanceof Tensor)) throw nodeError(s.node, `input '${s.node.inputs[k]}' is a ${describeValue(v)}; this op takes tensors`);
       inputs[k] = v;
     }
-    const refs = state.refs;
+    const refs = frame.refs;
     const reuse = s.dying.length
       ? (i: number) => {
         if (!s.dying.includes(i)) return false;
         const t = inputs[i];
-        if (!(t instanceof Tensor)) return false;
-        const buf = (t.data as { buffer?: ArrayBufferLike }).buffer;
-        return buf !== undefined && refs.get(buf) === 1;
+        return t instanceof Tensor && refs.get(t.data) === 1;
       }
       : undefined;
     const prof = state.profiler;
     const t0 = prof ? now() : 0;
+    const prevNode = state.current, prevFrame = state.frame;
     state.current = s.node;
+    state.frame = frame;
     const prevAlloc = setAllocator(state.alloc);
     let outs: (Tensor | undefined)[];
     try {
       outs = runStep(s.def, inputs as (Tensor | undefined)[], s.attrs, s.ctx, reuse, frame);
     } finally {
       setAllocator(prevAlloc);
+      state.current = prevNode;
+      state.frame = prevFrame;
     }
     if (prof) prof.record(s.node, this.path, t0, now(), s.hasBodies);
+    if (CHECK_ALIASING) checkAliasing(s.node, inputs, outs);
     for (let k = 0; k < s.outSlots.length; k++) {
       const slot = s.outSlots[k];
       if (slot < 0) continue;
@@ -370,11 +381,11 @@ export class ExecutionPlan implements SubgraphPlan {
       if (v === undefined) throw nodeError(s.node, `output ${k} ('${s.node.outputs[k]}') was requested but not produced`);
       slots[slot] = v;
       if (v instanceof Tensor && !s.def.values) {
-        const buf = (v.data as { buffer?: ArrayBufferLike }).buffer;
-        if (buf && !this.constantBuffers.has(buf)) {
-          const c = refs.get(buf);
-          // First seen now: produced by this run (a feed's buffer was pinned when bound).
-          refs.set(buf, c === undefined ? 1 : c + 1);
+        const data = v.data;
+        if (!this.constantData.has(data)) {
+          const c = refs.get(data);
+          // First seen now: produced by this run (a feed's data was pinned when bound).
+          refs.set(data, c === undefined ? 1 : c + 1);
         }
       } else {
         pinValue(v, refs);
@@ -387,28 +398,45 @@ export class ExecutionPlan implements SubgraphPlan {
       const v = slots[slot];
       slots[slot] = undefined;
       if (!(v instanceof Tensor)) continue;
-      const data = v.data as Exclude<Tensor['data'], string[]>;
-      const buf = data.buffer;
-      if (!buf) continue;
-      const c = refs.get(buf);
+      const data = v.data;
+      const c = refs.get(data);
       if (c === undefined) continue;
       if (c > 1) {
-        refs.set(buf, c - 1);
+        refs.set(data, c - 1);
         continue;
       }
-      refs.delete(buf);
-      if (arena && data.byteOffset === 0 && data.byteLength === buf.byteLength && !(buf instanceof SharedArrayBufferCtor)) arena.give(data);
+      refs.delete(data);
+      // Only arrays this run's allocator made go back: whole arrays, never views of other memory.
+      if (arena && frame.born.has(data)) arena.give(data as Exclude<TensorData, string[]>);
     }
   }
 }
 
-const SharedArrayBufferCtor: { new (n: number): ArrayBufferLike } = (globalThis.SharedArrayBuffer ?? class {}) as never;
+const CHECK_ALIASING = Boolean((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.RNNX_CHECK_ALIASING);
 
-/** Marks every buffer of `v` as never reusable in this run (feeds, sequences, values crossing value ops). */
-function pinValue(v: Value, refs: Map<ArrayBufferLike, number>): void {
+/**
+ * The memory contract buffer reuse relies on (checked when RNNX_CHECK_ALIASING is set, as in the
+ * test suite): an op's output is a fresh array or one of its inputs' own data arrays, never a view
+ * into an input's memory.
+ */
+function checkAliasing(node: Node, inputs: readonly (Value | undefined)[], outs: readonly (Value | undefined)[]): void {
+  const typed = (v: Value | undefined) => (v instanceof Tensor && !Array.isArray(v.data) ? (v.data as Exclude<TensorData, string[]>) : undefined);
+  for (const o of outs) {
+    const od = typed(o);
+    if (!od) continue;
+    for (const i of inputs) {
+      const id = typed(i);
+      if (id && id !== od && id.buffer === od.buffer) {
+        throw nodeError(node, 'output views the memory of an input through another array (ops must return fresh arrays or the input\'s own array)');
+      }
+    }
+  }
+}
+
+/** Marks the data of `v` as never reusable in this run (feeds, sequences, values crossing value ops). */
+function pinValue(v: Value, refs: Map<TensorData, number>): void {
   if (v instanceof Tensor) {
-    const buf = (v.data as { buffer?: ArrayBufferLike }).buffer;
-    if (buf) refs.set(buf, Infinity);
+    refs.set(v.data, Infinity);
   } else if (v instanceof TensorSequence) {
     for (const t of v.items) pinValue(t, refs);
   } else if (v.value) {
@@ -461,6 +489,7 @@ export class InferenceSession {
   private readonly limits: RunLimits;
   private profiler: Profiler | null;
   private released = false;
+  private readonly outputInfo: ReadonlyMap<string, ValueInfo>;
 
   private constructor(readonly model: Model, options: SessionOptions = {}) {
     for (const k of Object.keys(options)) {
@@ -487,6 +516,7 @@ export class InferenceSession {
     this.outputMetadata = model.graph.outputs;
     this.inputNames = model.graph.inputs.map((v) => v.name);
     this.outputNames = model.graph.outputs.map((v) => v.name);
+    this.outputInfo = new Map(model.graph.outputs.map((v) => [v.name, v]));
   }
 
   /** From a file path, ONNX bytes, or an already-built Model. */
@@ -572,12 +602,10 @@ export class InferenceSession {
     const state = new RunState(this.limits, this.arena, options?.signal, this.profiler);
     state.checkAbort();
     const values = new Map<string, Value>();
-    for (const info of this.inputMetadata) {
-      const v = feedValue(info, feeds[info.name]);
-      pinValue(v, state.refs);
-      values.set(info.name, v);
-    }
-    return { frame: this.plan.newFrame(state, values), names, start: now() };
+    for (const info of this.inputMetadata) values.set(info.name, feedValue(info, feeds[info.name]));
+    const frame = this.plan.newFrame(state, values);
+    for (const v of values.values()) pinValue(v, frame.refs);
+    return { frame, names, start: now() };
   }
 
   private finish(frame: Frame, names: readonly string[], start: number): Record<string, Value> {
@@ -585,10 +613,14 @@ export class InferenceSession {
     const result: Record<string, Value> = {};
     // The caller owns what it is given: an output that views a constant, a feed or another
     // output's memory is copied, so writing to it never changes the session or the feeds.
-    const given = new Set<ArrayBufferLike>();
+    const given = new Set<TensorData>();
     for (const name of names) {
       const v = this.plan.valueIn(frame, name)!;
-      result[name] = ownValue(v, this.plan.constantBuffers, frame.state.refs, given);
+      const info = this.outputInfo.get(name);
+      if (info?.type && v instanceof Tensor && v.type !== info.type && (info.kind ?? 'tensor') === 'tensor') {
+        throw new RnnxError(`Output '${name}': the graph declares ${info.type}, the model computed ${v.type}`);
+      }
+      result[name] = ownValue(v, this.plan.constantData, frame.refs, given);
     }
     return result;
   }
@@ -637,16 +669,15 @@ function tensorsOnly(out: Record<string, Value>): Record<string, Tensor> {
 }
 
 /** `v`, or a copy of it where it shares memory with a constant, a feed or an output already given. */
-function ownValue(v: Value, constants: ReadonlySet<ArrayBufferLike>, refs: Map<ArrayBufferLike, number>, given: Set<ArrayBufferLike>): Value {
+function ownValue(v: Value, constants: ReadonlySet<TensorData>, refs: Map<TensorData, number>, given: Set<TensorData>): Value {
   if (v instanceof Tensor) {
-    const buf = (v.data as { buffer?: ArrayBufferLike }).buffer;
-    if (!buf) return v.type === 'string' ? new Tensor(v.type, (v.data as string[]).slice(), v.dims) : v;
-    // Pinned buffers are feeds or values that crossed sequence/control ops: copy to be safe.
-    const foreign = constants.has(buf) || refs.get(buf) === Infinity || given.has(buf);
-    given.add(buf);
+    const data = v.data;
+    // Pinned data are feeds or values that crossed sequence/control ops: copy to be safe.
+    const foreign = constants.has(data) || refs.get(data) === Infinity || given.has(data);
+    given.add(data);
     if (!foreign) return v;
-    const copy = (v.data as Float32Array).slice();
-    given.add(copy.buffer);
+    const copy = data.slice() as TensorData;
+    given.add(copy);
     return new Tensor(v.type, copy, v.dims);
   }
   if (v instanceof TensorSequence) return new TensorSequence(v.elemType, v.items.map((t) => ownValue(t, constants, refs, given) as Tensor));
