@@ -6,7 +6,7 @@ import * as ortNode from 'onnxruntime-node';
 import * as ortWeb from 'onnxruntime-web';
 import { encodeModel, singleNodeModel } from '../dist/export/onnx.js';
 import { Tensor } from '../dist/ir/tensor.js';
-import { convReference } from '../dist/ops/conv.js';
+import { convReference, convTransposeReference } from '../dist/ops/conv.js';
 import { InferenceSession } from '../dist/runtime/session.js';
 
 ortWeb.env.wasm.numThreads = 1;
@@ -28,6 +28,10 @@ const CONVS = [
   ['2-D depthwise 64 2x3 F=32', [1, 64, 2, 32], [64, 1, 2, 3], { group: 64, pads: [0, 1, 0, 1] }],
   ['2-D groups 2 32->32 1x3 F=33', [1, 32, 1, 33], [32, 16, 1, 3], { group: 2, pads: [0, 1, 0, 1] }],
   ['2-D offline T=100 64->64 1x3 s(1,2)', [1, 64, 100, 32], [64, 64, 1, 3], { strides: [1, 2], pads: [0, 1, 0, 1] }],
+  ['T gtcrn 1x1 24->16 F=33', [1, 24, 1, 33], [24, 16, 1, 1], {}, 'ConvTranspose'],
+  ['T gtcrn 1x5 s(1,2) 16->2 F=65', [1, 16, 1, 65], [16, 2, 1, 5], { strides: [1, 2], pads: [0, 2, 0, 2] }, 'ConvTranspose'],
+  ['T gtcrn depthwise 3x3 dil (5,1)', [1, 16, 11, 33], [16, 1, 3, 3], { group: 16, dilations: [5, 1], pads: [10, 1, 10, 1] }, 'ConvTranspose'],
+  ['T 1-D 64->32 k4 s2', [1, 64, 50], [64, 32, 4], { strides: [2], pads: [1, 1] }, 'ConvTranspose'],
 ];
 
 function median(xs) {
@@ -80,18 +84,22 @@ async function main() {
   const budget = Number(process.env.RNNX_BENCH_MS ?? 1500);
   console.log('| case | rnnx µs | reference µs | onnxruntime-node µs | onnxruntime-web µs | rnnx / node | rnnx / web |');
   console.log('|---|---|---|---|---|---|---|');
-  for (const [name, xd, wd, attrs] of CONVS) {
+  for (const [name, xd, wd, attrs, op = 'Conv'] of CONVS) {
     if (only && !only.some((o) => name.includes(o))) continue;
-    const x = f(xd), w = f(wd), b = f([wd[0]]);
-    const spec = { opType: 'Conv', inputs: [{ name: 'x', tensor: x }, { name: 'w', tensor: w, constant: true }, { name: 'b', tensor: b, constant: true }], outputs: ['y'], attrs };
+    const T = op === 'ConvTranspose';
+    const M = T ? wd[1] * (attrs.group ?? 1) : wd[0];
+    const x = f(xd), w = f(wd), b = f([M]);
+    const spec = { opType: op, inputs: [{ name: 'x', tensor: x }, { name: 'w', tensor: w, constant: true }, { name: 'b', tensor: b, constant: true }], outputs: ['y'], attrs };
     const bytes = encodeModel(singleNodeModel(spec));
     const session = InferenceSession.createSync(bytes);
     const feeds = { x };
+    const y = session.runSync(feeds).y;
     const g = lift(xd, wd, attrs);
+    if (T) Object.assign(g, { M, OH: y.dims.length === 4 ? y.dims[2] : 1, OW: y.dims[y.dims.length - 1] });
     const out = new Float32Array(g.N * g.M * g.OH * g.OW);
     const runners = {
       rnnx: () => session.runSync(feeds),
-      reference: () => convReference(x.data, w.data, b.data, g, out),
+      reference: () => (T ? convTransposeReference : convReference)(x.data, w.data, b.data, g, out),
       node: await ortRunner(ortNode, bytes, feeds, false),
       web: await ortRunner(ortWeb, bytes, feeds, true),
     };

@@ -219,3 +219,23 @@ describe('rnnx CLI conventions (issues 14, 15)', () => {
     expect((await cli('run', lm, '--random', '--check')).status).toBe(0);
   });
 });
+
+describe('rnnx run --profile (issue 10)', () => {
+  it('prints per-op-type and per-node tables over --runs runs, writes a Chrome trace, and adds the profile to --json', async () => {
+    const model = path.join(seed, 'model.onnx');
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rnnx-prof-'));
+    const trace = path.join(dir, 'trace.json');
+    const r = await cli('run', model, '--random', '--profile', '--runs', '4', '--trace', trace);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toMatch(/4 runs, [\d.]+ ms per run/);
+    expect(r.stdout).toMatch(/op type\s+ms\/run\s+share/);
+    const events = (JSON.parse(fs.readFileSync(trace, 'utf8')) as { traceEvents: { ph: string }[] }).traceEvents;
+    expect(events.length).toBeGreaterThan(0);
+    expect(events.every((e) => e.ph === 'X')).toBe(true);
+    const j = await cli('run', model, '--random', '--profile', '--runs', '2', '--json');
+    expect(JSON.parse(j.stdout).profile.runs).toBe(2);
+    const bad = await cli('run', model, '--random', '--runs', '3');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--runs, --trace and --top apply to --profile only');
+  });
+});

@@ -4,9 +4,9 @@
 import { describe, expect, it } from 'vitest';
 import type { SingleNodeSpec } from '../src/export/onnx.js';
 import { Tensor } from '../src/ir/tensor.js';
-import { convReference } from '../src/ops/conv.js';
+import { convDepthwise, convReference, convTransposeDepthwise, convTransposeReference } from '../src/ops/conv.js';
 import { compareTensors, type Tolerance } from '../src/runtime/compare.js';
-import { ConvKernel, type ConvGeom } from '../src/wasm/conv.js';
+import { ConvKernel, ConvTransposeKernel, type ConvGeom } from '../src/wasm/conv.js';
 import { wasmModule } from '../src/wasm/runtime.js';
 import { crossCheck, randTensor, rng } from './helpers.js';
 
@@ -56,6 +56,35 @@ for (const [name, xd, wd, attrs] of convs) {
   }
 }
 
+// [name, X dims, W dims [C, M/G, KH, KW], attrs]
+const convTs: [string, number[], number[], Attrs][] = [
+  ['1-D', [1, 8, 10], [8, 6, 3], {}],
+  ['1-D stride 2 pads', [2, 4, 9], [4, 5, 4], { strides: [2], pads: [1, 2] }],
+  ['1-D output_padding', [1, 3, 7], [3, 2, 3], { strides: [3], output_padding: [2] }],
+  ['1-D output_shape', [1, 3, 7], [3, 2, 3], { strides: [2], output_shape: [16] }],
+  ['1-D dilation groups 2', [1, 6, 8], [6, 2, 3], { dilations: [2], group: 2 }],
+  ['1-D SAME_UPPER', [1, 3, 6], [3, 4, 3], { auto_pad: 'SAME_UPPER', strides: [2] }],
+  ['1-D P=1', [1, 64, 1], [64, 32, 1], {}],
+  ['2-D 1x1 (24->16, F=33)', [1, 24, 1, 33], [24, 16, 1, 1], {}],
+  ['2-D 1x5 stride (1,2) pads', [1, 16, 1, 65], [16, 2, 1, 5], { strides: [1, 2], pads: [0, 2, 0, 2] }],
+  ['2-D groups 2 1x5 stride (1,2)', [1, 16, 1, 33], [16, 8, 1, 5], { group: 2, strides: [1, 2], pads: [0, 2, 0, 2] }],
+  ['2-D depthwise dilated 3x3', [1, 16, 11, 33], [16, 1, 3, 3], { group: 16, dilations: [5, 1], pads: [10, 1, 10, 1] }],
+  ['2-D depthwise 3x3', [1, 8, 5, 9], [8, 1, 3, 3], { group: 8, pads: [1, 1, 1, 1] }],
+  ['2-D stride 2 output_padding', [1, 4, 3, 4], [4, 3, 3, 3], { strides: [2, 2], output_padding: [1, 1], pads: [1, 0, 1, 1] }],
+  ['2-D output_shape', [1, 3, 3, 3], [3, 2, 3, 3], { strides: [3, 2], output_shape: [10, 8] }],
+  ['2-D SAME_LOWER', [1, 2, 4, 5], [2, 3, 2, 3], { auto_pad: 'SAME_LOWER', strides: [2, 2] }],
+  ['2-D batch 2 dilations', [2, 3, 4, 4], [3, 5, 2, 2], { dilations: [2, 3], strides: [1, 2] }],
+];
+for (const [name, xd, wd, attrs] of convTs) {
+  for (const bias of [true, false]) {
+    for (const fed of [false, true]) {
+      const M = wd[1] * ((attrs.group as number | undefined) ?? 1);
+      const inputs = [{ name: 'x', tensor: f(xd) }, { name: 'w', tensor: f(wd), constant: !fed }, ...(bias ? [{ name: 'b', tensor: f([M]), constant: !fed }] : [])];
+      cases.push([`ConvTranspose ${name}${bias ? '' : ' no bias'}${fed ? ' weights fed' : ''}`, { opType: 'ConvTranspose', inputs, outputs: ['y'], attrs }]);
+    }
+  }
+}
+
 describe('SIMD convolutions against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const res = await crossCheck(spec, SIMD_TOL);
@@ -90,5 +119,66 @@ describe.skipIf(!wasmModule())('SIMD Conv kernel against the TypeScript referenc
       const c = compareTensors(new Tensor('float32', got, [got.length]), new Tensor('float32', want, [want.length]), SIMD_TOL);
       expect(c.message ?? '').toBe('');
     }
+  });
+});
+
+describe.skipIf(!wasmModule())('SIMD ConvTranspose kernel against the TypeScript reference', () => {
+  const geoms: ConvGeom[] = [];
+  for (let i = 0; i < 30; i++) {
+    const G = [1, 2, 1, 3][i % 4];
+    const sp2 = i % 2 === 1;
+    const KH = sp2 ? 1 + Math.floor(r() * 3) : 1, KW = 1 + Math.floor(r() * 4);
+    const dH = sp2 ? 1 + Math.floor(r() * 2) : 1, dW = 1 + Math.floor(r() * 3);
+    const sH = sp2 ? 1 + Math.floor(r() * 2) : 1, sW = 1 + Math.floor(r() * 3);
+    const H = sp2 ? 1 + Math.floor(r() * 5) : 1, W = 1 + Math.floor(r() * 12);
+    const pT = sp2 ? Math.floor(r() * KH) : 0, pL = Math.floor(r() * KW);
+    const OH = sH * (H - 1) + (KH - 1) * dH + 1 - 2 * pT, OW = sW * (W - 1) + (KW - 1) * dW + 1 - 2 * pL;
+    if (OH < 1 || OW < 1) continue;
+    geoms.push({ N: 1 + (i % 3 === 0 ? 1 : 0), C: G * (1 + Math.floor(r() * 9)), H, W, M: G * (1 + Math.floor(r() * 7)), G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL });
+  }
+  it.each(geoms.map((g) => [JSON.stringify(g), g] as const))('%s', (_n, g) => {
+    const X = f([g.N * g.C * g.H * g.W]).data as Float32Array;
+    const W = f([g.C * (g.M / g.G) * g.KH * g.KW]).data as Float32Array;
+    const B = f([g.M]).data as Float32Array;
+    const want = new Float32Array(g.N * g.M * g.OH * g.OW);
+    convTransposeReference(X, W, B, g, want);
+    for (const k of [ConvTransposeKernel.forConstant(W), ConvTransposeKernel.perCall()]) {
+      const got = new Float32Array(want.length);
+      k!.run(X, W, B, g, got);
+      k!.run(X, W, B, g, got); // second run: weights already packed, output overwritten
+      const c = compareTensors(new Tensor('float32', got, [got.length]), new Tensor('float32', want, [want.length]), SIMD_TOL);
+      expect(c.message ?? '').toBe('');
+    }
+  });
+});
+
+describe('depthwise tap loops against the TypeScript reference', () => {
+  const geoms: ConvGeom[] = [];
+  for (let i = 0; i < 30; i++) {
+    const sp2 = i % 2 === 1;
+    const C = 1 + Math.floor(r() * 6), mult = 1 + (i % 3 === 0 ? 1 : 0);
+    const KH = sp2 ? 1 + Math.floor(r() * 3) : 1, KW = 1 + Math.floor(r() * 5);
+    const dH = sp2 ? 1 + Math.floor(r() * 3) : 1, dW = 1 + Math.floor(r() * 3);
+    const sH = sp2 ? 1 + Math.floor(r() * 2) : 1, sW = 1 + Math.floor(r() * 3);
+    const H = sp2 ? 1 + Math.floor(r() * 8) : 1, W = 1 + Math.floor(r() * 20);
+    const pT = sp2 ? Math.floor(r() * 2 * KH * dH) : 0, pL = Math.floor(r() * 2 * KW * dW);
+    geoms.push({ N: 1 + (i % 4 === 0 ? 1 : 0), C, H, W, M: C * mult, G: C, KH, KW, OH: 0, OW: 0, sH, sW, dH, dW, pT, pL });
+  }
+  const run = (name: string, g: ConvGeom, fast: typeof convDepthwise, ref: typeof convReference) => {
+    const X = f([g.N * g.C * g.H * g.W]).data as Float32Array;
+    const W = f([g.M * g.KH * g.KW]).data as Float32Array;
+    const B = f([g.M]).data as Float32Array;
+    const want = new Float32Array(g.N * g.M * g.OH * g.OW), got = new Float32Array(want.length).fill(NaN);
+    ref(X, W, B, g, want);
+    fast(X, W, B, g, got);
+    const c = compareTensors(new Tensor('float32', got, [got.length]), new Tensor('float32', want, [want.length]), SIMD_TOL);
+    expect(c.message ?? '', name).toBe('');
+  };
+  it.each(geoms.map((g) => [JSON.stringify(g), g] as const))('%s', (_n, g0) => {
+    const { H, W, KH, KW, sH, sW, dH, dW, pT, pL } = g0;
+    const OH = Math.floor((H + 2 * pT - dH * (KH - 1) - 1) / sH) + 1, OW = Math.floor((W + 2 * pL - dW * (KW - 1) - 1) / sW) + 1;
+    if (OH >= 1 && OW >= 1) run('Conv', { ...g0, OH, OW }, convDepthwise, convReference);
+    const tOH = sH * (H - 1) + (KH - 1) * dH + 1 - 2 * pT, tOW = sW * (W - 1) + (KW - 1) * dW + 1 - 2 * pL;
+    if (tOH >= 1 && tOW >= 1) run('ConvTranspose', { ...g0, OH: tOH, OW: tOW }, convTransposeDepthwise, convTransposeReference);
   });
 });

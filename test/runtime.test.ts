@@ -57,6 +57,15 @@ describe('subgraphs are prepared once', () => {
     expect([...s.runSync({ x: f32([1, 1, 1]) }).y.data]).toEqual([2, 5, 10]);
   });
 
+  it('orders a node after the producers of what its bodies read, even when the file lists it first', () => {
+    const then = graph('then', [node('Neg', ['late'], ['y_then'])], [], ['y_then']);
+    const g = graph('g', [
+      node('If', ['c'], ['y'], [['then_branch', { type: 'graph', value: then }], ['else_branch', { type: 'graph', value: then }]]),
+      node('Relu', ['x'], ['late']),
+    ], [{ name: 'c', type: 'bool', shape: [] }, { name: 'x', type: 'float32', shape: [2] }], ['y']);
+    expect([...InferenceSession.createSync(model(g)).runSync({ c: bool(true), x: f32([-1, 2]) }).y.data]).toEqual([-0, -2]);
+  });
+
   it('a node that fails to fold is left to run time (a branch never taken does not break the session)', () => {
     const bad = graph('bad', [constNode('s', new Tensor('int64', BigInt64Array.of(7n), [1])), node('Reshape', ['k', 's'], ['y_bad'])], [], ['y_bad']);
     const good = graph('good', [node('Identity', ['k'], ['y_good'])], [], ['y_good']);

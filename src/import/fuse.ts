@@ -28,6 +28,16 @@ export function fuseRecurrent(model: Model): Model {
   return { ...model, opsets, graph };
 }
 
+/** Why layers cannot be fused: an opset before 7 (LSTM-1), or weights not all float32 or all float64. */
+function unfusable(layers: readonly Node[], ctx: GraphIndex, opset: number): string | undefined {
+  if (opset < 7) return `opset ${opset} recurrent nodes are not fused`;
+  for (const l of layers) {
+    const types = [1, 2, 3].filter((i) => l.inputs[i]).map((i) => ctx.constant(l.inputs[i])?.type);
+    if (types.some((t) => t !== types[0]) || (types[0] !== 'float32' && types[0] !== 'float64')) return `weights of types ${types.join(', ')}: not all float32 or all float64`;
+  }
+  return undefined;
+}
+
 /** Metadata keys rnnx sets on the nodes it recovers or leaves. */
 export const FUSED_FROM = 'rnnx.fused_from';
 export const MODULE_PATH = 'rnnx.module_path';
@@ -67,6 +77,9 @@ function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: Graph
     ctx.reason = '';
     const m = matchStack(node, ctx);
     if (!m) { reasons.set(node, ctx.reason || 'not the pattern PyTorch exports'); continue; }
+    // The fused path checks what the per-node path checks: left unfused, the node gets its own error.
+    const refusal = unfusable(m.layers, ctx, opsets.get('') ?? 0);
+    if (refusal) { reasons.set(node, refusal); continue; }
     for (const n of m.nodes) removed.add(n);
     const G = GATES[m.mode] * m.H;
     const tensors = m.layers.flatMap((l, k) => {

@@ -3,44 +3,49 @@ import { RnnxError } from '../ir/errors.js';
 import { DTYPES, Tensor, type DataType, type TensorData } from '../ir/tensor.js';
 import { concatBytes, latin1, latin1Bytes, utf8 } from '../platform/text.js';
 
-/** numpy descr (little-endian) <-> rnnx type. */
-const DESCR: Readonly<Record<string, DataType>> = {
-  '<f4': 'float32', '<f8': 'float64', '<f2': 'float16', '<i8': 'int64', '<i4': 'int32', '<i2': 'int16',
-  '|i1': 'int8', '|u1': 'uint8', '<u2': 'uint16', '<u4': 'uint32', '<u8': 'uint64', '|b1': 'bool',
-};
-const TO_DESCR = Object.fromEntries(Object.entries(DESCR).map(([k, v]) => [v, k])) as Record<DataType, string>;
+/** numpy descr (little-endian) <-> rnnx type (a Map: a descr such as 'constructor' finds nothing). */
+const DESCR: ReadonlyMap<string, DataType> = new Map<string, DataType>([
+  ['<f4', 'float32'], ['<f8', 'float64'], ['<f2', 'float16'], ['<i8', 'int64'], ['<i4', 'int32'], ['<i2', 'int16'],
+  ['|i1', 'int8'], ['|u1', 'uint8'], ['<u2', 'uint16'], ['<u4', 'uint32'], ['<u8', 'uint64'], ['|b1', 'bool'],
+]);
+const TO_DESCR = new Map([...DESCR].map(([k, v]) => [v, k]));
 
 /** Parses a .npy file (format 1.0-3.0, C order, little-endian) into a Tensor. */
 export function readNpy(b: Uint8Array, what = '.npy'): Tensor {
+  if (!(b instanceof Uint8Array)) throw new RnnxError(`${what}: expected the file's bytes (a Uint8Array)`);
   if (b.length < 10 || latin1(b.subarray(0, 6)) !== '\x93NUMPY') throw new RnnxError(`${what}: not a .npy file`);
   const dv = new DataView(b.buffer, b.byteOffset, b.byteLength);
   const major = b[6];
-  if (major !== 1 && b.length < 12) throw new RnnxError(`${what}: truncated header`);
-  const hlen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  if (major < 1 || major > 3) throw new RnnxError(`${what}: .npy format version ${major}.${b[7]} is not supported (1.0 to 3.0)`);
   const hstart = major === 1 ? 10 : 12;
-  if (hstart + hlen > b.length) throw new RnnxError(`${what}: truncated header`);
+  if (b.length < hstart) throw new RnnxError(`${what}: truncated header`);
+  const hlen = major === 1 ? dv.getUint16(8, true) : dv.getUint32(8, true);
+  if (hstart + hlen > b.length) throw new RnnxError(`${what}: truncated header (${hlen} bytes declared, ${b.length - hstart} present)`);
   const header = (major === 3 ? utf8 : latin1)(b.subarray(hstart, hstart + hlen));
   const descr = /'descr':\s*'([^']+)'/.exec(header)?.[1];
   const fortran = /'fortran_order':\s*(True|False)/.exec(header)?.[1];
   const shapeStr = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
-  if (!descr || !fortran || shapeStr === undefined) throw new RnnxError(`${what}: cannot parse header ${header.trim()}`);
-  const type = DESCR[descr.replace(/^=/, '<')];
-  if (!type) throw new RnnxError(`${what}: dtype '${descr}' is not supported (float32, float64, int64, int32, uint8, bool, ...)`);
+  if (!descr || !fortran || shapeStr === undefined) throw new RnnxError(`${what}: cannot parse header ${header.trim().slice(0, 200)}`);
+  const type = DESCR.get(descr.replace(/^=/, '<'));
+  if (!type) throw new RnnxError(`${what}: dtype '${descr.slice(0, 40)}' is not supported (float32, float64, int64, int32, uint8, bool, ...)`);
   if (fortran === 'True') throw new RnnxError(`${what}: Fortran-order arrays are not supported; save with np.ascontiguousarray`);
-  const dims = shapeStr.split(',').map((s) => s.trim()).filter((s) => s !== '').map(Number);
-  if (dims.some((d) => !Number.isSafeInteger(d) || d < 0)) throw new RnnxError(`${what}: invalid shape (${shapeStr})`);
+  const parts = shapeStr.split(',').map((s) => s.trim());
+  if (parts.length > 1 && parts[parts.length - 1] === '') parts.pop(); // (3,) and (2, 3,)
+  if (parts.length === 1 && parts[0] === '') parts.pop(); // ()
+  if (parts.some((p) => !/^\d{1,16}$/.test(p))) throw new RnnxError(`${what}: invalid shape (${shapeStr.slice(0, 80)}): dims must be non-negative integers`);
+  const dims = parts.map(Number);
   const n = dims.reduce((a, c) => a * c, 1);
   const ctor = DTYPES[type].ctor!;
   const width = (ctor as unknown as { BYTES_PER_ELEMENT: number }).BYTES_PER_ELEMENT;
   const start = hstart + hlen;
-  if (b.length - start < n * width) throw new RnnxError(`${what}: data holds ${b.length - start} bytes, shape [${dims}] needs ${n * width}`);
+  if (!Number.isSafeInteger(n * width) || b.length - start < n * width) throw new RnnxError(`${what}: data holds ${b.length - start} bytes, shape [${dims}] needs ${n * width}`);
   const data = new ctor(n);
   new Uint8Array(data.buffer).set(b.subarray(start, start + n * width));
   return new Tensor(type, data as TensorData, dims);
 }
 
 export function writeNpy(t: Tensor): Uint8Array {
-  const descr = TO_DESCR[t.type];
+  const descr = TO_DESCR.get(t.type);
   if (!descr) throw new RnnxError(`.npy: cannot write ${t.type} tensors`);
   const shape = t.dims.length === 1 ? `(${t.dims[0]},)` : `(${t.dims.join(', ')})`;
   let header = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;

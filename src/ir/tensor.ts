@@ -132,8 +132,8 @@ export class Tensor {
   readonly dims: readonly number[];
 
   constructor(type: DataType, data: TensorData | readonly number[] | readonly bigint[] | readonly boolean[], dims?: readonly number[]) {
+    if (typeof type !== 'string' || !Object.hasOwn(DTYPES, type)) throw new RnnxError(`Tensor: unknown type '${String(type)}'`);
     const info = DTYPES[type];
-    if (!info) throw new RnnxError(`Tensor: unknown type '${type}'`);
     let arr: TensorData;
     if (Array.isArray(data)) {
       if (type === 'string') arr = (data as string[]).slice();
@@ -141,8 +141,16 @@ export class Tensor {
       else arr = (info.ctor as typeof Float32Array).from((data as unknown as (number | boolean)[]).map(Number));
     } else {
       arr = data as TensorData;
+      // a typed array of another element type would be read with the wrong width or meaning
+      if (info.ctor ? !(arr instanceof info.ctor) : !Array.isArray(arr)) {
+        throw new RnnxError(`Tensor: type '${type}' needs ${info.ctor ? info.ctor.name : 'an Array of strings'}, got ${describeData(arr)}`);
+      }
     }
+    if (type === 'bool') arr = normalizedBools(arr as Uint8Array);
     const d = dims ? [...dims] : [arr.length];
+    for (const x of d) {
+      if (!Number.isSafeInteger(x) || x < 0) throw new RnnxError(`Tensor: dims [${d}] must be non-negative integers`);
+    }
     if (sizeOf(d) !== arr.length) {
       throw new RnnxError(`Tensor: dims [${d}] hold ${sizeOf(d)} elements but data has ${arr.length}`);
     }
@@ -161,13 +169,29 @@ export class Tensor {
   }
 }
 
+function describeData(x: unknown): string {
+  return x === null || x === undefined ? String(x) : ((x as object).constructor?.name ?? typeof x);
+}
+
+/** bool bytes are 0 or 1: any other byte is true, stored as 1 (in a copy: the caller's array is left alone). */
+function normalizedBools(a: Uint8Array): Uint8Array {
+  for (let i = 0; i < a.length; i++) {
+    if (a[i] > 1) {
+      const out = new Uint8Array(a.length);
+      for (let j = 0; j < a.length; j++) out[j] = a[j] ? 1 : 0;
+      return out;
+    }
+  }
+  return a;
+}
+
 /** Accepts rnnx tensors and anything shaped like one (onnxruntime Tensors included). */
 export function asTensor(x: unknown, what: string): Tensor {
   if (x instanceof Tensor) return x;
   const t = x as { type?: unknown; data?: unknown; dims?: unknown };
   if (t && typeof t.type === 'string' && t.data !== undefined && Array.isArray(t.dims)) {
     const type = t.type as DataType;
-    if (!(type in DTYPES)) throw new RnnxError(`${what}: unsupported tensor type '${type}'`);
+    if (!Object.hasOwn(DTYPES, type)) throw new RnnxError(`${what}: unsupported tensor type '${type}'`);
     const bits = DTYPES[type].packedBits;
     const n = sizeOf(t.dims as number[]);
     const data = t.data as TensorData;

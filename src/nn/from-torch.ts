@@ -25,8 +25,12 @@ const KNOWN = ['input_size', 'hidden_size', 'num_layers', 'bias', 'batch_first',
  */
 export function modelFromTorch(kind: RecMode, state: StateDictSource, hp: TorchHparams, options: { initialState?: boolean; opset?: number; prefix?: string } = {}): Model {
   if (!['LSTM', 'GRU', 'RNN'].includes(kind)) throw new RnnxError(`from-torch: expected LSTM, GRU or RNN, got '${kind}'`);
+  if (hp === null || typeof hp !== 'object' || Array.isArray(hp)) {
+    throw new RnnxError(`from-torch: the hyperparameters must be a JSON object, got ${hp === null ? 'null' : Array.isArray(hp) ? 'an array' : typeof hp}`);
+  }
   const unknown = Object.keys(hp).filter((k) => !KNOWN.includes(k));
   if (unknown.length) throw new RnnxError(`from-torch: unknown hyperparameters ${unknown.join(', ')} (known: ${KNOWN.join(', ')})`);
+  if (hp.dropout !== undefined && !(typeof hp.dropout === 'number' && hp.dropout >= 0 && hp.dropout <= 1)) throw new RnnxError(`from-torch: dropout must be a number from 0 to 1 (it is not applied at inference), got ${JSON.stringify(hp.dropout)}`);
   if (hp.proj_size && kind !== 'LSTM') throw new RnnxError('from-torch: proj_size is only valid for LSTM');
   if (hp.nonlinearity && kind !== 'RNN') throw new RnnxError('from-torch: nonlinearity is only valid for RNN');
   const m = new RecurrentModule(kind, {

@@ -1,5 +1,5 @@
 import { RnnxError } from '../ir/errors.js';
-import { Tensor, type DataType } from '../ir/tensor.js';
+import { asTensor, Tensor, type DataType } from '../ir/tensor.js';
 import type { GraphBuilder, Value } from '../builder/graph-builder.js';
 import { castTensor } from '../ops/cast.js';
 import { readNpz } from '../io/npy.js';
@@ -19,12 +19,52 @@ export interface LoadOptions {
 /** Reads a state_dict from a .safetensors or .npz file, a Map or a plain object of tensors. */
 export function readStateDict(src: StateDictSource): Map<string, Tensor> {
   if (typeof src === 'string') {
+    if (!src.endsWith('.safetensors') && !src.endsWith('.npz')) throw new RnnxError(`state dict '${src}': expected a .safetensors or .npz file`);
     const bytes = platform().readFile(src, 'state dict');
-    if (src.endsWith('.safetensors')) return readSafetensors(bytes, src);
-    if (src.endsWith('.npz')) return readNpz(bytes, src);
-    throw new RnnxError(`state dict '${src}': expected a .safetensors or .npz file`);
+    return src.endsWith('.safetensors') ? readSafetensors(bytes, src) : readNpz(bytes, src);
   }
-  return src instanceof Map ? new Map(src) : new Map(Object.entries(src));
+  if (src === null || typeof src !== 'object' || Array.isArray(src)) {
+    throw new RnnxError(`state dict: expected a file path, a Map or an object of tensors, got ${src === null ? 'null' : Array.isArray(src) ? 'an array' : typeof src}`);
+  }
+  const entries = src instanceof Map ? [...src] : Object.entries(src);
+  const out = new Map<string, Tensor>();
+  for (const [k, t] of entries) {
+    if (typeof k !== 'string') throw new RnnxError(`state dict: key ${String(k)} is not a string`);
+    out.set(k, asTensor(t, `state dict '${k}'`));
+  }
+  return out;
+}
+
+/** The largest module rnnx builds: 2^28 parameters (1 GiB of float32), checked before anything is allocated. */
+export const MAX_PARAMETERS = 2 ** 28;
+
+/** A size argument: a positive integer (at most MAX_PARAMETERS). */
+function sizeArg(module: string, name: string, v: unknown, min = 1): number {
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < min || v > MAX_PARAMETERS) {
+    throw new RnnxError(`${module}: ${name} must be an integer from ${min} to ${MAX_PARAMETERS}, got ${typeof v === 'number' ? v : JSON.stringify(v) ?? String(v)}`);
+  }
+  return v;
+}
+
+function flagArg(module: string, name: string, v: unknown, dflt: boolean): boolean {
+  if (v === undefined) return dflt;
+  if (typeof v !== 'boolean') throw new RnnxError(`${module}: ${name} must be true or false, got ${JSON.stringify(v) ?? String(v)}`);
+  return v;
+}
+
+function dtypeArg(module: string, v: unknown): 'float32' | 'float64' {
+  if (v === undefined) return 'float32';
+  if (v !== 'float32' && v !== 'float64') throw new RnnxError(`${module}: dtype must be 'float32' or 'float64', got ${JSON.stringify(v) ?? String(v)}`);
+  return v;
+}
+
+function checkParameterCount(module: string, count: number): void {
+  if (!(count <= MAX_PARAMETERS)) throw new RnnxError(`${module}: ${count} parameters, more than rnnx builds (${MAX_PARAMETERS})`);
+}
+
+function optionsArg<T>(module: string, o: T): T {
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) throw new RnnxError(`${module}: expected an options object, got ${o === null ? 'null' : typeof o}`);
+  return o;
 }
 
 /** Deterministic uniform(-k, k) initial values (PyTorch's scheme for recurrent and linear layers). */
@@ -146,17 +186,20 @@ export class RecurrentModule extends Module {
   readonly nonlinearity: 'tanh' | 'relu';
 
   constructor(readonly mode: RecMode, readonly options: RecurrentOptions) {
-    super(options.dtype);
-    const { inputSize: I, hiddenSize: H } = options;
-    this.numLayers = options.numLayers ?? 1;
-    this.bias = options.bias ?? true;
-    this.batchFirst = options.batchFirst ?? false;
-    this.bidirectional = options.bidirectional ?? false;
-    this.projSize = options.projSize ?? 0;
+    super(dtypeArg(mode, optionsArg(mode, options).dtype));
+    const I = sizeArg(mode, 'inputSize', options.inputSize);
+    const H = sizeArg(mode, 'hiddenSize', options.hiddenSize);
+    this.numLayers = options.numLayers === undefined ? 1 : sizeArg(mode, 'numLayers', options.numLayers);
+    this.bias = flagArg(mode, 'bias', options.bias, true);
+    this.batchFirst = flagArg(mode, 'batchFirst', options.batchFirst, false);
+    this.bidirectional = flagArg(mode, 'bidirectional', options.bidirectional, false);
+    this.projSize = options.projSize === undefined ? 0 : sizeArg(mode, 'projSize', options.projSize, 0);
     this.nonlinearity = options.nonlinearity ?? 'tanh';
-    if (!(Number.isInteger(I) && I > 0 && Number.isInteger(H) && H > 0)) throw new RnnxError(`${mode}: input_size and hidden_size must be positive integers`);
+    if (this.nonlinearity !== 'tanh' && this.nonlinearity !== 'relu') throw new RnnxError(`${mode}: nonlinearity must be 'tanh' or 'relu', got ${JSON.stringify(this.nonlinearity)}`);
     if (this.projSize && (mode !== 'LSTM' || this.projSize >= H || this.projSize < 0)) throw new RnnxError(`${mode}: proj_size must be 0 < proj_size < hidden_size, and LSTM only`);
     const D = this.bidirectional ? 2 : 1, G = GATES[mode] * H, S = this.projSize || H;
+    const perDirection = (l: number) => G * ((l === 0 ? I : D * S) + S + (this.bias ? 2 : 0)) + (this.projSize ? this.projSize * H : 0);
+    checkParameterCount(mode, D * (perDirection(0) + (this.numLayers - 1) * perDirection(1)));
     const k = 1 / Math.sqrt(H);
     for (let l = 0; l < this.numLayers; l++) {
       for (const rev of this.bidirectional ? ['', '_reverse'] : ['']) {
@@ -208,9 +251,12 @@ export interface CellOptions {
 export class CellModule extends Module {
   readonly bias: boolean;
   constructor(readonly mode: RecMode, readonly options: CellOptions) {
-    super(options.dtype);
-    this.bias = options.bias ?? true;
-    const G = GATES[mode] * options.hiddenSize, k = 1 / Math.sqrt(options.hiddenSize);
+    super(dtypeArg(`${mode}Cell`, optionsArg(`${mode}Cell`, options).dtype));
+    const I = sizeArg(`${mode}Cell`, 'inputSize', options.inputSize), H = sizeArg(`${mode}Cell`, 'hiddenSize', options.hiddenSize);
+    this.bias = flagArg(`${mode}Cell`, 'bias', options.bias, true);
+    if (options.nonlinearity !== undefined && options.nonlinearity !== 'tanh' && options.nonlinearity !== 'relu') throw new RnnxError(`${mode}Cell: nonlinearity must be 'tanh' or 'relu'`);
+    const G = GATES[mode] * H, k = 1 / Math.sqrt(H);
+    checkParameterCount(`${mode}Cell`, G * (I + H + (this.bias ? 2 : 0)));
     this.declare_('weight_ih', [G, options.inputSize], k);
     this.declare_('weight_hh', [G, options.hiddenSize], k);
     if (this.bias) {
@@ -246,7 +292,11 @@ export class RNNCell extends CellModule {
 /** nn.Linear: y = x·Wᵀ + b over the last axis. */
 export class Linear extends Module {
   constructor(readonly inFeatures: number, readonly outFeatures: number, readonly bias = true, dtype: 'float32' | 'float64' = 'float32') {
-    super(dtype);
+    super(dtypeArg('Linear', dtype));
+    sizeArg('Linear', 'inFeatures', inFeatures);
+    sizeArg('Linear', 'outFeatures', outFeatures);
+    flagArg('Linear', 'bias', bias, true);
+    checkParameterCount('Linear', outFeatures * (inFeatures + 1));
     const k = 1 / Math.sqrt(inFeatures);
     this.declare_('weight', [outFeatures, inFeatures], k);
     if (bias) this.declare_('bias', [outFeatures], k);
@@ -261,7 +311,10 @@ export class Linear extends Module {
 /** nn.Embedding: rows of `weight` gathered by int64 indices. */
 export class Embedding extends Module {
   constructor(readonly numEmbeddings: number, readonly embeddingDim: number, dtype: 'float32' | 'float64' = 'float32') {
-    super(dtype);
+    super(dtypeArg('Embedding', dtype));
+    sizeArg('Embedding', 'numEmbeddings', numEmbeddings);
+    sizeArg('Embedding', 'embeddingDim', embeddingDim);
+    checkParameterCount('Embedding', numEmbeddings * embeddingDim);
     this.params.set('weight', initTensor([numEmbeddings, embeddingDim], 1, 17, dtype));
   }
   forward(b: GraphBuilder, indices: Value, prefix = 'embedding'): Value {

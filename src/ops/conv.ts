@@ -1,6 +1,6 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData } from '../ir/tensor.js';
-import { ConvKernel, type ConvGeom } from '../wasm/conv.js';
+import { ConvKernel, ConvTransposeKernel, type ConvGeom } from '../wasm/conv.js';
 import { checkType, defineOp, FLOATS, need, type AttrReader, type Inputs, type OpContext } from './op.js';
 
 export interface ConvAttrs {
@@ -74,11 +74,11 @@ export const Conv = defineOp<ConvAttrs & { simd?: { w: Tensor; kernel: ConvKerne
     const X = x.data as Float32Array, Wt = w.data as Float32Array, B = b?.data as Float32Array | undefined;
     const out = allocData(x.type, N * M * OH * OW) as Float32Array;
     const geom: ConvGeom = { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
-    // Depthwise (one input channel per group) is one tiny GEMM per channel: the plain loops
-    // measured faster until it has a direct SIMD kernel.
-    const simd = x.type === 'float32' && (!b || b.type === 'float32') && CperG > 1;
-    const kernel = !simd ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvKernel.perCall();
+    const f32 = x.type === 'float32' && (!b || b.type === 'float32');
+    // Depthwise (one input channel per group) would be a tiny GEMM per channel: tap loops instead.
+    const kernel = !f32 || CperG === 1 ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvKernel.perCall();
     if (kernel) kernel.run(X, Wt, B, geom, out);
+    else if (f32 && CperG === 1) convDepthwise(X, Wt, B, geom, out);
     else convReference(X, Wt, B, geom, out);
     return [new Tensor(x.type, out, [N, M, ...outSp])];
   },
@@ -139,8 +139,13 @@ interface ConvTransposeAttrs extends ConvAttrs {
 }
 
 /** ConvTranspose for 1-D and 2-D inputs: groups, strides, dilations, pads, output_padding, output_shape, auto_pad. */
-export const ConvTranspose = defineOp<ConvTransposeAttrs>({
-  parse: (_ctx, a) => ({ ...parseConvAttrs(a), outputPadding: a.ints('output_padding'), outputShape: a.ints('output_shape') }),
+export const ConvTranspose = defineOp<ConvTransposeAttrs & { simd?: { w: Tensor; kernel: ConvTransposeKernel } }>({
+  parse: (ctx, a) => {
+    const attrs = { ...parseConvAttrs(a), outputPadding: a.ints('output_padding'), outputShape: a.ints('output_shape') };
+    const w = ctx.constant?.(1);
+    const kernel = w && w.type === 'float32' && w.dims.length >= 3 ? ConvTransposeKernel.forConstant(w.data as Float32Array) : null;
+    return kernel ? { ...attrs, simd: { w: w!, kernel } } : attrs;
+  },
   run(inputs, p, ctx) {
     const { x, w, b, sp } = convInputs(inputs, ctx, 'transposed convolutions');
     const [N, C] = x.dims;
@@ -174,32 +179,113 @@ export const ConvTranspose = defineOp<ConvTransposeAttrs>({
     if (outSp.some((o) => o < 1)) throw nodeError(ctx.node, `output spatial shape [${outSp}] is empty`);
     const { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = lift2d(sp, inSp, kSp, outSp, strides, dil, pads);
     const X = x.data as Float32Array, Wt = w.data as Float32Array, B = b?.data as Float32Array | undefined;
-    const acc = new Float64Array(N * M * OH * OW);
-    const CperG = C / G;
-    for (let n = 0; n < N; n++)
-      for (let c = 0; c < C; c++) {
-        const g = Math.floor(c / CperG);
-        for (let ih = 0; ih < H; ih++)
-          for (let iw = 0; iw < W; iw++) {
-            const v = X[((n * C + c) * H + ih) * W + iw];
-            for (let mg = 0; mg < MperG; mg++) {
-              const m = g * MperG + mg;
-              const wBase = ((c * MperG + mg) * KH) * KW;
-              for (let kh = 0; kh < KH; kh++) {
-                const oh = ih * sH - pT + kh * dH;
-                if (oh < 0 || oh >= OH) continue;
-                for (let kw = 0; kw < KW; kw++) {
-                  const ow = iw * sW - pL + kw * dW;
-                  if (ow < 0 || ow >= OW) continue;
-                  acc[((n * M + m) * OH + oh) * OW + ow] += v * Wt[wBase + kh * KW + kw];
-                }
-              }
-            }
-          }
-      }
-    const out = allocData(x.type, acc.length) as Float32Array;
-    const per = OH * OW;
-    for (let i = 0; i < acc.length; i++) out[i] = acc[i] + (B ? B[Math.floor(i / per) % M] : 0);
+    const out = allocData(x.type, N * M * OH * OW) as Float32Array;
+    const geom: ConvGeom = { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
+    const f32 = x.type === 'float32' && (!b || b.type === 'float32');
+    const kernel = !f32 || C === G ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvTransposeKernel.perCall();
+    if (kernel) kernel.run(X, Wt, B, geom, out);
+    else if (f32 && C === G) convTransposeDepthwise(X, Wt, B, geom, out);
+    else convTransposeReference(X, Wt, B, geom, out);
     return [new Tensor(x.type, out, [N, M, ...outSp])];
   },
 });
+
+/** The plain TypeScript ConvTranspose (sums in doubles), the reference of the SIMD path. */
+export function convTransposeReference(X: ArrayLike<number>, Wt: ArrayLike<number>, B: ArrayLike<number> | undefined, g: ConvGeom, out: { [i: number]: number; length: number }): void {
+  const { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = g;
+  const MperG = M / G;
+  const acc = new Float64Array(N * M * OH * OW);
+  const CperG = C / G;
+  for (let n = 0; n < N; n++)
+    for (let c = 0; c < C; c++) {
+      const gi = Math.floor(c / CperG);
+      for (let ih = 0; ih < H; ih++)
+        for (let iw = 0; iw < W; iw++) {
+          const v = X[((n * C + c) * H + ih) * W + iw];
+          for (let mg = 0; mg < MperG; mg++) {
+            const m = gi * MperG + mg;
+            const wBase = ((c * MperG + mg) * KH) * KW;
+            for (let kh = 0; kh < KH; kh++) {
+              const oh = ih * sH - pT + kh * dH;
+              if (oh < 0 || oh >= OH) continue;
+              for (let kw = 0; kw < KW; kw++) {
+                const ow = iw * sW - pL + kw * dW;
+                if (ow < 0 || ow >= OW) continue;
+                acc[((n * M + m) * OH + oh) * OW + ow] += v * Wt[wBase + kh * KW + kw];
+              }
+            }
+          }
+        }
+    }
+  const per = OH * OW;
+  for (let i = 0; i < acc.length; i++) out[i] = acc[i] + (B ? B[Math.floor(i / per) % M] : 0);
+}
+
+/**
+ * Valid output range [lo, hi) of positions o with 0 ≤ o·s + off < size (off = tap offset − pad):
+ * lets the tap loops below run without a bounds test per element.
+ */
+function validRange(count: number, s: number, off: number, size: number): [number, number] {
+  const lo = off >= 0 ? 0 : Math.ceil(-off / s);
+  const hi = Math.min(count, Math.floor((size - 1 - off) / s) + 1);
+  return [lo, Math.max(lo, hi)];
+}
+
+/**
+ * Conv with one input channel per group (depthwise, channel multiplier M/G), tap by tap: each
+ * output row accumulates w·x over its valid range in float32. A GEMM per channel costs more than
+ * these few multiply-adds.
+ */
+export function convDepthwise(X: Float32Array, Wt: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array): void {
+  const { N, C, H, W, M, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = g;
+  const MperG = M / C;
+  const per = OH * OW;
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++) {
+      const y0 = (n * M + m) * per;
+      out.fill(B ? B[m] : 0, y0, y0 + per);
+      const x0 = (n * C + Math.floor(m / MperG)) * H * W;
+      for (let kh = 0; kh < KH; kh++) {
+        const [ohLo, ohHi] = validRange(OH, sH, kh * dH - pT, H);
+        for (let kw = 0; kw < KW; kw++) {
+          const w = Wt[(m * KH + kh) * KW + kw];
+          const off = kw * dW - pL;
+          const [owLo, owHi] = validRange(OW, sW, off, W);
+          for (let oh = ohLo; oh < ohHi; oh++) {
+            const xr = x0 + (oh * sH + kh * dH - pT) * W + off;
+            const yr = y0 + oh * OW;
+            for (let ow = owLo; ow < owHi; ow++) out[yr + ow] += w * X[xr + ow * sW];
+          }
+        }
+      }
+    }
+}
+
+/** ConvTranspose with one input channel per group (depthwise), tap by tap, scattering in float32. */
+export function convTransposeDepthwise(X: Float32Array, Wt: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array): void {
+  const { N, C, H, W, M, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = g;
+  const MperG = M / C;
+  const per = OH * OW;
+  for (let n = 0; n < N; n++)
+    for (let m = 0; m < M; m++) {
+      const y0 = (n * M + m) * per;
+      out.fill(B ? B[m] : 0, y0, y0 + per);
+      const c = Math.floor(m / MperG);
+      const x0 = (n * C + c) * H * W;
+      const w0 = (c * MperG + (m % MperG)) * KH * KW;
+      for (let kh = 0; kh < KH; kh++) {
+        // input rows ih with 0 ≤ ih·sH − pT + kh·dH < OH
+        const [ihLo, ihHi] = validRange(H, sH, kh * dH - pT, OH);
+        for (let kw = 0; kw < KW; kw++) {
+          const w = Wt[w0 + kh * KW + kw];
+          const off = kw * dW - pL;
+          const [iwLo, iwHi] = validRange(W, sW, off, OW);
+          for (let ih = ihLo; ih < ihHi; ih++) {
+            const yr = y0 + (ih * sH + kh * dH - pT) * OW + off;
+            const xr = x0 + ih * W;
+            for (let iw = iwLo; iw < iwHi; iw++) out[yr + iw * sW] += w * X[xr + iw];
+          }
+        }
+      }
+    }
+}

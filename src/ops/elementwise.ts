@@ -8,40 +8,69 @@ type Scalar = number | bigint | string; // strings only pass through (Equal, Whe
 type Fn2 = (a: any, b: any) => Scalar; // eslint-disable-line @typescript-eslint/no-explicit-any
 
 /**
- * Loops for the four arithmetic ops on float arrays, generated once per op so each has its own
- * monomorphic loop (a shared loop calling `f` would be megamorphic): same shape, or B repeating
- * along A's trailing dims (bias rows), or A repeating along B's.
+ * How `small` broadcasts to `out` when its non-1 axes are one contiguous block of out's axes
+ * (a scalar, a bias row, a per-channel [C, 1, 1] vector): out element i reads
+ * small[floor(i / inner) % block]. Null for any other broadcast.
  */
-type FastLoop = (A: ArrayLike<number>, B: ArrayLike<number>, out: { [i: number]: number }, n: number, period: number, bRepeats: boolean) => void;
+function blockOf(small: readonly number[], out: readonly number[]): { inner: number; block: number } | null {
+  if (small.length > out.length) return null;
+  const pad = out.length - small.length;
+  let first = -1, last = -1;
+  for (let d = 0; d < small.length; d++) {
+    if (small[d] === 1) continue;
+    if (small[d] !== out[pad + d]) return null;
+    if (first < 0) first = d;
+    else if (last !== d - 1) return null;
+    last = d;
+  }
+  let block = 1, inner = 1;
+  if (first >= 0) for (let d = first; d <= last; d++) block *= small[d];
+  for (let d = (first >= 0 ? pad + last + 1 : 0); d < out.length; d++) inner *= out[d];
+  return { inner, block };
+}
+
+const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
+
+/**
+ * Loops for the four arithmetic ops on float arrays, generated once per op so each has its own
+ * monomorphic loop (a shared loop calling `f` would be megamorphic): same shape, or the other
+ * operand a block broadcast (blockOf) with A (mode 1) or B (mode 2) the full shape.
+ */
+type FastLoop = (A: ArrayLike<number>, B: ArrayLike<number>, out: { [i: number]: number }, n: number, inner: number, block: number, mode: number) => void;
 const FAST: Record<string, FastLoop> = {};
 for (const [name, op] of [['add', '+'], ['sub', '-'], ['mul', '*'], ['div', '/']] as const) {
-  FAST[name] = new Function('A', 'B', 'out', 'n', 'period', 'bRepeats', `
-    if (period === n) { for (let i = 0; i < n; i++) out[i] = A[i] ${op} B[i]; return; }
-    if (bRepeats) { for (let o = 0; o < n; o += period) for (let j = 0; j < period; j++) out[o + j] = A[o + j] ${op} B[j]; return; }
-    for (let o = 0; o < n; o += period) for (let j = 0; j < period; j++) out[o + j] = A[j] ${op} B[o + j];
+  FAST[name] = new Function('A', 'B', 'out', 'n', 'inner', 'block', 'mode', `
+    if (mode === 0) { for (let i = 0; i < n; i++) out[i] = A[i] ${op} B[i]; return; }
+    let i = 0;
+    if (mode === 1) {
+      if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = A[i] ${op} B[j]; return; }
+      while (i < n) for (let j = 0; j < block; j++) { const v = B[j], e = i + inner; for (; i < e; i++) out[i] = A[i] ${op} v; }
+      return;
+    }
+    if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = A[j] ${op} B[i]; return; }
+    while (i < n) for (let j = 0; j < block; j++) { const v = A[j], e = i + inner; for (; i < e; i++) out[i] = v ${op} B[i]; }
   `) as FastLoop;
 }
 
-/** The suffix-broadcast case: `small` equals the trailing dims of `big` (leading 1s ignored). */
-function isSuffix(small: readonly number[], big: readonly number[]): boolean {
-  const s = small.slice(small.findIndex((d) => d !== 1) === -1 ? small.length : small.findIndex((d) => d !== 1));
-  if (s.length > big.length) return false;
-  return s.every((d, i) => d === big[big.length - s.length + i]);
-}
-
-function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false): Tensor | null {
+function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false, reuseB = false): Tensor | null {
   if ((a.type !== 'float32' && a.type !== 'float64') || a.type !== b.type) return null;
   const loop = FAST[name];
-  const same = a.dims.length === b.dims.length && a.dims.every((d, i) => d === b.dims[i]);
-  if (same || (isSuffix(b.dims, a.dims) && a.dims.length >= b.dims.length)) {
-    // A dying intermediate A is overwritten in place (element i is read before it is written).
-    const out = reuseA ? (a.data as Float32Array) : (allocData(a.type, a.size) as Float32Array);
-    if (a.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, a.size, same ? a.size : b.size, true);
+  if (sameDims(a.dims, b.dims)) {
+    // A dying input is overwritten in place (element i is read before it is written).
+    const out = reuseA ? (a.data as Float32Array) : reuseB ? (b.data as Float32Array) : (allocData(a.type, a.size) as Float32Array);
+    if (a.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, a.size, 1, 1, 0);
     return new Tensor(a.type, out, a.dims);
   }
-  if (isSuffix(a.dims, b.dims) && b.dims.length >= a.dims.length) {
-    const out = allocData(a.type, b.size) as Float32Array;
-    if (b.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, b.size, a.size, false);
+  const bb = a.dims.length >= b.dims.length ? blockOf(b.dims, a.dims) : null;
+  if (bb) {
+    const out = reuseA ? (a.data as Float32Array) : (allocData(a.type, a.size) as Float32Array);
+    if (a.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, a.size, bb.inner, bb.block, 1);
+    return new Tensor(a.type, out, a.dims);
+  }
+  const ab = b.dims.length >= a.dims.length ? blockOf(a.dims, b.dims) : null;
+  if (ab) {
+    const out = reuseB ? (b.data as Float32Array) : (allocData(a.type, b.size) as Float32Array);
+    if (b.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, b.size, ab.inner, ab.block, 2);
     return new Tensor(a.type, out, b.dims);
   }
   return null;
@@ -50,6 +79,18 @@ function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false): Tensor |
 /** out[i] = f(a[ia], b[ib]) over the broadcast shape. */
 export function binaryMap(a: Tensor, b: Tensor, outType: DataType, f: Fn2, ctx: OpContext): Tensor {
   const dims = broadcastShapes([a.dims, b.dims], ctx);
+  const A0 = a.data as Scalar[], B0 = b.data as Scalar[];
+  // One side full-shaped, the other a block broadcast: no index map.
+  const fullA = sameDims(a.dims, dims), fullB = sameDims(b.dims, dims);
+  const bl = fullA && !fullB ? blockOf(b.dims, dims) : !fullA && fullB ? blockOf(a.dims, dims) : null;
+  if (bl) {
+    const n = fullA ? a.size : b.size;
+    const out = allocData(outType, n) as Scalar[];
+    let i = 0;
+    if (fullA) while (i < n) for (let j = 0; j < bl.block; j++) { const v = B0[j], e = i + bl.inner; for (; i < e; i++) out[i] = f(A0[i], v); }
+    else while (i < n) for (let j = 0; j < bl.block; j++) { const v = A0[j], e = i + bl.inner; for (; i < e; i++) out[i] = f(v, B0[i]); }
+    return new Tensor(outType, out as unknown as TensorData, dims);
+  }
   const ia = broadcastIndex(a.dims, dims);
   const ib = broadcastIndex(b.dims, dims);
   const out = allocData(outType, dims.reduce((x, y) => x * y, 1)) as Scalar[];
@@ -76,7 +117,7 @@ function arith(name: string, num: (a: number, b: number) => number, big: (a: big
       const b = need(inputs, 1, ctx, 'B');
       checkType(a, NUMERIC, 0, ctx, 'A');
       sameType(a, b, ctx);
-      const fast = fastArith(name, a, b, reuse?.(0) ?? false);
+      const fast = fastArith(name, a, b, reuse?.(0) ?? false, reuse?.(1) ?? false);
       if (fast) return [fast];
       if (isBig(a.type)) return [binaryMap(a, b, a.type, big, ctx)];
       const isInt = a.type !== 'float32' && a.type !== 'float64';
@@ -172,6 +213,14 @@ export const Pow = defineOp({
     checkType(a, NUMERIC, 0, ctx, 'X');
     checkType(b, NUMERIC, 1, ctx, 'Y');
     if (isBig(a.type)) return [binaryMap(a, b, a.type, (x: bigint, y: Scalar) => BigInt(Math.trunc(Number(x) ** Number(y))), ctx)];
+    if ((a.type === 'float32' || a.type === 'float64') && b.size === 1) {
+      // A scalar exponent: one loop, squares as x·x (exact before rounding, as onnxruntime does).
+      const e = Number(b.data[0]), X = a.data as Float32Array, n = a.size;
+      const out = allocData(a.type, n) as Float32Array;
+      if (e === 2) for (let i = 0; i < n; i++) out[i] = X[i] * X[i];
+      else for (let i = 0; i < n; i++) out[i] = X[i] ** e;
+      return [new Tensor(a.type, out, broadcastShapes([a.dims, b.dims], ctx))];
+    }
     return [binaryMap(a, b, a.type, (x: number, y: Scalar) => x ** Number(y), ctx)];
   },
 });

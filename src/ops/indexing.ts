@@ -1,6 +1,7 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, dtypeFromOnnx, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
 import { stridesOf } from './broadcast.js';
+import { copySlots, indexNumbers, wordsOf } from './copy.js';
 import { checkType, defineOp, intsOf, need, normAxis, NUMERIC } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };
@@ -329,7 +330,7 @@ export const ScatterND = defineOp({
     if (!['none', 'add', 'mul', 'min', 'max'].includes(reduction)) throw a.error('reduction', `unsupported '${reduction}'`);
     return reduction;
   },
-  run(inputs, reduction, ctx) {
+  run(inputs, reduction, ctx, reuse) {
     const x = need(inputs, 0, ctx, 'data');
     const it = need(inputs, 1, ctx, 'indices');
     const u = need(inputs, 2, ctx, 'updates');
@@ -340,9 +341,11 @@ export const ScatterND = defineOp({
     const count = sizeOf(it.dims.slice(0, q - 1));
     if (u.size !== count * slice) throw nodeError(ctx.node, `updates [${u.dims}] do not match indices [${it.dims}] and data [${x.dims}]`);
     const xs = stridesOf(x.dims);
-    const ids = intsOf(it);
-    const out = (x.data as AnyArr & { slice(): AnyArr }).slice() as AnyArr;
+    const ids = indexNumbers(it.data);
+    // A dying data input is updated in place.
+    const out = (reuse?.(0) && ArrayBuffer.isView(x.data) ? x.data : (x.data as AnyArr & { slice(): AnyArr }).slice()) as AnyArr;
     const U = u.data as AnyArr;
+    const O = wordsOf(out as TensorData), Uw = wordsOf(u.data).a, w = O.w;
     for (let c = 0; c < count; c++) {
       let off = 0;
       for (let j = 0; j < last; j++) {
@@ -351,6 +354,10 @@ export const ScatterND = defineOp({
         if (v < -D || v >= D) throw nodeError(ctx.node, `index ${v} is out of range for axis ${j} of size ${D}`);
         if (v < 0) v += D;
         off += v * xs[j];
+      }
+      if (reduction === 'none') {
+        copySlots(O.a, off * w, Uw, c * slice * w, slice * w);
+        continue;
       }
       for (let k = 0; k < slice; k++) {
         const cur = out[off + k] as number, v = U[c * slice + k] as number;

@@ -13,7 +13,24 @@ interface PoolAttrs {
   storageOrder: number;
 }
 
+/** kernel_shape, strides, dilations ≥ 1 and pads ≥ 0 (a kernel of 0 would pool nothing and give NaN). */
+function checkWindow(a: AttrReader, p: { kernel: readonly number[]; strides?: readonly number[]; dilations?: readonly number[]; pads?: readonly number[] }): void {
+  const bad = (name: string, v: readonly number[] | undefined, min: number) => {
+    if (v && v.some((x) => !Number.isInteger(x) || x < min)) throw a.error(name, `values must be integers >= ${min}, got [${v}]`);
+  };
+  bad('kernel_shape', p.kernel, 1);
+  bad('strides', p.strides, 1);
+  bad('dilations', p.dilations, 1);
+  bad('pads', p.pads, 0);
+}
+
 function parsePool(ctx: OpContext, a: AttrReader, max: boolean): PoolAttrs {
+  const p = parsePoolAttrs(ctx, a, max);
+  checkWindow(a, p);
+  return p;
+}
+
+function parsePoolAttrs(ctx: OpContext, a: AttrReader, max: boolean): PoolAttrs {
   const kernel = a.ints('kernel_shape');
   if (!kernel) throw a.error('kernel_shape', 'is required');
   const autoPad = a.string('auto_pad', 'NOTSET');
@@ -125,7 +142,9 @@ export const MaxUnpool = defineOp({
   parse: (_c, a) => {
     const kernel = a.ints('kernel_shape');
     if (!kernel) throw a.error('kernel_shape', 'is required');
-    return { kernel, pads: a.ints('pads'), strides: a.ints('strides') };
+    const p = { kernel, pads: a.ints('pads'), strides: a.ints('strides') };
+    checkWindow(a, p);
+    return p;
   },
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'X'), idx = need(inputs, 1, ctx, 'I');

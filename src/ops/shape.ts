@@ -1,6 +1,7 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
 import { broadcastIndex, broadcastShapes, stridesOf } from './broadcast.js';
+import { copySlots, indexNumbers, wordsOf } from './copy.js';
 import { checkType, defineOp, intsOf, need, normAxis, type Inputs, type OpContext } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };
@@ -141,18 +142,16 @@ export function concatTensors(ts: readonly Tensor[], axis: number, ctx: OpContex
   const total = ts.reduce((s, t) => s + t.dims[ax], 0);
   const dims = [...first.dims];
   dims[ax] = total;
-  const out = allocData(first.type, outer * total * inner) as AnyArr;
+  const out = allocData(first.type, outer * total * inner);
+  const O = wordsOf(out), w = O.w;
   let off = 0;
   for (const t of ts) {
-    const chunk = t.dims[ax] * inner;
-    const T = t.data as AnyArr;
-    for (let o = 0; o < outer; o++) {
-      const dst = o * total * inner + off;
-      for (let k = 0; k < chunk; k++) out[dst + k] = T[o * chunk + k];
-    }
+    const chunk = t.dims[ax] * inner * w;
+    const T = wordsOf(t.data).a;
+    for (let o = 0; o < outer; o++) copySlots(O.a, o * total * inner * w + off, T, o * chunk, chunk);
     off += chunk;
   }
-  return new Tensor(first.type, out as TensorData, dims);
+  return new Tensor(first.type, out, dims);
 }
 
 export const Concat = defineOp({
@@ -277,15 +276,22 @@ export const Slice = defineOp({
     });
     const inStr = stridesOf(x.dims);
     const n = sizeOf(dims);
-    const X = x.data as AnyArr;
-    const out = allocData(x.type, n) as AnyArr;
-    const counter = new Array<number>(r).fill(0);
-    let base = 0;
-    for (let d = 0; d < r; d++) base += st[d] * inStr[d];
-    let off = base;
-    for (let k = 0; k < n; k++) {
-      out[k] = X[off];
-      for (let d = r - 1; d >= 0; d--) {
+    const out = allocData(x.type, n);
+    if (n === 0) return [new Tensor(x.type, out, dims)];
+    // Trailing axes taken whole with step 1, and the axis before them if its step is 1, are one
+    // contiguous run in both tensors: copy runs, iterate over the axes before.
+    let inner = r;
+    while (inner > 0 && step[inner - 1] === 1 && st[inner - 1] === 0 && dims[inner - 1] === x.dims[inner - 1]) inner--;
+    if (inner > 0 && step[inner - 1] === 1) inner--;
+    let run = 1;
+    for (let d = inner; d < r; d++) run *= dims[d];
+    const X = wordsOf(x.data), O = wordsOf(out).a, w = X.w;
+    const counter = new Array<number>(inner).fill(0);
+    let off = 0;
+    for (let d = 0; d < r; d++) off += st[d] * inStr[d];
+    for (let k = 0; k < n; k += run) {
+      copySlots(O, k * w, X.a, off * w, run * w);
+      for (let d = inner - 1; d >= 0; d--) {
         counter[d]++;
         off += step[d] * inStr[d];
         if (counter[d] < dims[d]) break;
@@ -293,7 +299,7 @@ export const Slice = defineOp({
         counter[d] = 0;
       }
     }
-    return [new Tensor(x.type, out as TensorData, dims)];
+    return [new Tensor(x.type, out, dims)];
   },
 });
 
@@ -305,21 +311,21 @@ export const Gather = defineOp({
     checkType(idx, INDEX_TYPES, 1, ctx, 'indices');
     const ax = normAxis(axis, x.dims.length, ctx);
     const D = x.dims[ax];
-    const ids = intsOf(idx).map((i) => {
+    const ids = indexNumbers(idx.data);
+    for (let j = 0; j < ids.length; j++) {
+      const i = ids[j];
       if (i < -D || i >= D) throw nodeError(ctx.node, `index ${i} is out of range for axis ${ax} of size ${D}`);
-      return i < 0 ? i + D : i;
-    });
+      if (i < 0) ids[j] = i + D;
+    }
     const outer = sizeOf(x.dims.slice(0, ax));
     const inner = sizeOf(x.dims.slice(ax + 1));
-    const X = x.data as AnyArr;
-    const out = allocData(x.type, outer * ids.length * inner) as AnyArr;
+    const out = allocData(x.type, outer * ids.length * inner);
+    const X = wordsOf(x.data), O = wordsOf(out).a, w = X.w, run = inner * w;
     let o = 0;
-    for (let a = 0; a < outer; a++)
-      for (const i of ids) {
-        const src = (a * D + i) * inner;
-        for (let k = 0; k < inner; k++) out[o++] = X[src + k];
-      }
-    return [new Tensor(x.type, out as TensorData, [...x.dims.slice(0, ax), ...idx.dims, ...x.dims.slice(ax + 1)])];
+    for (let a = 0; a < outer; a++) {
+      for (let j = 0; j < ids.length; j++, o += run) copySlots(O, o, X.a, (a * D + ids[j]) * run, run);
+    }
+    return [new Tensor(x.type, out, [...x.dims.slice(0, ax), ...idx.dims, ...x.dims.slice(ax + 1)])];
   },
 });
 

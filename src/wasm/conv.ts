@@ -178,3 +178,76 @@ export class ConvKernel {
     return ptr;
   }
 }
+
+/**
+ * ConvTranspose on the SIMD GEMM, per group: col[H·W, M/G·KH·KW] = X_gᵀ[H·W, C/G] · W_g, W_g
+ * [C/G, M/G·KH·KW] being W's own layout (packed into panels once when constant, per call when
+ * fed), then col2im: each input position adds its M/G·KH·KW products into Y, whose bias was set
+ * first. Geometry as ConvGeom with C the input channels, W [C, M/G, KH, KW].
+ */
+export class ConvTransposeKernel {
+  private packed = -1;
+
+  private constructor(private readonly s: Scratch, private readonly weights: Float32Array | null) {}
+
+  static forConstant(W: Float32Array): ConvTransposeKernel | null {
+    const m = wasmModule();
+    return m && W.length > 0 ? new ConvTransposeKernel(new Scratch(m), W) : null;
+  }
+
+  static perCall(): ConvTransposeKernel | null {
+    const s = shared();
+    return s ? new ConvTransposeKernel(s, null) : null;
+  }
+
+  run(X: Float32Array, W: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array): void {
+    const { N, C, H, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = g;
+    const Wd = g.W;
+    const CperG = C / G, MperG = M / G;
+    const K = CperG, Ncol = MperG * KH * KW, npad = padPanel(Ncol);
+    const HW = H * Wd;
+    const a = this.s.arena;
+    if (this.weights && this.packed < 0) this.packed = this.pack(this.weights, G, K, Ncol);
+    const mark = a.mark();
+    const wp = this.weights ? this.packed : this.pack(W, G, K, Ncol);
+    const xp = a.alloc(HW * K), cp = a.alloc(HW * npad);
+    const f32 = this.s.f32();
+    const x0 = xp >> 2, c0 = cp >> 2;
+    const per = OH * OW;
+    for (let n = 0; n < N; n++)
+      for (let gi = 0; gi < G; gi++) {
+        // X_gᵀ [HW, C/G]
+        const xOff = (n * C + gi * CperG) * HW;
+        for (let c = 0; c < K; c++) for (let p = 0; p < HW; p++) f32[x0 + p * K + c] = X[xOff + c * HW + p];
+        a.k.gemm(xp, K, wp + gi * npad * K * 4, K, npad, cp, npad, HW, 0);
+        const yOff = (n * M + gi * MperG) * per;
+        for (let m = 0; m < MperG; m++) out.fill(B ? B[gi * MperG + m] : 0, yOff + m * per, yOff + (m + 1) * per);
+        for (let ih = 0; ih < H; ih++)
+          for (let iw = 0; iw < Wd; iw++) {
+            const row = c0 + (ih * Wd + iw) * npad;
+            for (let kh = 0; kh < KH; kh++) {
+              const oh = ih * sH - pT + kh * dH;
+              if (oh < 0 || oh >= OH) continue;
+              for (let kw = 0; kw < KW; kw++) {
+                const ow = iw * sW - pL + kw * dW;
+                if (ow < 0 || ow >= OW) continue;
+                const o = yOff + oh * OW + ow, col = row + kh * KW + kw;
+                for (let m = 0; m < MperG; m++) out[o + m * per] += f32[col + m * KH * KW];
+              }
+            }
+          }
+      }
+    a.reset(mark);
+  }
+
+  /** Packs W_g [C/G, M/G·KH·KW] of every group into panels, group after group. */
+  private pack(W: Float32Array, G: number, K: number, Ncol: number): number {
+    const npad = padPanel(Ncol);
+    const ptr = this.s.arena.alloc(G * npad * K);
+    for (let gi = 0; gi < G; gi++) {
+      const w0 = gi * K * Ncol;
+      packPanels(this.s.f32(), ptr + gi * npad * K * 4, K, Ncol, (k, n) => W[w0 + k * Ncol + n]);
+    }
+    return ptr;
+  }
+}

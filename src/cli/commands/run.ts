@@ -35,6 +35,10 @@ export const runCommand: Command = {
     atol: { type: 'string', value: 'X', help: `absolute tolerance of --check (default ${CHECK_TOL.atol})` },
     'no-fuse': { type: 'boolean', help: 'run the ONNX nodes as written, without recovering PyTorch modules' },
     threads: { type: 'string', value: '1|2', help: 'split the SIMD GEMMs with one worker thread (2)' },
+    profile: { type: 'boolean', help: 'time every node over --runs runs (after 3 warm-up runs) and print per-op-type and per-node tables' },
+    runs: { type: 'string', value: 'N', help: 'runs --profile times (default 20)' },
+    trace: { type: 'string', value: 'FILE.json', help: 'with --profile: also write a Chrome-trace JSON (chrome://tracing, Perfetto)' },
+    top: { type: 'string', value: 'N', help: 'with --profile: how many of the slowest nodes to list (default 20)' },
   },
   run,
 };
@@ -75,6 +79,12 @@ async function run(a: Args): Promise<number> {
   const outDir = a.str('out');
   const force = a.flag('force');
   if (force && !outDir) throw new UsageError('--force applies to --out only');
+  const profile = a.flag('profile');
+  if (!profile && (a.str('runs') || a.str('trace') || a.str('top'))) throw new UsageError('--runs, --trace and --top apply to --profile only');
+  const runs = intOption('--runs', a.str('runs') ?? '20', 1, 1_000_000);
+  const top = intOption('--top', a.str('top') ?? '20', 1, 1_000_000);
+  const trace = a.str('trace');
+  if (trace) checkWritable(trace, '--trace', force);
   const session = InferenceSession.createSync(loadModel(modelPath, { fuse: !a.flag('no-fuse') }), { threads });
   try {
     const inputs = session.inputMetadata;
@@ -137,6 +147,19 @@ async function run(a: Args): Promise<number> {
       for (const f of files) writeOutputFile(path.join(outDir, f.file), writeNpy(f.tensor), '--out', force);
       lines.push(`outputs written to ${outDir}`);
     }
+    let profileJson: unknown;
+    if (profile) {
+      for (let i = 0; i < 3; i++) session.runValues(feeds);
+      session.startProfiling();
+      for (let i = 0; i < runs; i++) session.runValues(feeds);
+      const p = session.endProfiling();
+      lines.push('', `profile of ${modelPath}:`, p.table(top));
+      if (trace) {
+        writeOutputFile(trace, p.chromeTrace(), '--trace', force);
+        lines.push(`Chrome trace written to ${trace} (open it in chrome://tracing or https://ui.perfetto.dev)`);
+      }
+      profileJson = { runs: p.runs, msPerRun: p.totalMs / p.runs, ops: p.ops, nodes: p.nodes.slice(0, top) };
+    }
     let check: CheckReport | undefined;
     if (a.flag('check')) {
       if (Object.keys(tensors).length < Object.keys(values).length) lines.push('--check compares the tensor outputs only');
@@ -144,7 +167,7 @@ async function run(a: Args): Promise<number> {
       lines.push(formatCheck(check));
     }
     if (a.flag('json')) {
-      console.log(JSON.stringify({ model: modelPath, ms, outputs: json, ...(outDir ? { out: outDir } : {}), ...(check ? { check } : {}) }));
+      console.log(JSON.stringify({ model: modelPath, ms, outputs: json, ...(outDir ? { out: outDir } : {}), ...(check ? { check } : {}), ...(profileJson ? { profile: profileJson } : {}) }));
     } else console.log(lines.join('\n'));
     return check && !check.ok ? 1 : 0;
   } finally {
