@@ -73,6 +73,8 @@ def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, 
         'inputs': list(inputs), 'outputs': list(outs), 'torch': torch.__version__,
         'module': {'class': kind, 'prefix': prefix, 'kwargs': kwargs},
         'dynamo': {'dynamic': dynamic}}
+    if kind == 'RNN' or cell:
+        meta['recovery'] = 'none yet: no ONNX recurrent node (PyTorch decomposes it); runs op by op'
     with open(os.path.join(d, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     print('wrote', name)
@@ -91,6 +93,11 @@ def main():
         fixture('dyn_%s_l3' % k, kind, dict(small, num_layers=3), prefix='')
         fixture('dyn_%s_l3_bi_dyn' % k, kind, dict(small, num_layers=3, bidirectional=True), dynamic='both')
         fixture('dyn_%s_l2_bf_dyn_state' % k, kind, dict(small, num_layers=2, batch_first=True), state=True, dynamic='batch')
+    # no ONNX recurrent node: PyTorch's decompositions (unrolled nn.RNN, decomposed cells)
+    fixture('dyn_rnn_tanh_unrolled', 'RNN', dict(input_size=5, hidden_size=8), state=True, T=4)
+    fixture('dyn_rnn_relu_unrolled', 'RNN', dict(input_size=5, hidden_size=8, nonlinearity='relu'), T=4)
+    fixture('dyn_lstmcell', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True)
+    fixture('dyn_grucell', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='cell')
     # real-sized weights (> 8,192 elements): the Slice/Concat/Unsqueeze chains stay in the graph
     fixture('dyn_lstm_l2_big', 'LSTM', dict(input_size=40, hidden_size=48, num_layers=2), T=3, N=1)
     fixture('dyn_lstm_l1_bi_big_dyn', 'LSTM', dict(input_size=8, hidden_size=48, bidirectional=True, batch_first=True),

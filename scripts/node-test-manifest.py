@@ -31,6 +31,8 @@ for t in ['test_batchnorm_epsilon_training_mode', 'test_batchnorm_example_traini
 for t in ['test_averagepool_3d_default', 'test_maxpool_3d_default']:
     EXCLUDED[t] = 'pooling over 3 spatial dims is not supported (1-D and 2-D only, like Conv)'
 EXCLUDED['test_convtranspose_3d'] = 'transposed convolution over 3 spatial dims is not supported (1-D and 2-D only)'
+EXCLUDED['test_cast_FLOAT_to_BFLOAT16'] = ('expected data truncates float32 to bfloat16 (onnx 1.12 helper); onnxruntime 1.30, PyTorch and the '
+                                          'current ONNX reference round to nearest even, as rnnx does (the newest suite checks it)')
 EXCLUDED['test_scan_sum'] = 'Scan-8 (batch axis and sequence_lens) is not supported; Scan from opset 9 is'
 # The data of these feeds 'like' with shape [1] while the model declares [3, 4]; rnnx checks feed shapes.
 for t in ['test_castlike_BFLOAT16_to_FLOAT', 'test_castlike_FLOAT_to_BFLOAT16']:

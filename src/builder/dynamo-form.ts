@@ -262,7 +262,7 @@ function emitRecurrent(e: Emitter, spec: RecurrentSpec, x: string, state: { h0?:
 /** The graph's outputs under the user's names, then RemoveUnusedNodesPass (nodes and initializers). */
 function finish(e: Emitter, inputs: ValueInfo[], outputs: { value: string; info: ValueInfo }[], opset: number): Model {
   const rename = new Map(outputs.map((o) => [o.value, o.info.name]));
-  let nodes = e.nodes.map((nd) => ({ ...nd, outputs: nd.outputs.map((o) => rename.get(o) ?? o) }));
+  let nodes = e.nodes.map((nd) => ({ ...nd, inputs: nd.inputs.map((i) => rename.get(i) ?? i), outputs: nd.outputs.map((o) => rename.get(o) ?? o) }));
   const outs = new Set(outputs.map((o) => o.info.name));
   for (;;) {
     const read = new Set(nodes.flatMap((nd) => nd.inputs));
@@ -336,4 +336,75 @@ export function dynamoBenchModel(kind: 'LSTM' | 'GRU', rec: Omit<RecurrentSpec, 
   e.meta = torchMetadata('', root, root, '_log_softmax', 'aten._log_softmax.default');
   const [lp] = e.op('LogSoftmax', [logits], { axis: intAttr(-1) });
   return finish(e, [{ name: 'tokens', type: 'int64', shape: ['batch', 'time'] }], [{ value: lp, info: { name: 'logprobs', type: 'float32' } }], 18);
+}
+
+/**
+ * Forms the dynamo exporter writes without an ONNX recurrent node (torch_lib has no `rnn_tanh`,
+ * `rnn_relu`, `lstm_cell`, `gru_cell`, so PyTorch's decompositions run first):
+ * - nn.RNN (one layer, static T): `F.linear` over all steps (MatMul by the folded transposed
+ *   weight, Add of the bias), then per step Slice/Squeeze, MatMul, Add, Add, Tanh|Relu, and a Concat;
+ * - nn.LSTMCell / nn.GRUCell: Gemm (transB) per input, Split into gates, Sigmoid/Tanh, Mul/Add.
+ */
+export function dynamoDecomposedModel(spec: Omit<DynamoSpec, 'kind'> & { kind: 'LSTM' | 'GRU' | 'RNN' | 'LSTMCell' | 'GRUCell'; nonlinearity?: 'tanh' | 'relu' }): Model {
+  const { kind, inputSize: I, hiddenSize: H, prefix, T, N } = spec;
+  const e = new Emitter();
+  const cls = kind.endsWith('Cell') ? `torch.nn.modules.rnn.${kind}` : 'torch.nn.modules.rnn.RNN';
+  e.meta = torchMetadata(prefix, cls, spec.rootClass ?? '__main__.Model', kind.toLowerCase(), `aten.${kind.toLowerCase()}`);
+  const p = (n: string) => { const name = join(prefix, n); e.inits.set(name, spec.params.get(name)!); return name; };
+  const bias = spec.bias ?? true;
+  if (kind === 'RNN') {
+    const inputs: ValueInfo[] = [{ name: 'x', type: 'float32', shape: [T, N, I] }];
+    let h: string;
+    if (spec.state) { inputs.push({ name: 'h0', type: 'float32', shape: [1, N, H] }); [h] = e.op('Slice', ['h0', e.i64([0]), e.i64([1]), e.i64([0])]); }
+    else h = e.const(new Tensor('float32', new Float32Array(N * H), [1, N, H]));
+    const [wihT] = e.op('Transpose', [p('weight_ih_l0')], { perm: intsAttr([1, 0]) });
+    const [whhT] = e.op('Transpose', [p('weight_hh_l0')], { perm: intsAttr([1, 0]) });
+    let [pre] = e.op('MatMul', ['x', wihT]);
+    if (bias) [pre] = e.op('Add', [pre, p('bias_ih_l0')]);
+    const steps: string[] = [];
+    for (let t = 0; t < T; t++) {
+      const [sl] = e.op('Slice', [pre, e.i64([t]), e.i64([t + 1]), e.i64([0])]);
+      const [it] = e.op('Squeeze', [sl, e.i64([0])]);
+      let [mm] = e.op('MatMul', [h, whhT]);
+      if (bias) [mm] = e.op('Add', [mm, p('bias_hh_l0')]);
+      const [sum] = e.op('Add', [mm, it]);
+      [h] = e.op(spec.nonlinearity === 'relu' ? 'Relu' : 'Tanh', [sum]);
+      steps.push(h);
+    }
+    const [y] = e.op('Concat', steps, { axis: intAttr(0) });
+    const [last] = e.op('Squeeze', [h, e.i64([0])]);
+    const [hn] = e.op('Unsqueeze', [last, e.i64([0])]);
+    return finish(e, inputs, [{ value: y, info: { name: 'y', type: 'float32', shape: [T, N, H] } }, { value: hn, info: { name: 'hn', type: 'float32', shape: [1, N, H] } }], spec.opset ?? 18);
+  }
+  const lstm = kind === 'LSTMCell';
+  const inputs: ValueInfo[] = [{ name: 'x', type: 'float32', shape: [N, I] }];
+  const zeros = () => e.const(new Tensor('float32', new Float32Array(N * H), [N, H]));
+  let h = 'h0', c = 'c0';
+  if (spec.state) {
+    inputs.push({ name: 'h0', type: 'float32', shape: [N, H] });
+    if (lstm) inputs.push({ name: 'c0', type: 'float32', shape: [N, H] });
+  } else { h = zeros(); c = h; }
+  const gemm = (a: string, w: string, b: string) => e.op('Gemm', bias ? [a, p(w), p(b)] : [a, p(w)], { transB: intAttr(1) })[0];
+  const gi = gemm('x', 'weight_ih', 'bias_ih'), gh = gemm(h, 'weight_hh', 'bias_hh');
+  const outs: { value: string; info: ValueInfo }[] = [];
+  if (lstm) {
+    const [gates] = e.op('Add', [gi, gh]);
+    const [i, f, g, o] = e.op('Split', [gates], { axis: intAttr(1), num_outputs: intAttr(4) }, 4);
+    const [si] = e.op('Sigmoid', [i]), [sf] = e.op('Sigmoid', [f]), [tg] = e.op('Tanh', [g]), [so] = e.op('Sigmoid', [o]);
+    const [fc] = e.op('Mul', [sf, c]), [ig] = e.op('Mul', [si, tg]);
+    const [cy] = e.op('Add', [fc, ig]);
+    const [tc] = e.op('Tanh', [cy]);
+    const [hy] = e.op('Mul', [so, tc]);
+    outs.push({ value: hy, info: { name: 'hn', type: 'float32', shape: [N, H] } }, { value: cy, info: { name: 'cn', type: 'float32', shape: [N, H] } });
+  } else {
+    const [ir, iz, inn] = e.op('Split', [gi], { axis: intAttr(1), num_outputs: intAttr(3) }, 3);
+    const [hr, hz, hnn] = e.op('Split', [gh], { axis: intAttr(1), num_outputs: intAttr(3) }, 3);
+    const [r] = e.op('Sigmoid', [e.op('Add', [ir, hr])[0]]);
+    const [z] = e.op('Sigmoid', [e.op('Add', [iz, hz])[0]]);
+    const [n] = e.op('Tanh', [e.op('Add', [inn, e.op('Mul', [r, hnn])[0]])[0]]);
+    const [d] = e.op('Sub', [h, n]);
+    const [hy] = e.op('Add', [n, e.op('Mul', [z, d])[0]]);
+    outs.push({ value: hy, info: { name: 'hn', type: 'float32', shape: [N, H] } });
+  }
+  return finish(e, inputs, outs, spec.opset ?? 18);
 }

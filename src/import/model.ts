@@ -5,6 +5,7 @@ import { onnx, toBig, toNum, type OnnxNs } from './proto.js';
 import { decodeTensor, exactDim, type ExternalDataContext } from './tensor-proto.js';
 import { ExternalFiles, readRegularFile } from './external-data.js';
 import { fuseRecurrent } from './fuse.js';
+import { expandModelFunctions } from './functions.js';
 import { platform } from '../platform/index.js';
 import { utf8 } from '../platform/text.js';
 
@@ -50,12 +51,12 @@ function decodeModelProto(bytes: Uint8Array, ctx: ExternalDataContext): Model {
     throw new RnnxError(`Not a valid ONNX model: protobuf decoding failed (${(e as Error).message})`);
   }
   if (!mp.graph) throw new RnnxError('Not a valid ONNX model: it has no graph');
+  expandModelFunctions(mp);
   const opsets = new Map<string, number>();
   for (const o of mp.opsetImport ?? []) opsets.set(normalizeDomain(o.domain ?? ''), toNum(o.version));
-  if (!opsets.has('')) {
-    if (toNum(mp.irVersion) < 3) opsets.set('', 1);
-    else throw new RnnxError('Not a valid ONNX model: no opset_import for the default domain (ai.onnx)');
-  }
+  // IR < 3 had no opset_import: opset 1. A model may import no ai.onnx opset at all (only
+  // ai.onnx.ml or training domains): it is decoded, and the session names what it cannot run.
+  if (!opsets.has('') && toNum(mp.irVersion) < 3) opsets.set('', 1);
   return {
     irVersion: toNum(mp.irVersion),
     producerName: mp.producerName ?? '',

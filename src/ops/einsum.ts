@@ -1,5 +1,6 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
+import { fromBfloatBits, fromHalfBits, toBfloatBits, toHalfBits } from './half.js';
 import { stridesOf } from './broadcast.js';
 import { checkType, defineOp, need, NUMERIC, type OpContext } from './op.js';
 import { roundHalfEven } from './math.js';
@@ -135,13 +136,23 @@ export const QLinearMatMul = defineOp({
     checkType(a, ['uint8', 'int8'], 0, ctx, 'a');
     checkType(b, ['uint8', 'int8'], 3, ctx, 'b');
     if (sa.size !== 1 || sy.size !== 1 || zy.size !== 1) throw nodeError(ctx.node, 'a_scale, y_scale and y_zero_point must be scalars');
+    // QLinearMatMul-21 allows float16/bfloat16 scales (raw bits in the tensor): decode them, and
+    // form a_scale·b_scale/y_scale in that precision, as the reference does.
+    const ts = sa.type;
+    for (const [i, t] of [[1, sa], [4, sb], [6, sy]] as const) {
+      checkType(t, ctx.opset >= 21 ? ['float32', 'float16', 'bfloat16'] : ['float32'], i, ctx, 'scale');
+      if (t.type !== ts) throw nodeError(ctx.node, `input ${i}: scales must share one type, got ${t.type} and ${ts}`);
+    }
     const { acc, dims, N } = intMatmul(a, b, zp(za), zp(zb), ctx);
-    const SB = Array.from(sb.data as Float32Array);
+    const num = (t: Tensor) => Array.from(t.data as Uint16Array | Float32Array, ts === 'float16' ? fromHalfBits : ts === 'bfloat16' ? fromBfloatBits : Number);
+    const round = ts === 'float16' ? (v: number) => fromHalfBits(toHalfBits(v)) : ts === 'bfloat16' ? (v: number) => fromBfloatBits(toBfloatBits(v)) : undefined;
+    const SA = num(sa)[0], SB = num(sb), SY = num(sy)[0];
     const [lo, hi] = zy.type === 'uint8' ? [0, 255] : [-128, 127];
     const out = allocData(zy.type, acc.length) as Uint8Array;
     for (let i = 0; i < acc.length; i++) {
-      const scale = (Number(sa.data[0]) * SB[SB.length > 1 ? i % N : 0]) / Number(sy.data[0]);
-      out[i] = Math.min(hi, Math.max(lo, roundHalfEven(Math.fround(acc[i] * scale)) + Number(zy.data[0])));
+      const sab = SA * SB[SB.length > 1 ? i % N : 0];
+      const scale = round ? round(round(sab) / SY) : sab / SY;
+      out[i] = Math.min(hi, Math.max(lo, roundHalfEven(round ? acc[i] * scale : Math.fround(acc[i] * scale)) + Number(zy.data[0])));
     }
     return [new Tensor(zy.type, out, dims)];
   },

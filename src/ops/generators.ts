@@ -95,7 +95,8 @@ export const Dropout = defineOp({
 });
 
 export const Range = defineOp({
-  parse: () => null,
+  // Range-27's stash_type only applies to float16/bfloat16, which this Range refuses.
+  parse: (ctx, a) => (ctx.opset >= 27 ? (a.int('stash_type', 1), null) : null),
   run(inputs, _p, ctx) {
     const [s, l, d] = [0, 1, 2].map((i) => need(inputs, i, ctx, ['start', 'limit', 'delta'][i]));
     for (const [i, t] of [s, l, d].entries()) {

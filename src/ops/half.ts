@@ -39,14 +39,15 @@ export function fromHalfBits(h: number): number {
 }
 
 /**
- * number -> bfloat16 bits by truncating the float32 bits, as onnxruntime's Cast and the ONNX 1.12
- * reference do (NaN kept quiet).
+ * number -> bfloat16 bits, rounding the float32 bits to nearest even (NaN kept quiet), as
+ * onnxruntime 1.30's Cast, PyTorch and the current ONNX reference (ml_dtypes) do. The onnx 1.12
+ * node-test data truncated instead (see test/data/onnx-node/manifest.json).
  */
 export function toBfloatBits(v: number): number {
   f32[0] = v;
   const x = u32[0];
   if ((x & 0x7f800000) === 0x7f800000 && (x & 0x7fffff)) return ((x >>> 16) | 0x40) & 0xffff;
-  return x >>> 16;
+  return ((x + 0x7fff + ((x >>> 16) & 1)) >>> 16) & 0xffff;
 }
 
 export function fromBfloatBits(b: number): number {

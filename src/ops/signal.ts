@@ -1,6 +1,6 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, dtypeFromOnnx, sizeOf, type DataType } from '../ir/tensor.js';
-import { checkType, defineOp, need, normAxis, type AttrReader, type OpContext } from './op.js';
+import { checkType, defineOp, need, type AttrReader, type OpContext } from './op.js';
 
 type FArr = Float32Array | Float64Array;
 
@@ -53,16 +53,23 @@ function dft1(len: number, bins: number, inverse: boolean, get: (k: number) => [
   }
 }
 
-/** DFT (opset 17): real ([…, 1]) or complex ([…, 2]) input along `axis`, dft_length, inverse, onesided. */
+/**
+ * DFT (opsets 17, 20): real ([…, 1]) or complex ([…, 2]) input along one signal axis, dft_length,
+ * inverse, onesided. The axis is an attribute in DFT-17 (default 1) and an optional scalar input in
+ * DFT-20 (default -2); either way a negative axis counts from the back of the full rank r, so the
+ * valid axes are [-r, -2] and [0, r-2].
+ */
 export const DFT = defineOp({
-  parse: (_c, a) => ({ axis: a.int('axis', 1), inverse: a.int('inverse', 0) !== 0, onesided: a.int('onesided', 0) !== 0 }),
+  parse: (ctx, a) => ({ axis: ctx.opset < 20 ? a.int('axis', 1) : undefined, inverse: a.int('inverse', 0) !== 0, onesided: a.int('onesided', 0) !== 0 }),
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'input');
     checkType(x, ['float32', 'float64'], 0, ctx, 'input');
     const r = x.dims.length;
     const C = x.dims[r - 1];
     if (C !== 1 && C !== 2) throw nodeError(ctx.node, `the last axis must be 1 (real) or 2 (complex), got ${C}`);
-    const ax = normAxis(p.axis, r - 1, ctx);
+    const axis = p.axis ?? (inputs[2] ? scalarOf(inputs[2], 'axis', ctx) : -2);
+    const ax = axis < 0 ? axis + r : axis;
+    if (!Number.isInteger(axis) || ax < 0 || ax > r - 2) throw nodeError(ctx.node, `axis ${axis} is out of range for rank ${r} (valid: [${-r}, -2] and [0, ${r - 2}])`);
     const S = x.dims[ax];
     const len = inputs[1] ? scalarOf(inputs[1], 'dft_length', ctx) : S;
     if (p.onesided && p.inverse) throw nodeError(ctx.node, 'onesided inverse DFT is not supported');

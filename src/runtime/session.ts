@@ -5,7 +5,7 @@ import { OptionalValue, TensorSequence, describeValue, type Value } from '../ir/
 import { loadModel, type LoadOptions } from '../import/model.js';
 import { GemmPool } from '../wasm/threads.js';
 import { AttrReader, type OpContext, type OpDef, type Scope, type SubgraphPlan } from '../ops/op.js';
-import { knownOp, lookupOp } from '../ops/registry.js';
+import { checkArity, knownOp, lookupOp } from '../ops/registry.js';
 import { Arena } from './arena.js';
 import { fuseBiasAdds, type ParsedStep } from './epilogue.js';
 import { now, Profiler, type ProfileResult } from './profile.js';
@@ -193,6 +193,7 @@ export class ExecutionPlan implements SubgraphPlan {
         unsupported.set(label, (unsupported.get(label) ?? 0) + 1);
         continue;
       }
+      checkArity(node, opset);
       const constant = (i: number) => (node.inputs[i] ? constants.get(node.inputs[i]) : undefined);
       const path = this.path ? `${this.path}/${node.name || node.opType}` : node.name || node.opType;
       // Bodies see this graph's values; they are prepared when this node is parsed, by which time
