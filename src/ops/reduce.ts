@@ -59,6 +59,12 @@ function reduce(
   return new Tensor(x.type, out as unknown as TensorData, outDims);
 }
 
+/** Lowest and highest values of the integer types an empty ReduceMax/ReduceMin-20 can return. */
+const EXTREMES: Partial<Record<Tensor['type'], [number, number]>> = {
+  int8: [-128, 127], uint8: [0, 255], int16: [-32768, 32767], uint16: [0, 65535],
+  int32: [-2147483648, 2147483647], uint32: [0, 4294967295], bool: [0, 1],
+};
+
 /** Axes are an attribute before `inputSince`, an optional input after. */
 function reduceOp(inputSince: number, init: number, step: (a: number, v: number) => number, finish: (a: number, n: number) => number): OpDef<ReduceAttrs> {
   return defineOp<ReduceAttrs>({
@@ -69,7 +75,9 @@ function reduceOp(inputSince: number, init: number, step: (a: number, v: number)
     }),
     run(inputs, p, ctx) {
       const x = need(inputs, 0, ctx, 'data');
-      checkType(x, NUMERIC, 0, ctx, 'data');
+      const extremum = init === -Infinity || init === Infinity;
+      // ReduceMax/ReduceMin-20 take bool (max = any, min = all: the same comparisons on 0/1).
+      checkType(x, extremum && ctx.opset >= 20 ? [...NUMERIC, 'bool'] : NUMERIC, 0, ctx, 'data');
       let axes = p.axes ? [...p.axes] : undefined;
       if (ctx.opset >= inputSince && inputs[1]) {
         checkType(inputs[1], ['int64'], 1, ctx, 'axes');
@@ -80,8 +88,17 @@ function reduceOp(inputSince: number, init: number, step: (a: number, v: number)
         axes = x.dims.map((_, i) => i);
       }
       const norm = axes.map((a) => normAxis(a, x.dims.length, ctx));
-      if (x.size === 0 && init === -Infinity) throw nodeError(ctx.node, 'cannot take the maximum of an empty tensor');
-      return [reduce(x, norm, p.keepdims, init, step, finish)];
+      let start = init;
+      if (x.size === 0 && extremum) {
+        // ReduceMax/ReduceMin-20 define the empty set: -inf/+inf, or the type's lowest/highest value.
+        if (ctx.opset < 20 && init === -Infinity) throw nodeError(ctx.node, 'cannot take the maximum of an empty tensor');
+        if (x.type !== 'float32' && x.type !== 'float64') {
+          const bounds = EXTREMES[x.type];
+          if (!bounds) throw nodeError(ctx.node, `the ${init < 0 ? 'maximum' : 'minimum'} of an empty ${x.type} tensor is not supported`);
+          start = init < 0 ? bounds[0] : bounds[1];
+        }
+      }
+      return [reduce(x, norm, p.keepdims, start, step, finish)];
     },
   });
 }
