@@ -34,6 +34,13 @@ const CONVS = [
   ['T 1-D 64->32 k4 s2', [1, 64, 50], [64, 32, 4], { strides: [2], pads: [1, 1] }, 'ConvTranspose'],
 ];
 
+/** [name, equation, A dims, B dims (a constant)] */
+const EINSUMS = [
+  ['E grouped linear T=1 btgi,gih->btgh', 'btgi,gih->btgh', [1, 1, 8, 32], [8, 32, 32]],
+  ['E grouped linear T=100 btgi,gih->btgh', 'btgi,gih->btgh', [1, 100, 8, 32], [8, 32, 32]],
+  ['E bij,bjk->bik', 'bij,bjk->bik', [16, 8, 32], [16, 32, 16]],
+];
+
 function median(xs) {
   const t = [...xs].sort((a, b) => a - b);
   return t[Math.floor(t.length / 2)];
@@ -84,6 +91,16 @@ async function main() {
   const budget = Number(process.env.RNNX_BENCH_MS ?? 1500);
   console.log('| case | rnnx µs | reference µs | onnxruntime-node µs | onnxruntime-web µs | rnnx / node | rnnx / web |');
   console.log('|---|---|---|---|---|---|---|');
+  for (const [name, eq, ad, bd] of EINSUMS) {
+    if (only && !only.some((o) => name.includes(o))) continue;
+    const a = f(ad), b = f(bd);
+    const bytes = encodeModel(singleNodeModel({ opType: 'Einsum', inputs: [{ name: 'a', tensor: a }, { name: 'b', tensor: b, constant: true }], outputs: ['y'], attrs: { equation: eq }, opset: 12 }));
+    const session = InferenceSession.createSync(bytes);
+    const feeds = { a };
+    const t = await timeAll({ rnnx: () => session.runSync(feeds), node: await ortRunner(ortNode, bytes, feeds, false), web: await ortRunner(ortWeb, bytes, feeds, true) }, budget);
+    const us = (v) => (v * 1000).toFixed(1);
+    console.log(`| ${name} | ${us(t.rnnx)} | – | ${us(t.node)} | ${us(t.web)} | ${(t.rnnx / t.node).toFixed(2)} | ${(t.rnnx / t.web).toFixed(2)} |`);
+  }
   for (const [name, xd, wd, attrs, op = 'Conv'] of CONVS) {
     if (only && !only.some((o) => name.includes(o))) continue;
     const T = op === 'ConvTranspose';

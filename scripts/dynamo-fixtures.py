@@ -73,7 +73,7 @@ def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, 
         'inputs': list(inputs), 'outputs': list(outs), 'torch': torch.__version__,
         'module': {'class': kind, 'prefix': prefix, 'kwargs': kwargs},
         'dynamo': {'dynamic': dynamic}}
-    if kind == 'RNN' or cell:
+    if cell:
         meta['recovery'] = 'none yet: no ONNX recurrent node (PyTorch decomposes it); runs op by op'
     with open(os.path.join(d, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)

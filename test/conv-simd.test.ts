@@ -8,7 +8,9 @@ import { convDepthwise, convReference, convTransposeDepthwise, convTransposeRefe
 import { compareTensors, type Tolerance } from '../src/runtime/compare.js';
 import { ConvKernel, ConvTransposeKernel, type ConvGeom } from '../src/wasm/conv.js';
 import { wasmModule } from '../src/wasm/runtime.js';
-import { crossCheck, randTensor, rng } from './helpers.js';
+import { encodeModel, singleNodeModel } from '../src/export/onnx.js';
+import { InferenceSession } from '../src/runtime/session.js';
+import { crossCheck, randTensor, rng, runOrt } from './helpers.js';
 
 /** float32 sums in a different order from onnxruntime's: |a − b| ≤ 1e-5 + 1e-4·|b|. */
 const SIMD_TOL: Tolerance = { rtol: 1e-4, atol: 1e-5 };
@@ -85,7 +87,30 @@ for (const [name, xd, wd, attrs] of convTs) {
   }
 }
 
-describe('SIMD convolutions against onnxruntime-node', () => {
+const einsums: [string, number[][]][] = [
+  ['ij,jk->ik', [[5, 7], [7, 9]]],
+  ['ij,kj->ik', [[3, 16], [20, 16]]],
+  ['bij,bjk->bik', [[3, 4, 6], [3, 6, 5]]],
+  ['btgi,gih->btgh', [[1, 6, 8, 12], [8, 12, 16]]],
+  ['btgi,gih->btgh', [[2, 1, 4, 8], [4, 8, 8]]],
+  ['...ij,jk->...ik', [[2, 3, 4, 5], [5, 6]]],
+  ['...gi,...gih->...gh', [[3, 2, 4], [3, 2, 4, 5]]],
+  ['bhqd,bhkd->bhqk', [[1, 2, 5, 8], [1, 2, 7, 8]]],
+  ['bhqk,bhkd->bqhd', [[1, 2, 5, 7], [1, 2, 7, 8]]],
+  ['i,j->ij', [[6], [11]]],
+  ['ij,ij->i', [[4, 9], [4, 9]]],
+  ['ij,j->i', [[13, 9], [9]]],
+  ['bij,bjk', [[2, 3, 4], [2, 4, 5]]],
+  ['ik,kj->ji', [[5, 3], [3, 10]]],
+];
+for (const [eq, [ad, bd]] of einsums) {
+  for (const constB of [false, true]) {
+    const inputs = [{ name: 'a', tensor: f(ad) }, { name: 'b', tensor: f(bd), constant: constB }];
+    cases.push([`Einsum ${eq} [${ad}]x[${bd}]${constB ? ' B constant' : ''}`, { opType: 'Einsum', inputs, outputs: ['y'], attrs: { equation: eq }, opset: 12 }]);
+  }
+}
+
+describe('SIMD Conv, ConvTranspose and Einsum against onnxruntime-node', () => {
   it.each(cases)('%s', async (_name, spec) => {
     const res = await crossCheck(spec, SIMD_TOL);
     expect(res.messages).toEqual([]);
@@ -180,5 +205,25 @@ describe('depthwise tap loops against the TypeScript reference', () => {
     if (OH >= 1 && OW >= 1) run('Conv', { ...g0, OH, OW }, convDepthwise, convReference);
     const tOH = sH * (H - 1) + (KH - 1) * dH + 1 - 2 * pT, tOW = sW * (W - 1) + (KW - 1) * dW + 1 - 2 * pL;
     if (tOH >= 1 && tOW >= 1) run('ConvTranspose', { ...g0, OH: tOH, OW: tOW }, convTransposeDepthwise, convTransposeReference);
+  });
+});
+
+describe('packed constant weights are reused across runs', () => {
+  const specs: [string, SingleNodeSpec][] = [
+    ['Einsum btgi,gih->btgh', { opType: 'Einsum', inputs: [{ name: 'a', tensor: f([1, 3, 4, 8]) }, { name: 'b', tensor: f([4, 8, 8]), constant: true }], outputs: ['y'], attrs: { equation: 'btgi,gih->btgh' }, opset: 12 }],
+    ['Conv tall', { opType: 'Conv', inputs: [{ name: 'a', tensor: f([1, 16, 3]) }, { name: 'w', tensor: f([24, 16, 3]), constant: true }], outputs: ['y'], attrs: { pads: [1, 1] } }],
+    ['Conv wide', { opType: 'Conv', inputs: [{ name: 'a', tensor: f([1, 16, 20]) }, { name: 'w', tensor: f([24, 16, 3]), constant: true }], outputs: ['y'], attrs: { pads: [1, 1] } }],
+    ['ConvTranspose', { opType: 'ConvTranspose', inputs: [{ name: 'a', tensor: f([1, 8, 9]) }, { name: 'w', tensor: f([8, 4, 3]), constant: true }], outputs: ['y'], attrs: { strides: [2] } }],
+  ];
+  it.each(specs)('%s: three runs with new inputs', async (_n, spec) => {
+    const bytes = encodeModel(singleNodeModel(spec));
+    const session = InferenceSession.createSync(bytes);
+    const dims = spec.inputs[0]!.tensor.dims as number[];
+    for (let run = 0; run < 3; run++) {
+      const feeds = { a: f(dims) };
+      const want = await runOrt(bytes, feeds);
+      const c = compareTensors(session.runSync(feeds).y, want.y, SIMD_TOL);
+      expect(c.message ?? '', `run ${run}`).toBe('');
+    }
   });
 });

@@ -18,7 +18,7 @@ import { rng } from './helpers.js';
 
 const root = path.join(import.meta.dirname, 'fixtures');
 const all = fs.readdirSync(root).filter((d) => d.startsWith('dyn_') && fs.existsSync(path.join(root, d, 'model.onnx'))).sort();
-/** The forms with ONNX LSTM/GRU nodes (the decomposed nn.RNN and cells are not recovered yet). */
+/** The forms rnnx recovers (the decomposed cells are not recovered yet). */
 const dyn = all.filter((d) => !('recovery' in JSON.parse(fs.readFileSync(path.join(root, d, 'meta.json'), 'utf8'))));
 const decomposed = all.filter((d) => !dyn.includes(d));
 const SAME = { rtol: 1e-6, atol: 1e-7 };
@@ -55,6 +55,7 @@ describe('dynamo-form exports', () => {
     expect(attr('bidirectional')).toBe(kw.bidirectional ? 1 : 0);
     expect(attr('batch_first')).toBe(kw.batch_first ? 1 : 0);
     expect(attr('bias')).toBe(kw.bias === false ? 0 : 1);
+    if (s.opType === 'RNN') expect(attr('nonlinearity')).toBe(kw.nonlinearity ?? 'tanh');
     const state = readNpz(fs.readFileSync(path.join(root, name, 'state_dict.npz')));
     expect(s.inputs.slice(3).sort()).toEqual([...state.keys()].sort());
     for (const k of s.inputs.slice(3)) expect(Array.from(g.initializers.get(k)!.data as Float32Array)).toEqual(Array.from(state.get(k)!.data as Float32Array));
@@ -62,13 +63,26 @@ describe('dynamo-form exports', () => {
     expect(s.metadata?.get(FUSED_FROM)?.split(', ').length).toBe(kw.num_layers ?? 1);
   });
 
-  it('decomposed forms (unrolled nn.RNN, LSTMCell, GRUCell) run op by op and are left as they are', () => {
-    expect(decomposed.sort()).toEqual(['dyn_grucell', 'dyn_lstmcell', 'dyn_rnn_relu_unrolled', 'dyn_rnn_tanh_unrolled']);
+  it('decomposed cells (LSTMCell, GRUCell) run op by op and are left as they are', () => {
+    expect(decomposed.sort()).toEqual(['dyn_grucell', 'dyn_lstmcell']);
     for (const name of decomposed) {
       const raw = loadModel(file(name), { fuse: false });
       expect(loadModel(file(name)).graph.nodes.length, name).toBe(raw.graph.nodes.length);
       expect(raw.graph.nodes.some((n) => ['LSTM', 'GRU', 'RNN'].includes(n.opType)), name).toBe(false);
     }
+  });
+
+  it('an unrolled nn.RNN with one step missing from the Concat stays unrolled and correct', () => {
+    const base = loadModel(file('dyn_rnn_tanh_unrolled'), { fuse: false });
+    const cat = base.graph.nodes.find((n) => n.opType === 'Concat')!;
+    const cut: Node = { ...cat, inputs: cat.inputs.slice(1) }; // y without step 0: no longer nn.RNN's output
+    const m: Model = { ...base, graph: { ...base.graph, nodes: base.graph.nodes.map((n) => (n === cat ? cut : n)), outputs: base.graph.outputs.map((o) => (o.name === 'y' ? { name: 'y', type: 'float32' } : o)) } };
+    const fused = fuseRecurrent(m);
+    expect(stacks(fused.graph).length).toBe(0);
+    const feeds = feedsOf('dyn_rnn_tanh_unrolled');
+    const want = InferenceSession.createSync(m).runSync(feeds), got = InferenceSession.createSync(fused).runSync(feeds);
+    for (const o of Object.keys(want)) expect(compareTensors(got[o], want[o], SAME).message ?? '', o).toBe('');
+    expect(got.y.dims[0]).toBe(3);
   });
 
   it('without node metadata, folded parameters are named after the node; unfolded ones keep their initializer names', () => {
@@ -198,5 +212,42 @@ describe('recurrent layers inside If branches (Silero VAD, @ricky0123/vad-web)',
     const a = InferenceSession.createSync(file).runSync(feeds);
     const b = InferenceSession.createSync(file, { fuse: false }).runSync(feeds);
     for (const k of Object.keys(b)) expect(compareTensors(a[k], b[k], SAME).message ?? '', k).toBe('');
+  });
+});
+
+describe('bench workloads in dynamo form', () => {
+  it('w2 and w6 as the dynamo exporter writes them prepare to the same steps as their TorchScript form', async () => {
+    const { workloads } = await import('../src/bench/workloads.js');
+    const ws = workloads();
+    for (const name of ['w2d_dynamo_form', 'w6d_dynamo_form']) {
+      const w = ws.find((x) => x.name === name)!;
+      const kinds = (bytes: Uint8Array) => InferenceSession.createSync(bytes).plan.steps.map((s) => `${s.node.domain}.${s.node.opType}`);
+      expect(kinds(w.onnx), name).toEqual(kinds(w.baseline!));
+    }
+  });
+});
+
+describe('model-local functions (pkg.torch.__subgraph__)', () => {
+  it('an nn.LSTM exported as a function call is recovered after the function is expanded', async () => {
+    const { onnx } = await import('../src/import/proto.js');
+    const name = 'dyn_lstm_l2_big';
+    const mp = onnx.ModelProto.decode(fs.readFileSync(file(name)));
+    const g = mp.graph!;
+    const params = g.initializer!.map((t) => t.name!);
+    const outs = g.output!.map((o) => o.name!);
+    const domain = 'pkg.torch.__subgraph__';
+    mp.functions = [{ name: 'LSTM_0', domain, input: ['x', ...params], output: outs, node: g.node, opsetImport: [{ domain: '', version: 18 }] }];
+    g.node = [{ name: 'node_rnn', opType: 'LSTM_0', domain, input: ['x', ...params], output: outs }];
+    mp.opsetImport = [...mp.opsetImport!, { domain, version: 1 }];
+    const bytes = onnx.ModelProto.encode(mp).finish();
+    const m = loadModel(bytes);
+    const s = stacks(m.graph);
+    expect(s.length).toBe(1);
+    expect(m.graph.nodes.length).toBe(1);
+    expect(s[0].inputs).toContain('rnn.weight_hh_l0');
+    const got = InferenceSession.createSync(m).runSync(feedsOf(name));
+    for (const o of metaOf(name).outputs) {
+      expect(compareTensors(got[o], readNpy(fs.readFileSync(path.join(root, name, `out_${o}.npy`))), TORCH).message ?? '', o).toBe('');
+    }
   });
 });

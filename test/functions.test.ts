@@ -98,3 +98,18 @@ describe('models without an ai.onnx opset', () => {
 it('fixtures of PyTorch functions exist (they are checked against PyTorch in pytorch-fixtures)', () => {
   for (const d of ['fn_lstmcell_loop', 'fn_lstm_l2']) expect(fs.existsSync(path.join(import.meta.dirname, 'fixtures', d, 'meta.json'))).toBe(true);
 });
+
+describe('registry versions', () => {
+  const dft = (opset: number, inputs: string[]) => onnx.ModelProto.encode({
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: opset }],
+    graph: { name: 'g', node: [{ opType: 'DFT', input: inputs, output: ['y'] }], input: [f32('x', [1, 4, 1]), { name: 'axis', type: { tensorType: { elemType: 7, shape: { dim: [] } } } }], output: [{ name: 'y' }] },
+  }).finish();
+  it('refuses an input that the op version in effect does not define (DFT-17 has no axis input)', () => {
+    expect(() => InferenceSession.createSync(dft(17, ['x', '', 'axis']))).toThrow('DFT-17 (opset 17) takes at most 2 inputs, the node has 3');
+    expect(() => InferenceSession.createSync(dft(20, ['x', '', 'axis']))).not.toThrow();
+  });
+  it('refuses opsets past the version table by name', () => {
+    expect(() => InferenceSession.createSync(dft(29, ['x']))).toThrow(/Unsupported ops in this model: DFT \(opset 29; supported: 17-28\)/);
+  });
+});

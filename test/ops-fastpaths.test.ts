@@ -3,7 +3,10 @@
 import { describe, expect, it } from 'vitest';
 import type { Graph, Model, Node } from '../src/ir/graph.js';
 import { Tensor } from '../src/ir/tensor.js';
-import { crossCheck, crossCheckModel, OP_TOL, randTensor, rng } from './helpers.js';
+import { singleNodeModel } from '../src/export/onnx.js';
+import { compareTensors } from '../src/runtime/compare.js';
+import { InferenceSession } from '../src/runtime/session.js';
+import { crossCheck, crossCheckModel, OP_TOL, randTensor, rng, runOrt } from './helpers.js';
 
 const r = rng(77);
 const f = (dims: number[]) => randTensor(r, dims);
@@ -36,12 +39,27 @@ describe('fast paths against onnxruntime-node', () => {
   cases.push(['Gather float rows', { opType: 'Gather', inputs: [X(f([50, 64])), C(new Tensor('int64', [49n, 0n, -3n], [3]), 'i')], outputs: ['z'] }]);
   cases.push(['ScatterND rows', { opType: 'ScatterND', inputs: [X(f([6, 40])), C(new Tensor('int64', [5n, 0n, -2n], [3, 1]), 'i'), X(f([3, 40]), 'u')], outputs: ['y'], opset: 13 }]);
   cases.push(['ScatterND elements int64', { opType: 'ScatterND', inputs: [X(i64([3, 4], 0, 9)), C(new Tensor('int64', [0n, 1n, 2n, 3n, -1n, 0n], [3, 2]), 'i'), X(i64([3], 10, 20), 'u')], outputs: ['y'], opset: 13 }]);
+  for (const [dims, perm] of [[[1, 100, 64], [1, 0, 2]], [[2, 3, 4, 5], [0, 2, 1, 3]], [[2, 3, 4, 5], [3, 2, 1, 0]], [[2, 1, 4, 1], [3, 2, 0, 1]], [[7, 9], [1, 0]], [[2, 3, 40], [2, 0, 1]]]) {
+    cases.push([`Transpose float [${dims}] perm ${perm}`, { opType: 'Transpose', inputs: [X(f(dims))], outputs: ['y'], attrs: { perm } }]);
+    cases.push([`Transpose int64 [${dims}] perm ${perm}`, { opType: 'Transpose', inputs: [X(i64(dims, -99, 99))], outputs: ['y'], attrs: { perm } }]);
+  }
   for (const [name, spec] of cases) {
     it(name, async () => {
       const res = await crossCheck(spec, OP_TOL);
       expect(res.messages.join('; ')).toBe('');
     });
   }
+
+  it('ScatterND with constant indices gives the same as onnxruntime on every run (offsets kept between runs)', async () => {
+    const spec = { opType: 'ScatterND', inputs: [X(f([5, 3, 8])), C(new Tensor('int64', [4n, 1n, 0n, 2n, -1n, 0n], [3, 2]), 'i'), X(f([3, 8]), 'u')], outputs: ['y'], opset: 13 };
+    const model = singleNodeModel(spec);
+    const session = InferenceSession.createSync(model);
+    for (let run = 0; run < 3; run++) {
+      const feeds = { x: f([5, 3, 8]), u: f([3, 8]) };
+      const theirs = await runOrt(model, feeds);
+      expect(compareTensors(session.runSync(feeds).y, theirs.y, OP_TOL).message ?? '').toBe('');
+    }
+  });
 
   it('chains that reuse dying inputs in place (Mul → Add → ScatterND → Sub with block broadcasts)', async () => {
     const n = (opType: string, inputs: string[], outputs: string[]): Node => ({ name: outputs[0], opType, domain: '', inputs, outputs, attributes: new Map() });

@@ -1,6 +1,7 @@
 import type { Attribute, Graph, Model, Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { GraphIndex, readsOf, subgraphsOf } from './graph-index.js';
+import { matchUnrolledRnn } from './unrolled-rnn.js';
 import { GATES, modulePrefix, paramsFromOnnx, type RecMode } from '../ops/rec/layer.js';
 import { RNNX_DOMAIN } from '../ops/registry.js';
 import { stackParamNames } from '../ops/rec/stack.js';
@@ -120,6 +121,47 @@ function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: Graph
     added.push({
       name: prefix || m.mode.toLowerCase(), opType: m.mode, domain: RNNX_DOMAIN,
       inputs: [m.x, m.h0, m.mode === 'LSTM' ? m.c0 : '', ...names], outputs, attributes: attrs, metadata,
+    });
+    state.stacks++;
+  }
+  // A one-layer nn.RNN unrolled by PyTorch's decomposition (dynamo exports).
+  for (const node of g.nodes) {
+    if (removed.has(node) || node.opType !== 'Concat' || node.domain) continue;
+    const u = matchUnrolledRnn(node, ctx);
+    if (!u || u.nodes.some((n) => removed.has(n))) continue;
+    const outs = new Set([u.y, u.hn]);
+    const internal = u.nodes.flatMap((n) => n.outputs).filter((v) => v && !outs.has(v));
+    if (!onlyReadInside(internal, u.nodes, ctx)) continue;
+    const bias = !!u.biasIh;
+    const bare = stackParamNames(1, false, bias, false);
+    const tensors = [u.weightIh, u.weightHh, ...(bias ? [u.biasIh!, u.biasHh!] : [])];
+    const local = u.sources.filter((x) => ctx.g.initializers.has(x));
+    const path = torchModulePath(u.act, 'RNN');
+    let origin: { prefix: string; from: string; sources: string[] } | undefined;
+    for (const src of local) for (const n of bare) {
+      if (origin || (src !== n && !src.endsWith(`.${n}`))) continue;
+      const prefix = src.slice(0, src.length - n.length).replace(/\.$/, '');
+      if (bare.every((b, i) => !local.includes(joinName(prefix, b)) || sameData(ctx.g.initializers.get(joinName(prefix, b))!, tensors[i]))) {
+        origin = { prefix, from: 'parameter initializers', sources: local.filter((x) => bare.some((b) => x === joinName(prefix, b))) };
+      }
+    }
+    origin ??= path !== undefined ? { prefix: path, from: 'node metadata (pkg.torch.onnx.name_scopes)', sources: [] } : { prefix: 'rnn', from: 'default (no names in the graph)', sources: [] };
+    const prefix = uniquePrefix(origin.prefix, usedPrefixes, inits, origin.sources);
+    const names = bare.map((n) => joinName(prefix, n));
+    names.forEach((n, i) => inits.set(n, tensors[i]));
+    for (const n of u.nodes) removed.add(n);
+    const steps = u.nodes.filter((n) => n.opType === u.act.opType).length;
+    const metadata = new Map([[FUSED_FROM, `${u.act.name} … (${steps} unrolled steps)`], [NAMES_FROM, origin.from]]);
+    if (path !== undefined) metadata.set(MODULE_PATH, path);
+    firsts.push(u.anchor);
+    added.push({
+      name: prefix || 'rnn', opType: 'RNN', domain: RNNX_DOMAIN, inputs: [u.x, u.h0, '', ...names], outputs: [u.y, u.hn], metadata,
+      attributes: new Map<string, Attribute>([
+        ['num_layers', { type: 'int', value: 1 }], ['input_size', { type: 'int', value: u.weightIh.dims[1] }],
+        ['hidden_size', { type: 'int', value: u.weightHh.dims[0] }], ['bidirectional', { type: 'int', value: 0 }],
+        ['batch_first', { type: 'int', value: 0 }], ['bias', { type: 'int', value: bias ? 1 : 0 }],
+        ['nonlinearity', { type: 'string', value: u.nonlinearity }],
+      ]),
     });
     state.stacks++;
   }

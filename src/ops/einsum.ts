@@ -4,6 +4,7 @@ import { fromBfloatBits, fromHalfBits, toBfloatBits, toHalfBits } from './half.j
 import { stridesOf } from './broadcast.js';
 import { checkType, defineOp, need, NUMERIC, type OpContext } from './op.js';
 import { roundHalfEven } from './math.js';
+import { EinsumGemm } from '../wasm/einsum.js';
 
 /**
  * Einsum by explicit index iteration: every letter is a loop; letters absent from the output
@@ -14,9 +15,10 @@ export const Einsum = defineOp({
   parse: (_c, a) => {
     const eq = a.string('equation');
     if (!eq) throw a.error('equation', 'is required');
-    return eq.replace(/\s+/g, '');
+    // Two float32 operands run as batched SIMD GEMMs where the letters allow (see EinsumGemm).
+    return { eq: eq.replace(/\s+/g, ''), gemm: EinsumGemm.create() };
   },
-  run(inputs, eq, ctx) {
+  run(inputs, { eq, gemm }, ctx) {
     const xs = inputs.map((t, i) => need(inputs, i, ctx, `input ${i}`));
     xs.forEach((x, i) => checkType(x, NUMERIC, i, ctx));
     if (xs.some((x) => x.type !== xs[0].type)) throw nodeError(ctx.node, 'all inputs must have one type');
@@ -50,6 +52,14 @@ export const Einsum = defineOp({
       const counts = new Map<string, number>();
       letters.flat().forEach((l) => counts.set(l, (counts.get(l) ?? 0) + 1));
       out = [...ell, ...[...counts].filter(([l, c]) => c === 1 && !ell.includes(l)).map(([l]) => l).sort()];
+    }
+    if (gemm && xs.length === 2 && xs[0].type === 'float32') {
+      const y = new Float32Array(sizeOf(out.map((l) => size.get(l)!)));
+      const ops = { a: letters[0], b: letters[1], out, size };
+      const constantB = xs[1] === ctx.constant?.(1);
+      if (gemm.run(xs[0].data as Float32Array, xs[0].dims, xs[1].data as Float32Array, xs[1].dims, ops, y, constantB)) {
+        return [new Tensor('float32', y, out.map((l) => size.get(l)!))];
+      }
     }
     const summed = [...size.keys()].filter((l) => !out.includes(l));
     const all = [...out, ...summed];

@@ -1,4 +1,5 @@
 import { nodeError } from '../ir/errors.js';
+import { fromBfloatBits, fromHalfBits, toBfloatBits, toHalfBits } from './half.js';
 import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
 import { checkType, defineOp, defineValueOp, intsOf, need } from './op.js';
 
@@ -95,19 +96,32 @@ export const Dropout = defineOp({
 });
 
 export const Range = defineOp({
-  // Range-27's stash_type only applies to float16/bfloat16, which this Range refuses.
-  parse: (ctx, a) => (ctx.opset >= 27 ? (a.int('stash_type', 1), null) : null),
-  run(inputs, _p, ctx) {
+  // Range-27: float16/bfloat16 computed in float32 (stash_type 1, the default) or float64 (11).
+  parse: (ctx, a) => {
+    const stash = ctx.opset >= 27 ? a.int('stash_type', 1) : 1;
+    if (stash !== 1 && stash !== 11) throw a.error('stash_type', `expected 1 (float) or 11 (double), got ${stash}`);
+    return stash;
+  },
+  run(inputs, stash, ctx) {
     const [s, l, d] = [0, 1, 2].map((i) => need(inputs, i, ctx, ['start', 'limit', 'delta'][i]));
     for (const [i, t] of [s, l, d].entries()) {
       if (t.size !== 1) throw nodeError(ctx.node, `input ${i} must be a scalar, got shape [${t.dims}]`);
       if (t.type !== s.type) throw nodeError(ctx.node, `input ${i}: expected ${s.type}, got ${t.type}`);
     }
-    checkType(s, ['float32', 'float64', 'int16', 'int32', 'int64'], 0, ctx, 'start');
-    const start = Number(s.data[0]), limit = Number(l.data[0]), delta = Number(d.data[0]);
+    checkType(s, ctx.opset >= 27 ? ['float32', 'float64', 'int16', 'int32', 'int64', 'float16', 'bfloat16'] : ['float32', 'float64', 'int16', 'int32', 'int64'], 0, ctx, 'start');
+    const half = s.type === 'float16' ? 'f16' : s.type === 'bfloat16' ? 'bf16' : undefined;
+    const num = (t: Tensor) => (half === 'f16' ? fromHalfBits(t.data[0] as number) : half === 'bf16' ? fromBfloatBits(t.data[0] as number) : Number(t.data[0]));
+    const start = num(s), limit = num(l), delta = num(d);
     if (delta === 0) throw nodeError(ctx.node, 'delta is 0');
     const n = Math.max(Math.ceil((limit - start) / delta), 0);
     const out = allocData(s.type, n) as AnyArr;
+    if (half) {
+      // numpy.arange in the stash type: start + i·delta in that precision, then rounded to half.
+      const r = stash === 1 ? Math.fround : (v: number) => v;
+      const enc = half === 'f16' ? toHalfBits : toBfloatBits;
+      for (let i = 0; i < n; i++) out[i] = enc(r(r(start) + r(i * r(delta))));
+      return [new Tensor(s.type, out as TensorData, [n])];
+    }
     const big = s.type === 'int64';
     for (let i = 0; i < n; i++) out[i] = big ? BigInt(start + i * delta) : start + i * delta;
     return [new Tensor(s.type, out as TensorData, [n])];

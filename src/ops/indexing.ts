@@ -2,7 +2,7 @@ import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, dtypeFromOnnx, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
 import { stridesOf } from './broadcast.js';
 import { copySlots, indexNumbers, wordsOf } from './copy.js';
-import { checkType, defineOp, intsOf, need, normAxis, NUMERIC } from './op.js';
+import { checkType, defineOp, intsOf, need, normAxis, NUMERIC, type OpContext } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };
 
@@ -323,6 +323,34 @@ export const Compress = defineOp({
   },
 });
 
+/** Flat element offsets of ScatterND's index rows, checked; kept per constant indices tensor and data shape. */
+const SCATTER_OFFSETS = new WeakMap<Tensor, { key: string; offs: Float64Array }>();
+
+function scatterOffsets(it: Tensor, dims: readonly number[], last: number, count: number, ctx: OpContext): Float64Array {
+  const constant = ctx.constant?.(1) === it;
+  const key = constant ? dims.join(',') : '';
+  if (constant) {
+    const hit = SCATTER_OFFSETS.get(it);
+    if (hit && hit.key === key) return hit.offs;
+  }
+  const xs = stridesOf(dims);
+  const ids = indexNumbers(it.data);
+  const offs = new Float64Array(count);
+  for (let c = 0; c < count; c++) {
+    let off = 0;
+    for (let j = 0; j < last; j++) {
+      let v = ids[c * last + j];
+      const D = dims[j];
+      if (v < -D || v >= D) throw nodeError(ctx.node, `index ${v} is out of range for axis ${j} of size ${D}`);
+      if (v < 0) v += D;
+      off += v * xs[j];
+    }
+    offs[c] = off;
+  }
+  if (constant) SCATTER_OFFSETS.set(it, { key, offs });
+  return offs;
+}
+
 /** ScatterND (reduction none/add/mul from opset 16). */
 export const ScatterND = defineOp({
   parse: (ctx, a) => {
@@ -340,28 +368,21 @@ export const ScatterND = defineOp({
     const slice = sizeOf(x.dims.slice(last));
     const count = sizeOf(it.dims.slice(0, q - 1));
     if (u.size !== count * slice) throw nodeError(ctx.node, `updates [${u.dims}] do not match indices [${it.dims}] and data [${x.dims}]`);
-    const xs = stridesOf(x.dims);
-    const ids = indexNumbers(it.data);
+    const offs = scatterOffsets(it, x.dims, last, count, ctx);
     // A dying data input is updated in place.
     const out = (reuse?.(0) && ArrayBuffer.isView(x.data) ? x.data : (x.data as AnyArr & { slice(): AnyArr }).slice()) as AnyArr;
     const U = u.data as AnyArr;
-    const O = wordsOf(out as TensorData), Uw = wordsOf(u.data).a, w = O.w;
-    for (let c = 0; c < count; c++) {
-      let off = 0;
-      for (let j = 0; j < last; j++) {
-        let v = ids[c * last + j];
-        const D = x.dims[j];
-        if (v < -D || v >= D) throw nodeError(ctx.node, `index ${v} is out of range for axis ${j} of size ${D}`);
-        if (v < 0) v += D;
-        off += v * xs[j];
-      }
-      if (reduction === 'none') {
-        copySlots(O.a, off * w, Uw, c * slice * w, slice * w);
-        continue;
-      }
-      for (let k = 0; k < slice; k++) {
-        const cur = out[off + k] as number, v = U[c * slice + k] as number;
-        out[off + k] = reduction === 'add' ? cur + v : reduction === 'mul' ? cur * v : reduction === 'min' ? Math.min(cur, v) : reduction === 'max' ? Math.max(cur, v) : v;
+    if (reduction === 'none') {
+      const O = wordsOf(out as TensorData), Uw = wordsOf(u.data).a, w = O.w, run = slice * w;
+      if (run === 1) for (let c = 0; c < count; c++) O.a[offs[c]] = Uw[c];
+      else for (let c = 0; c < count; c++) copySlots(O.a, offs[c] * w, Uw, c * run, run);
+    } else {
+      for (let c = 0; c < count; c++) {
+        const off = offs[c];
+        for (let k = 0; k < slice; k++) {
+          const cur = out[off + k] as number, v = U[c * slice + k] as number;
+          out[off + k] = reduction === 'add' ? cur + v : reduction === 'mul' ? cur * v : reduction === 'min' ? Math.min(cur, v) : reduction === 'max' ? Math.max(cur, v) : v;
+        }
       }
     }
     return [new Tensor(x.type, out as TensorData, x.dims)];

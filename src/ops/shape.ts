@@ -17,26 +17,40 @@ function axesFrom(inputs: Inputs, attr: readonly number[] | undefined, ctx: OpCo
 }
 
 export function transposeTensor(x: Tensor, perm: readonly number[]): Tensor {
-  const r = x.dims.length;
   const outDims = perm.map((p) => x.dims[p]);
+  // Output axes in order with their source strides; size-1 axes dropped, and an axis merged into
+  // the one before it when the source has them adjacent too ([1, T, C] perm [1, 0, 2] is a copy).
   const inStr = stridesOf(x.dims);
-  const srcStr = perm.map((p) => inStr[p]);
+  const dims: number[] = [], str: number[] = [];
+  for (const p of perm) {
+    const d = x.dims[p], s = inStr[p];
+    if (d === 1) continue;
+    const k = dims.length - 1;
+    if (k >= 0 && str[k] === s * d) { dims[k] *= d; str[k] = s; } else { dims.push(d); str.push(s); }
+  }
   const n = x.size;
-  const X = x.data as AnyArr;
-  const out = allocData(x.type, n) as AnyArr;
-  const counter = new Array<number>(r).fill(0);
+  const out = allocData(x.type, n);
+  if (n === 0) return new Tensor(x.type, out, outDims);
+  const X = wordsOf(x.data), O = wordsOf(out).a, w = X.w;
+  const r = dims.length;
+  if (r === 0) { copySlots(O, 0, X.a, 0, n * w); return new Tensor(x.type, out, outDims); }
+  // The innermost output axis is copied as one run (source stride 1) or one strided loop.
+  const last = dims[r - 1], ls = str[r - 1];
+  const counter = new Array<number>(r - 1).fill(0);
   let off = 0;
-  for (let k = 0; k < n; k++) {
-    out[k] = X[off];
-    for (let d = r - 1; d >= 0; d--) {
+  for (let k = 0; k < n; k += last) {
+    if (ls === 1) copySlots(O, k * w, X.a, off * w, last * w);
+    else if (w === 1) for (let j = 0, src = off; j < last; j++, src += ls) O[k + j] = X.a[src];
+    else for (let j = 0, src = 2 * off, dst = 2 * k; j < last; j++, src += 2 * ls, dst += 2) { O[dst] = X.a[src]; O[dst + 1] = X.a[src + 1]; }
+    for (let d = r - 2; d >= 0; d--) {
       counter[d]++;
-      off += srcStr[d];
-      if (counter[d] < outDims[d]) break;
-      off -= srcStr[d] * outDims[d];
+      off += str[d];
+      if (counter[d] < dims[d]) break;
+      off -= str[d] * dims[d];
       counter[d] = 0;
     }
   }
-  return new Tensor(x.type, out as TensorData, outDims);
+  return new Tensor(x.type, out, outDims);
 }
 
 export const Transpose = defineOp({

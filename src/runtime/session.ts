@@ -179,6 +179,7 @@ export class ExecutionPlan implements SubgraphPlan {
     }
     for (const v of graph.inputs) slotOf(v.name);
     const unsupported = new Map<string, number>();
+    let arityError: Error | undefined;
     const resolved: { node: Node; def: OpDef<unknown>; ctx: OpContext }[] = [];
     for (const node of order) {
       const opset = model.opsets.get(node.domain);
@@ -193,7 +194,8 @@ export class ExecutionPlan implements SubgraphPlan {
         unsupported.set(label, (unsupported.get(label) ?? 0) + 1);
         continue;
       }
-      checkArity(node, opset);
+      // Arity errors wait until every unsupported op has been listed (that error comes first).
+      try { checkArity(node, opset); } catch (e) { arityError ??= e as Error; }
       const constant = (i: number) => (node.inputs[i] ? constants.get(node.inputs[i]) : undefined);
       const path = this.path ? `${this.path}/${node.name || node.opType}` : node.name || node.opType;
       // Bodies see this graph's values; they are prepared when this node is parsed, by which time
@@ -205,6 +207,7 @@ export class ExecutionPlan implements SubgraphPlan {
       const list = [...unsupported].map(([k, n]) => `${k} x${n}`).join(', ');
       throw new RnnxError(`Unsupported ops in this model: ${list}`);
     }
+    if (arityError) throw arityError;
     // Every value gets its slot before bodies are parsed (they look up this plan's slots).
     for (const r of resolved) for (const o of r.node.outputs) if (o) slotOf(o);
     for (const name of constants.keys()) slotOf(name);

@@ -1,0 +1,113 @@
+// `npm run fuzz -- [--minutes N | --count N] [--seed S] [--diff] [--out DIR]`
+// A parent process runs the mutants in a child process (restarted after each death), so a hang
+// (no answer for 20 s), a memory blow-up (RSS over 4 GiB) or a fatal abort is caught and counted;
+// the reproducing model of every crash, hang, blow-up and differential mismatch is saved.
+import { fork, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { fixtureModels, mutantOf, runDifferential, runRnnx, writeMutant, type Result } from './campaign.js';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const HANG_MS = 20_000;
+const RSS_LIMIT = 4 * 2 ** 30;
+
+interface Msg { start?: number; result?: Result }
+
+async function child(seed: number, start: number, diff: boolean, work: string): Promise<void> {
+  const fixtures = fixtureModels(root);
+  for (let i = start; ; i++) {
+    process.send!({ start: i });
+    const dir = path.join(work, String(i));
+    const file = writeMutant(dir, mutantOf(fixtures, seed, i));
+    const r = runRnnx(file);
+    let result: Result = { index: i, ...r.result };
+    if (diff && r.result.outcome === 'ok' && r.feeds && r.outputs) result = { index: i, ...(await runDifferential(file, r.feeds, r.outputs)) };
+    fs.rmSync(dir, { recursive: true, force: true });
+    await new Promise<void>((res) => process.send!({ result } satisfies Msg, () => res()));
+  }
+}
+
+function rss(pid: number): number {
+  try {
+    return Number(fs.readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * 4096;
+  } catch {
+    return 0;
+  }
+}
+
+async function parent(): Promise<number> {
+  const { values } = parseArgs({
+    options: { minutes: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' }, diff: { type: 'boolean' }, out: { type: 'string' } },
+    strict: true,
+  });
+  const minutes = Number(values.minutes ?? (values.count ? Infinity : 1));
+  const count = values.count ? Number(values.count) : Infinity;
+  const seed = Number(values.seed ?? Date.now() % 1e6);
+  const out = path.resolve(values.out ?? 'fuzz-out');
+  const work = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'rnnx-fuzz-'));
+  const fixtures = fixtureModels(root);
+  const deadline = Date.now() + minutes * 60_000;
+  const results: Result[] = [];
+  const saved: string[] = [];
+  const save = (r: Result) => {
+    const dir = path.join(out, `${r.outcome}-${seed}-${r.index}`);
+    writeMutant(dir, mutantOf(fixtures, seed, r.index));
+    fs.writeFileSync(path.join(dir, 'result.txt'), `${r.outcome}\n${r.kind ?? ''}\n${r.detail ?? ''}\n`);
+    saved.push(dir);
+  };
+  console.log(`fuzzing ${fixtures.length} fixtures, seed ${seed}${values.diff ? ', differential against onnxruntime-node' : ''}, ${Number.isFinite(minutes) ? `${minutes} min` : `${count} mutants`}`);
+  let next = 0;
+  while (Date.now() < deadline && next < count) {
+    const c: ChildProcess = fork(fileURLToPath(import.meta.url), ['--child', String(seed), String(next), values.diff ? '1' : '0', work], {
+      execArgv: ['--max-old-space-size=3072'], stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+    });
+    let stderr = '';
+    c.stderr!.on('data', (d) => { stderr = (stderr + d).slice(-2000); });
+    let current = next, last = Date.now(), killedFor: Result['outcome'] | undefined;
+    const poll = setInterval(() => {
+      if (Date.now() - last > HANG_MS) { killedFor = 'hang'; c.kill('SIGKILL'); }
+      else if (rss(c.pid!) > RSS_LIMIT) { killedFor = 'memory'; c.kill('SIGKILL'); }
+      else if (Date.now() >= deadline || results.length >= count) c.kill('SIGKILL');
+    }, 250);
+    c.on('message', (m: Msg) => {
+      last = Date.now();
+      if (m.start !== undefined) current = m.start;
+      if (m.result) {
+        results.push(m.result);
+        if (!['ok', 'error', 'skip', 'diff-agree', 'diff-ort-refused'].includes(m.result.outcome)) save(m.result);
+        if (results.length % 500 === 0) console.log(`  ${results.length} mutants`);
+      }
+    });
+    const code = await new Promise<number | null>((res) => c.on('exit', (code) => res(code)));
+    clearInterval(poll);
+    if (Date.now() >= deadline || results.length >= count) break;
+    const r: Result = { index: current, outcome: killedFor ?? 'died', detail: killedFor ? undefined : `exit ${code}: ${stderr.split('\n').filter(Boolean).slice(-3).join(' | ')}` };
+    results.push(r);
+    save(r);
+    next = current + 1;
+  }
+  fs.rmSync(work, { recursive: true, force: true });
+  const by = (f: (r: Result) => string | undefined) => {
+    const m = new Map<string, number>();
+    for (const r of results) { const k = f(r); if (k !== undefined) m.set(k, (m.get(k) ?? 0) + 1); }
+    return [...m].sort((a, b) => b[1] - a[1]);
+  };
+  console.log(`\n${results.length} mutants (seed ${seed})`);
+  for (const [k, n] of by((r) => r.outcome)) console.log(`  ${k}: ${n}`);
+  console.log('errors by kind (top 30):');
+  for (const [k, n] of by((r) => (r.outcome === 'error' ? r.kind : undefined)).slice(0, 30)) console.log(`  ${String(n).padStart(5)}  ${k}`);
+  const bad = results.filter((r) => ['crash', 'hang', 'memory', 'died'].includes(r.outcome));
+  console.log(`crashes ${results.filter((r) => r.outcome === 'crash' || r.outcome === 'died').length}, hangs ${results.filter((r) => r.outcome === 'hang').length}, memory blow-ups ${results.filter((r) => r.outcome === 'memory').length}`);
+  for (const r of bad.slice(0, 20)) console.log(`  #${r.index} ${r.outcome}: ${r.kind ?? ''} ${(r.detail ?? '').split('\n')[0]}`);
+  if (saved.length) console.log(`reproducers saved in ${out} (${saved.length})`);
+  return bad.length > 0 ? 1 : 0;
+}
+
+if (process.argv[2] === '--child') {
+  const [, , , seed, start, diff, work] = process.argv;
+  await child(Number(seed), Number(start), diff === '1', work);
+} else {
+  process.exitCode = await parent();
+}
