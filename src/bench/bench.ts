@@ -1,4 +1,4 @@
-// npm run bench [-- --json FILE] [-- --only w1,w4] [-- --real | --synthetic] [-- --fused-check] [-- --threads]
+// npm run bench [-- --json FILE] [-- --only w1,w4] [-- --real | --synthetic] [-- --fused-check] [-- --threads]   (npm run bench -- --stream: src/bench/stream-bench.ts)
 // Runs every workload (w1–w6, then the real models of test/fixtures/real on their first chunk) in
 // rnnx, onnxruntime-node and onnxruntime-web (wasm), one thread each, in one process, after
 // warm-up, in rounds; prints median times, ratios, their geometric means, the spread of each
@@ -133,6 +133,11 @@ function heapGrowth(m: RealModel, runs = 1000): { allocated: number; retained: n
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
+  if (args.includes('--stream')) {
+    const { streamBench } = await import('./stream-bench.js'); // the streaming benchmark, reported apart from w1–w6
+    await streamBench(args);
+    return;
+  }
   const jsonAt = args.indexOf('--json');
   const json = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
   const onlyAt = args.indexOf('--only');

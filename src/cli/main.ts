@@ -8,12 +8,14 @@ import { exportWeightsCommand } from './commands/export-weights.js';
 import { fromTorchCommand } from './commands/from-torch.js';
 import { inspectCommand } from './commands/inspect.js';
 import { runCommand } from './commands/run.js';
+import { streamCommand } from './commands/stream.js';
 
 export { randomFeed } from './common.js';
 
 /** Every subcommand; adding one is a file under commands/ and a line here. */
 export const COMMANDS: readonly Command[] = [
   runCommand,
+  streamCommand,
   inspectCommand,
   conformanceCommand,
   exportWeightsCommand,

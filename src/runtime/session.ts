@@ -13,6 +13,8 @@ import { fuseBiasAdds, type ParsedStep } from './epilogue.js';
 import { shapeOnlyNodes } from './shape-cache.js';
 import { now, Profiler, type ProfileResult } from './profile.js';
 import { DEFAULT_MAX_ITERATIONS, defaultMemoryLimit, RunState, type RunLimits } from './run-state.js';
+import { createStream, type Stream, type StreamOptions } from './stream.js';
+import { createStreamBatcher, type BatcherOptions, type StreamBatcher } from './batcher.js';
 
 export interface PlanOptions {
   /** Worker-thread GEMM pool shared by the plan's recurrent layers. */
@@ -710,6 +712,16 @@ export class InferenceSession {
       result[name] = ownValue(v, this.plan.constantData, frame.refs, given);
     }
     return result;
+  }
+
+  /** A stream that carries the recurrent state from call to call (src/runtime/stream.ts). */
+  createStream(options: StreamOptions = {}): Stream {
+    return createStream(this, options);
+  }
+
+  /** Many streams whose ready chunks run as one batch (src/runtime/batcher.ts). */
+  createStreamBatcher(options: BatcherOptions = {}): StreamBatcher {
+    return createStreamBatcher(this, options);
   }
 }
 

@@ -1,0 +1,152 @@
+// npm run bench -- --stream [--streams 64] [--steps 8] [--rounds 6] [--profile]
+// 64 concurrent Silero VAD v5 streams of 512-sample chunks, in one process, one thread each:
+// chunks per second for the rnnx stream batcher, rnnx streams run one by one, and onnxruntime-node
+// and onnxruntime-web run per stream (one run per chunk per stream, as their users do); the latency
+// of one chunk at batch 64; the memory an idle stream holds. Engines take turns in rounds (the
+// first round is warm-up), and the table gives medians over rounds. Not a test.
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import * as v8 from 'node:v8';
+import * as vm from 'node:vm';
+import { Tensor } from '../ir/tensor.js';
+import { InferenceSession } from '../runtime/session.js';
+
+const SR = 16000;
+const CHUNK = 512;
+
+function modelPath(): string {
+  const p = path.resolve('node_modules/@ricky0123/vad-web/dist/silero_vad_v5.onnx');
+  if (!fs.existsSync(p)) throw new Error(`${p} is missing: run npm ci (the devDependency @ricky0123/vad-web ships the model)`);
+  return p;
+}
+
+/** Deterministic audio: tone bursts over noise, different per stream. */
+function audio(stream: number, steps: number): Float32Array[] {
+  let seed = (stream + 1) * 2654435761;
+  const r = () => { seed = (Math.imul(seed ^ (seed >>> 13), 1597334677) + 12345) >>> 0; return seed / 4294967296; };
+  return Array.from({ length: steps }, (_, c) => {
+    const x = new Float32Array(CHUNK);
+    for (let i = 0; i < CHUNK; i++) {
+      const t = c * CHUNK + i;
+      x[i] = (r() - 0.5) * 0.02 + ((c + stream) % 4 < 2 ? 0.3 * Math.sin(t * (0.03 + stream * 0.001)) : 0);
+    }
+    return x;
+  });
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+type Engine = (data: Float32Array[][]) => Promise<number>; // returns seconds for all chunks
+
+export async function streamBench(args: readonly string[]): Promise<void> {
+  const opt = (name: string, d: number) => { const i = args.indexOf(name); return i >= 0 ? Number(args[i + 1]) : d; };
+  const S = opt('--streams', 64);
+  const steps = opt('--steps', 8);
+  const rounds = opt('--rounds', 6);
+  const file = modelPath();
+  const bytes = fs.readFileSync(file);
+  const data = Array.from({ length: S }, (_, k) => audio(k, steps));
+  const sr = new Tensor('int64', BigInt64Array.from([BigInt(SR)]), []);
+  const session = InferenceSession.createSync(new Uint8Array(bytes));
+  const ortNode = await import('onnxruntime-node');
+  const ortWeb = await import('onnxruntime-web');
+  ortWeb.env.wasm.numThreads = 1;
+  ortWeb.env.wasm.simd = true;
+  const nodeSession = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, executionProviders: ['cpu'] });
+  const webSession = await ortWeb.InferenceSession.create(bytes, { executionProviders: ['wasm'] });
+
+  const engines: Record<string, Engine> = {
+    'rnnx batcher': async (d) => {
+      const b = session.createStreamBatcher({ constants: { sr }, maxBatch: S, maxWaitMs: 0 });
+      const t0 = performance.now();
+      await Promise.all(d.map(async (chunks, k) => {
+        const st = b.stream(`s${k}`);
+        for (const c of chunks) await st.run({ input: new Tensor('float32', c, [1, CHUNK]) });
+      }));
+      return (performance.now() - t0) / 1000;
+    },
+    'rnnx streams one by one': async (d) => {
+      const ss = d.map(() => session.createStream({ constants: { sr } }));
+      const t0 = performance.now();
+      for (let t = 0; t < steps; t++) for (let k = 0; k < S; k++) ss[k].runSync({ input: new Tensor('float32', d[k][t], [1, CHUNK]) });
+      return (performance.now() - t0) / 1000;
+    },
+    ...Object.fromEntries(([['onnxruntime-node', ortNode, nodeSession], ['onnxruntime-web', ortWeb, webSession]] as const).map(([name, mod, s]) => [name, async (d: Float32Array[][]) => {
+      const srT = new mod.Tensor('int64', BigInt64Array.from([BigInt(SR)]), []);
+      let states = d.map(() => new mod.Tensor('float32', new Float32Array(2 * 128), [2, 1, 128]));
+      const t0 = performance.now();
+      for (let t = 0; t < steps; t++) {
+        const next = [];
+        for (let k = 0; k < S; k++) {
+          const out = await (s as { run(f: unknown): Promise<Record<string, unknown>> }).run({ input: new mod.Tensor('float32', d[k][t], [1, CHUNK]), state: states[k], sr: srT });
+          next.push(out.stateN as typeof states[number]);
+        }
+        states = next;
+      }
+      return (performance.now() - t0) / 1000;
+    }])),
+  };
+
+  const perRound: Record<string, number[]> = Object.fromEntries(Object.keys(engines).map((k) => [k, []]));
+  for (let r = 0; r <= rounds; r++) {
+    for (const [name, e] of Object.entries(engines)) {
+      const sec = await e(data);
+      if (r > 0) perRound[name].push((S * steps) / sec);
+    }
+  }
+  const cps = Object.fromEntries(Object.entries(perRound).map(([k, v]) => [k, median(v)]));
+
+  // Latency of one chunk at batch S: from S chunks submitted to all resolved (every chunk of the batch waits this long).
+  const lat: number[] = [];
+  const runMs: number[] = [];
+  {
+    const b = session.createStreamBatcher({ constants: { sr }, maxBatch: S, maxWaitMs: 0 });
+    const feeds = data.map((c) => new Tensor('float32', c[0], [1, CHUNK]));
+    const batched = { input: new Tensor('float32', new Float32Array(S * CHUNK), [S, CHUNK]), state: new Tensor('float32', new Float32Array(2 * S * 128), [2, S, 128]), sr };
+    for (let i = 0; i < 3 + rounds * 3; i++) {
+      const t0 = performance.now();
+      await Promise.all(feeds.map((input, k) => b.stream(`s${k}`).run({ input })));
+      const t1 = performance.now();
+      session.runSync(batched);
+      const t2 = performance.now();
+      if (i >= 3) { lat.push(t1 - t0); runMs.push(t2 - t1); }
+    }
+  }
+
+  // Memory per idle stream: 10 000 streams joined to a batcher, after a garbage collection.
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const mem = () => { gc(); gc(); const m = process.memoryUsage(); return m.heapUsed + m.arrayBuffers; };
+  const idle = session.createStreamBatcher({ constants: { sr } });
+  const before = mem();
+  const N = 10000;
+  for (let i = 0; i < N; i++) idle.stream(`idle${i}`);
+  const perStream = (mem() - before) / N;
+
+  const node = cps['onnxruntime-node'];
+  const web = cps['onnxruntime-web'];
+  console.log(`\nStreaming: ${S} concurrent Silero VAD v5 streams, ${CHUNK}-sample chunks at ${SR} Hz, ${steps} chunks per stream per round, median of ${rounds} rounds (one thread each)\n`);
+  console.log('| engine | chunks/s | vs onnxruntime-node | vs onnxruntime-web | spread over rounds (chunks/s) |');
+  console.log('|---|---|---|---|---|');
+  for (const [k, v] of Object.entries(cps)) {
+    console.log(`| ${k} | ${v.toFixed(0)} | ${(v / node).toFixed(2)}× | ${(v / web).toFixed(2)}× | ${Math.min(...perRound[k]).toFixed(0)}–${Math.max(...perRound[k]).toFixed(0)} |`);
+  }
+  console.log(`\nlatency of one chunk at batch ${S} (submitted → resolved, batcher): median ${median(lat).toFixed(2)} ms; the batched session.runSync alone: ${median(runMs).toFixed(2)} ms`);
+  console.log(`memory per idle stream: ${perStream.toFixed(0)} bytes (state [2, 1, 128] float32 = 1024 bytes + bookkeeping)`);
+  console.log(`targets: batcher ≥ 2× onnxruntime-node (${(cps['rnnx batcher'] / node).toFixed(2)}×), ≥ 5× onnxruntime-web (${(cps['rnnx batcher'] / web).toFixed(2)}×)`);
+
+  if (args.includes('--profile')) {
+    // Where the time of one batch-S run goes, by op type (rnnx's profiler).
+    const p = InferenceSession.createSync(new Uint8Array(bytes), { enableProfiling: true });
+    const batched = { input: new Tensor('float32', Float32Array.from({ length: S * CHUNK }, (_, i) => Math.sin(i * 0.01) * 0.3), [S, CHUNK]), state: new Tensor('float32', new Float32Array(2 * S * 128), [2, S, 128]), sr };
+    for (let i = 0; i < 5; i++) p.runSync(batched);
+    console.log(`\nprofile of batch-${S} runs:`);
+    console.log(p.endProfiling().table(25));
+  }
+  await nodeSession.release();
+  await webSession.release();
+}
