@@ -254,4 +254,33 @@ describe('shape arithmetic cached by feed shapes', () => {
     expect(other.y.dims).toEqual([5, 4]);
     expect([...other.shp.data]).toEqual([5n, -1n]);
   });
+
+  it('inside bodies too, keyed by the shapes of the body inputs and the enclosing values it reads', () => {
+    // Loop: acc grows by one row per iteration; the body reads Shape(acc)[0] (its row count) and
+    // the enclosing x's Shape, so the cached shape values must follow both.
+    const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
+    const body = graph('body', [
+      node('Shape', ['acc'], ['sa']),
+      node('Gather', ['sa', 'zero'], ['rows'], [['axis', { type: 'int', value: 0 }]]),
+      node('Shape', ['x'], ['sx']),
+      node('Gather', ['sx', 'zero'], ['xr'], [['axis', { type: 'int', value: 0 }]]),
+      node('Add', ['rows', 'xr'], ['tot']),
+      node('Cast', ['tot'], ['totf'], [['to', { type: 'int', value: 1 }]]),
+      node('Unsqueeze', ['totf', 'ax01'], ['row']),
+      node('Concat', ['acc', 'row'], ['acc2'], [['axis', { type: 'int', value: 0 }]]),
+      node('Identity', ['c_in'], ['c_out']),
+    ], [{ name: 'i', type: 'int64', shape: [] }, { name: 'c_in', type: 'bool', shape: [] }, { name: 'acc', type: 'float32' }], ['c_out', 'acc2']);
+    const g = graph('g', [node('Loop', ['M', '', 'acc0'], ['y'], [['body', { type: 'graph', value: body }]])],
+      [{ name: 'x', type: 'float32' }, { name: 'acc0', type: 'float32', shape: [1, 1] }], ['y'],
+      [['zero', new Tensor('int64', BigInt64Array.of(0n), [])], ['ax01', i64([0, 1])], ['M', new Tensor('int64', BigInt64Array.of(4n), [])]]);
+    const s = InferenceSession.createSync(model(g, 13));
+    const loopBody = s.plan.steps[0].attrs as ExecutionPlan;
+    expect(loopBody.steps.filter((st) => st.shapeOnly).map((st) => st.node.opType)).toEqual(['Shape', 'Gather', 'Shape', 'Gather', 'Add', 'Cast', 'Unsqueeze']);
+    const acc0 = f32([0], [1, 1]);
+    for (const n of [3, 3, 5, 3]) {
+      const y = s.runSync({ x: randTensor(r, [n, 2]), acc0 }).y;
+      // row k holds (k rows so far) + n
+      expect([...y.data]).toEqual([0, 1 + n, 2 + n, 3 + n, 4 + n]);
+    }
+  });
 });

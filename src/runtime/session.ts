@@ -107,7 +107,7 @@ export interface Step {
   readonly releaseSlots: Int32Array;
   /** Whether the node runs subgraphs (its profile time includes theirs). */
   readonly hasBodies: boolean;
-  /** Its outputs follow from the feeds' shapes alone: computed once per feed shapes (top-level graphs). */
+  /** Its outputs follow from the feeds' shapes alone (in a body: its inputs' and the enclosing values' shapes): computed once per those shapes. */
   readonly shapeOnly: boolean;
 }
 
@@ -265,9 +265,10 @@ export class ExecutionPlan implements SubgraphPlan {
     const keep = new Set([...graph.outputs.map((o) => o.name), ...constants.keys(), ...free]);
     const feeds = new Set(graph.inputs.map((v) => v.name));
     const tensorFeeds = new Set(graph.inputs.filter((v) => (v.kind ?? 'tensor') === 'tensor').map((v) => v.name));
-    const shapeOnly = parent
-      ? fused.map(() => false)
-      : shapeOnlyNodes(fused.map((r) => r.node), new Set(constants.keys()), tensorFeeds, (n) => !NONDETERMINISTIC.has(n.opType) && subgraphsOf(n).length === 0);
+    // In a body, the values it reads from enclosing graphs count as feeds too (their shapes are in the key).
+    const outerFeeds = [...free].filter((n) => !constants.has(n));
+    const shapeOnly = shapeOnlyNodes(fused.map((r) => r.node), new Set(constants.keys()), new Set([...tensorFeeds, ...outerFeeds]),
+      (n) => !NONDETERMINISTIC.has(n.opType) && subgraphsOf(n).length === 0);
     // Values available before each step: inputs, constants, imports, then each step's outputs.
     const available = new Set<string>([...feeds, ...constants.keys(), ...free]);
     this.steps = fused.map((r, i) => {
@@ -294,6 +295,7 @@ export class ExecutionPlan implements SubgraphPlan {
     this.inputSlots = Int32Array.from(graph.inputs, (v) => slotOf(v.name));
     this.outputSlots = Int32Array.from(graph.outputs, (v) => slotOf(v.name));
     this.imports = Int32Array.from(imports);
+    this.keySlots = Int32Array.from([...graph.inputs.map((v) => v.name), ...outerFeeds], slotOf);
     this.template = new Array<Value | undefined>(this.index.size).fill(undefined);
     for (const [name, t] of constants) this.template[this.index.get(name)!] = t;
   }
@@ -338,13 +340,13 @@ export class ExecutionPlan implements SubgraphPlan {
 
   /** Runs every step on `frame`, synchronously. */
   executeFrame(frame: Frame, nested = false): void {
-    const cached = nested ? null : this.shapeCacheFor(frame);
+    const cached = this.shapeCacheFor(frame);
     for (let i = 0; i < this.steps.length; i++) {
       const s = this.steps[i];
       if (s.shapeOnly && cached) this.skipCached(s, frame, cached);
       else this.runOne(s, frame, nested);
     }
-    if (!nested) this.commitShapeCache(frame);
+    this.commitShapeCache(frame);
   }
 
   /** Runs the steps, yielding to the event loop whenever `sliceMs` have passed since the last yield. */
@@ -370,13 +372,15 @@ export class ExecutionPlan implements SubgraphPlan {
   /** Shape-only values cached by the feeds' shapes (key), from the last run that computed them. */
   private readonly hasShapeOnly: boolean;
   private shapeCache: { key: string; values: Map<number, Value> } | null = null;
+  /** The graph inputs and enclosing values whose types and shapes key the cache. */
+  private readonly keySlots: Int32Array;
 
   /** The cached shape-only values when the feeds have the shapes they were computed for; else starts a new cache. */
   private shapeCacheFor(frame: Frame): Map<number, Value> | null {
     if (!this.hasShapeOnly) return null;
     let key = '';
-    for (let k = 0; k < this.inputSlots.length; k++) {
-      const v = frame.slots[this.inputSlots[k]];
+    for (let k = 0; k < this.keySlots.length; k++) {
+      const v = frame.slots[this.keySlots[k]];
       key += v instanceof Tensor ? `${v.type}[${v.dims.join(',')}]` : '?';
     }
     frame.shapeKey = key;
