@@ -1,6 +1,7 @@
 import type { Attribute, Graph, Model, Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
-import { GraphIndex, readsOf, subgraphsOf } from './graph-index.js';
+import { readsOf, subgraphsOf } from '../ir/graph.js';
+import { GraphIndex } from './graph-index.js';
 import { matchUnrolledRnn } from './unrolled-rnn.js';
 import { GATES, modulePrefix, paramsFromOnnx, type RecMode } from '../ops/rec/layer.js';
 import { RNNX_DOMAIN } from '../ops/registry.js';

@@ -1,36 +1,8 @@
-import type { Graph, Node } from '../ir/graph.js';
+import { readsOf, type Graph, type Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { AttrReader, intsOf, type OpContext } from '../ops/op.js';
 import { lookupOp } from '../ops/registry.js';
 
-/** The graphs held by a node's attributes (If branches, Loop/Scan bodies). */
-export function subgraphsOf(n: Node): Graph[] {
-  const out: Graph[] = [];
-  for (const a of n.attributes.values()) {
-    if (a.type === 'graph') out.push(a.value);
-    else if (a.type === 'graphs') out.push(...a.value);
-  }
-  return out;
-}
-
-/** Names a graph reads from enclosing scopes (recursively through its own subgraphs). */
-export function outerReads(g: Graph): Set<string> {
-  const defined = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
-  for (const n of g.nodes) for (const o of n.outputs) if (o) defined.add(o);
-  const free = new Set<string>();
-  for (const n of g.nodes) {
-    for (const i of n.inputs) if (i && !defined.has(i)) free.add(i);
-    for (const sub of subgraphsOf(n)) for (const f of outerReads(sub)) if (!defined.has(f)) free.add(f);
-  }
-  for (const o of g.outputs) if (!defined.has(o.name)) free.add(o.name);
-  return free;
-}
-
-/** Everything a node reads: its inputs and what its subgraphs read from outside. */
-export function readsOf(n: Node): string[] {
-  const subs = subgraphsOf(n);
-  return subs.length ? [...n.inputs, ...subs.flatMap((g) => [...outerReads(g)])] : [...n.inputs];
-}
 
 /**
  * Ops whose constant inputs are evaluated at import to see through constant expressions (the

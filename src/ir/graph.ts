@@ -101,30 +101,36 @@ export function validateGraph(graph: Graph, outer: ReadonlySet<string> = new Set
   return topoSort(graph, producer);
 }
 
-/** What a node reads: its inputs, and the enclosing-scope names its If/Loop/Scan bodies read. */
-function readsOfNode(node: Node): string[] {
-  const reads = [...node.inputs];
-  for (const a of node.attributes.values()) {
-    const subs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];
-    for (const g of subs) reads.push(...bodyReads(g));
+/** The graphs held by a node's attributes (If branches, Loop/Scan bodies). */
+export function subgraphsOf(n: Node): Graph[] {
+  const out: Graph[] = [];
+  for (const a of n.attributes.values()) {
+    if (a.type === 'graph') out.push(a.value);
+    else if (a.type === 'graphs') out.push(...a.value);
   }
-  return reads;
+  return out;
 }
 
-/** Names a body reads that it does not define itself (recursively). */
-function bodyReads(g: Graph): string[] {
+/** Names a graph reads from enclosing scopes (recursively through its own subgraphs). */
+export function outerReads(g: Graph): Set<string> {
   const defined = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
   for (const n of g.nodes) for (const o of n.outputs) if (o) defined.add(o);
-  const out: string[] = [];
-  for (const n of g.nodes) for (const r of readsOfNode(n)) if (r && !defined.has(r)) out.push(r);
-  for (const o of g.outputs) if (!defined.has(o.name)) out.push(o.name);
-  return out;
+  const free = new Set<string>();
+  for (const n of g.nodes) for (const r of readsOf(n)) if (r && !defined.has(r)) free.add(r);
+  for (const o of g.outputs) if (!defined.has(o.name)) free.add(o.name);
+  return free;
+}
+
+/** Everything a node reads: its inputs and what its subgraphs read from enclosing scopes. */
+export function readsOf(n: Node): string[] {
+  const subs = subgraphsOf(n);
+  return subs.length ? [...n.inputs, ...subs.flatMap((g) => [...outerReads(g)])] : [...n.inputs];
 }
 
 function topoSort(graph: Graph, producer: Map<string, Node | 'input' | 'initializer'>): Node[] {
   // Exporters write nodes in order; check that first (linear), else sort. A node with a body
   // depends on the producers of what the body reads too (a rewritten graph may list them later).
-  const reads = new Map<Node, string[]>(graph.nodes.map((n) => [n, readsOfNode(n)]));
+  const reads = new Map<Node, string[]>(graph.nodes.map((n) => [n, readsOf(n)]));
   const seen = new Set<Node>();
   let sorted = true;
   for (const node of graph.nodes) {

@@ -1,5 +1,5 @@
 import { NodeError, RnnxError, nodeError, type NodeRef } from '../ir/errors.js';
-import { validateGraph, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
+import { outerReads, readsOf, subgraphsOf, validateGraph, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
 import { asTensor, setAllocator, Tensor, type TensorData } from '../ir/tensor.js';
 import { OptionalValue, TensorSequence, describeValue, type Value } from '../ir/value.js';
 import { loadModel, type LoadOptions } from '../import/model.js';
@@ -9,7 +9,7 @@ import { resolveSource, resolveSourceSync, type ModelSource, type ResolvedSource
 import { AttrReader, type OpContext, type OpDef, type Scope, type SubgraphPlan } from '../ops/op.js';
 import { checkArity, knownOp, lookupOp } from '../ops/registry.js';
 import { Arena } from './arena.js';
-import { fuseBiasAdds, type ParsedStep } from './epilogue.js';
+import { fuseBiasAdds } from './epilogue.js';
 import { shapeOnlyNodes } from './shape-cache.js';
 import { now, Profiler, type ProfileResult } from './profile.js';
 import { DEFAULT_MAX_ITERATIONS, defaultMemoryLimit, RunState, type RunLimits } from './run-state.js';
@@ -23,28 +23,6 @@ export interface PlanOptions {
   readonly parent?: ExecutionPlan;
   /** For a subgraph: the path of enclosing node names, for profiles (`If_0/Loop_3`). */
   readonly path?: string;
-}
-
-/** Names a graph reads from enclosing scopes (recursively through its own subgraphs). */
-export function freeNames(g: Graph): Set<string> {
-  const defined = new Set<string>([...g.inputs.map((i) => i.name), ...g.initializers.keys()]);
-  for (const n of g.nodes) for (const o of n.outputs) if (o) defined.add(o);
-  const free = new Set<string>();
-  for (const n of g.nodes) {
-    for (const i of n.inputs) if (i && !defined.has(i)) free.add(i);
-    for (const sub of subgraphsOf(n)) for (const f of freeNames(sub)) if (!defined.has(f)) free.add(f);
-  }
-  for (const o of g.outputs) if (!defined.has(o.name)) free.add(o.name);
-  return free;
-}
-
-export function subgraphsOf(n: Node): Graph[] {
-  const out: Graph[] = [];
-  for (const a of n.attributes.values()) {
-    if (a.type === 'graph') out.push(a.value);
-    else if (a.type === 'graphs') out.push(...a.value);
-  }
-  return out;
 }
 
 /** Ops whose output is random: never folded into constants, even without inputs. */
@@ -164,7 +142,7 @@ export class ExecutionPlan implements SubgraphPlan {
     const pool = options.pool;
     const parent = options.parent;
     this.path = options.path ?? '';
-    const free = parent ? freeNames(graph) : new Set<string>();
+    const free = parent ? outerReads(graph) : new Set<string>();
     const order = validateGraph(graph, free);
     const slotOf = (name: string): number => {
       let i = this.index.get(name);
@@ -254,12 +232,11 @@ export class ExecutionPlan implements SubgraphPlan {
     for (const t of constants.values()) constantData.add(t.data);
     this.constantData = constantData;
     // A node with subgraphs also reads the outer values they use: keep those alive until it runs.
-    const readsOf = (r: ParsedStep) => [...r.node.inputs, ...subgraphsOf(r.node).flatMap((g) => [...freeNames(g)])];
     const readCount = new Map<string, number>();
-    for (const r of live) for (const n of readsOf(r)) if (n) readCount.set(n, (readCount.get(n) ?? 0) + 1);
+    for (const r of live) for (const n of readsOf(r.node)) if (n) readCount.set(n, (readCount.get(n) ?? 0) + 1);
     const graphOutputs = new Set(graph.outputs.map((o) => o.name));
     const fused = fuseBiasAdds(live, constants, (n) => readCount.get(n) ?? 0, (n) => graphOutputs.has(n));
-    const reads = fused.map(readsOf);
+    const reads = fused.map((r) => readsOf(r.node));
     const lastUse = new Map<string, number>();
     reads.forEach((names, i) => names.forEach((name) => name && lastUse.set(name, i)));
     const keep = new Set([...graph.outputs.map((o) => o.name), ...constants.keys(), ...free]);
