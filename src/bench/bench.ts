@@ -1,4 +1,4 @@
-// npm run bench [-- --json FILE] [-- --only w1,w4] [-- --real | --synthetic] [-- --models DIR] [-- --fused-check] [-- --threads]   (npm run bench -- --stream: src/bench/stream-bench.ts)
+// npm run bench [-- --json FILE] [-- --only w1,w4] [-- --real | --synthetic] [-- --models DIR] [-- --fused-check] [-- --threads]   (npm run bench -- --stream: src/bench/stream-bench.ts; -- --ops: src/bench/op-chains.ts)
 // Runs every workload (w1–w6, then the real models of test/fixtures/real, or of --models DIR, on their first chunk) in
 // rnnx, onnxruntime-node and onnxruntime-web (wasm), one thread each, in one process, after
 // warm-up, in rounds; prints median times, ratios, their geometric means, the spread of each
@@ -137,6 +137,12 @@ async function main(): Promise<void> {
   if (args.includes('--stream')) {
     const { streamBench } = await import('./stream-bench.js'); // the streaming benchmark, reported apart from w1–w6
     await streamBench(args);
+    return;
+  }
+  if (args.includes('--ops')) {
+    const { opChainBench } = await import('./op-chains.js'); // the fixed cost of one node, per op type
+    const at = args.indexOf('--only');
+    await opChainBench(at >= 0 ? args[at + 1].split(',') : undefined);
     return;
   }
   const jsonAt = args.indexOf('--json');
