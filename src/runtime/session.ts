@@ -230,7 +230,14 @@ export class ExecutionPlan implements SubgraphPlan {
       // Arity errors wait until every unsupported op has been listed (that error comes first).
       try { checkArity(node, opset); } catch (e) { arityError ??= e as Error; }
       const constant = (i: number) => (node.inputs[i] ? constants.get(node.inputs[i]) : undefined);
-      const frozen = (i: number) => { const n = node.inputs[i]; return !!n && (constants.has(n) || frozenNames.has(n)); };
+      // Answered from the names until the plan is complete (folding calls ops), then from a table made once.
+      let frozenInputs: Uint8Array | undefined;
+      const frozen = (i: number) => {
+        if (frozenInputs !== undefined) return frozenInputs[i] === 1;
+        const isFrozen = (n: string) => !!n && (constants.has(n) || frozenNames.has(n));
+        if (this.prepared) frozenInputs = Uint8Array.from(node.inputs, (n) => (isFrozen(n) ? 1 : 0));
+        return isFrozen(node.inputs[i]);
+      };
       const path = this.path ? `${this.path}/${node.name || node.opType}` : node.name || node.opType;
       // Bodies see this graph's values; they are prepared when this node is parsed, by which time
       // every node before it (in topological order) has been folded where it could be.
@@ -334,6 +341,7 @@ export class ExecutionPlan implements SubgraphPlan {
     this.outputSlots = Int32Array.from(graph.outputs, (v) => slotOf(v.name));
     this.imports = Int32Array.from(imports);
     this.keySlots = Int32Array.from([...graph.inputs.map((v) => v.name), ...outerFeeds], slotOf);
+    this.prepared = true;
     this.template = new Array<Value | undefined>(this.index.size).fill(undefined);
     for (const [name, t] of constants) this.template[this.index.get(name)!] = t;
   }
@@ -396,6 +404,8 @@ export class ExecutionPlan implements SubgraphPlan {
   }
 
   private readonly framePool: Frame[] = [];
+  /** Set when the constructor is done: constants and shape-only values are final. */
+  private prepared = false;
 
   /** A fresh frame for a top-level run: constants in place, feeds bound by name. */
   newFrame(state: RunState, feeds: ReadonlyMap<string, Value>): Frame {
