@@ -44,7 +44,8 @@ function signedUnary(f: (v: number) => number, big: (v: bigint) => bigint, types
 
 export const Neg = signedUnary((v) => -v, (v) => -v);
 export const Abs = signedUnary(Math.abs, (v) => (v < 0n ? -v : v));
-export const Relu = signedUnary((v) => (v > 0 ? v : 0), (v) => (v > 0n ? v : 0n));
+// max(0, x): a NaN stays NaN (numpy's maximum and onnxruntime's Relu propagate it).
+export const Relu = signedUnary((v) => (v > 0 || v !== v ? v : 0), (v) => (v > 0n ? v : 0n));
 export const Exp = floatUnary(Math.exp);
 export const Log = floatUnary(Math.log);
 export const Sqrt = floatUnary(Math.sqrt);
