@@ -103,7 +103,12 @@ describe('what a run returns belongs to the caller', () => {
     const b = new GraphBuilder({ opset: 17 });
     const x = b.input('x', 'float32', [64, 64]);
     let v = x;
-    for (let i = 0; i < 6; i++) v = b.tanh(b.add(b.mul(v, x), x));
+    // m + m reads m twice, so it cannot be written in place: a fresh buffer per step, and m's
+    // buffer goes back to the arena (Mul and Tanh overwrite their dying inputs).
+    for (let i = 0; i < 6; i++) {
+      const m = b.mul(v, x);
+      v = b.tanh(b.add(m, m));
+    }
     b.output(v, 'y', 'float32');
     const s = InferenceSession.createSync(b.build());
     const xt = randTensor(r, [64, 64]);
@@ -171,6 +176,45 @@ describe('runs are bounded', () => {
     ac.abort(new Error('user pressed stop'));
     await expect(p).rejects.toThrow(/aborted: user pressed stop/);
     await expect(s.run({ x: xt }, { signal: AbortSignal.abort() })).rejects.toThrow(/aborted/);
+  });
+});
+
+describe('run() inside long loops', () => {
+  // Loop(M) { a + 1 }: one top-level node whose whole run is its body iterations.
+  const counter = () => {
+    const body = graph('body', [node('Add', ['a', 'one'], ['a2']), node('Identity', ['c_in'], ['c_out'])],
+      [{ name: 'i', type: 'int64', shape: [] }, { name: 'c_in', type: 'bool', shape: [] }, { name: 'a', type: 'float32', shape: [1] }], ['c_out', 'a2']);
+    const g = graph('g', [node('Loop', ['M', '', 'x'], ['y'], [['body', { type: 'graph', value: body }]])],
+      [{ name: 'M', type: 'int64', shape: [] }, { name: 'x', type: 'float32', shape: [1] }], ['y'], [['one', f32([1], [1])]]);
+    return InferenceSession.createSync(model(g, 13));
+  };
+  const M = (n: number) => new Tensor('int64', BigInt64Array.of(BigInt(n)), []);
+
+  it('yields to the event loop between iterations of one long Loop', async () => {
+    const s = counter();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const t0 = performance.now();
+    const out = await s.run({ M: M(5000), x: f32([0]) });
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    expect([...out.y.data]).toEqual([5000]);
+    expect([...s.runSync({ M: M(5000), x: f32([0]) }).y.data]).toEqual([5000]);
+    // The run takes far more than one 4 ms slice: a 1 ms timer fires while it runs.
+    if (ms > 30) expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('an AbortSignal ends a long Loop with an RnnxError', async () => {
+    const s = counter();
+    const ac = new AbortController();
+    // 5 million iterations would take many seconds; the abort ends the run at its next yield.
+    const p = s.run({ M: M(5_000_000), x: f32([0]) }, { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('user pressed stop')), 5);
+    const err = await p.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RnnxError);
+    expect((err as Error).message).toMatch(/aborted: user pressed stop/);
+    // The session runs on after an aborted run.
+    expect([...(await s.run({ M: M(3), x: f32([1]) })).y.data]).toEqual([4]);
   });
 });
 

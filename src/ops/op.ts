@@ -10,6 +10,12 @@ export interface OpContext {
   readonly opset: number;
   /** Input i when it is a constant (initializer) known at prepare time, so ops can pack it once. */
   readonly constant?: (i: number) => Tensor | undefined;
+  /**
+   * True when input i is a constant or a value the executor keeps unchanged from run to run (shape
+   * arithmetic cached from the feeds' shapes): such a tensor object never changes, so an op may
+   * keep what it derives from it (ScatterND's offsets, Gather's indices) keyed by the object.
+   */
+  readonly frozen?: (i: number) => boolean;
   /** The session's worker-thread GEMM pool (InferenceSession option `threads: 2`), if any. */
   readonly pool?: GemmPool;
   /** Prepares a subgraph attribute (If/Loop/Scan bodies) that may read this graph's values. */
@@ -30,6 +36,27 @@ export interface SubgraphPlan {
   run(scope: Scope, inputs: readonly Value[], node: NodeRef): Value[];
 }
 
+/**
+ * The body runs of one call of an op with subgraphs (If, Loop, Scan), driven by the executor:
+ * `next()` says whether another body run is wanted (then `body` and `inputs` name it), `take`
+ * receives that run's outputs, `result` gives the op's outputs. Between body runs the executor
+ * may pause (an async run yields to the event loop there), so long loops stay responsive.
+ */
+export interface BodyRuns {
+  /** The body the next run executes, and its inputs (valid after `next()` returned true). */
+  readonly body: SubgraphPlan;
+  readonly inputs: readonly Value[];
+  next(): boolean;
+  take(outs: readonly Value[]): void;
+  result(): (Value | undefined)[];
+}
+
+/** Drives body runs to the end without pausing (an op's synchronous `run`). */
+export function runBodies(runs: BodyRuns, scope: Scope, node: NodeRef): (Value | undefined)[] {
+  while (runs.next()) runs.take(runs.body.run(scope, runs.inputs, node));
+  return runs.result();
+}
+
 export type Inputs = readonly (Tensor | undefined)[];
 /** Inputs of ops that take sequences and optionals too. */
 export type ValueInputs = readonly (Value | undefined)[];
@@ -47,6 +74,11 @@ export interface OpDef<A = unknown> {
    * overwritten. `scope`: the enclosing run, for ops that run subgraphs.
    */
   run(inputs: Inputs, attrs: A, ctx: OpContext, reuse?: (i: number) => boolean, scope?: Scope): (Tensor | undefined)[];
+  /**
+   * Ops that run subgraphs may give their call as body runs (see BodyRuns): the executor then
+   * drives those instead of calling `run`, and can pause between them.
+   */
+  readonly bodies?: (inputs: ValueInputs, attrs: A, ctx: OpContext, scope: Scope) => BodyRuns;
 }
 
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {
@@ -57,6 +89,7 @@ export function defineOp<A>(def: OpDef<A>): OpDef<A> {
 export function defineValueOp<A>(def: {
   parse(ctx: OpContext, attrs: AttrReader): A;
   run(inputs: ValueInputs, attrs: A, ctx: OpContext, scope?: Scope): (Value | undefined)[];
+  bodies?: OpDef<A>['bodies'];
 }): OpDef<A> {
   return {
     values: true,
@@ -65,6 +98,7 @@ export function defineValueOp<A>(def: {
     // and use the results as tensors; value ops are only ever called by the executor, whose value
     // map holds any Value.
     run: (inputs, attrs, ctx, _reuse, scope) => def.run(inputs, attrs, ctx, scope) as (Tensor | undefined)[],
+    bodies: def.bodies,
   };
 }
 
