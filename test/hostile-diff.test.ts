@@ -140,6 +140,25 @@ describe('NaN and ±Inf through activations', () => {
     }
   });
 
+  it('Conv followed by Relu (fused in WebAssembly) keeps NaN like Relu alone and onnxruntime', async () => {
+    const T = onnx.TensorProto.DataType.FLOAT;
+    const vi = (name: string, dims: number[]) => ({ name, type: { tensorType: { elemType: T, shape: { dim: dims.map((d) => ({ dimValue: d })) } } } });
+    const r = rng(9);
+    const m = onnx.ModelProto.encode({
+      irVersion: 8, opsetImport: [{ domain: '', version: 13 }],
+      graph: {
+        name: 'g', input: [vi('x', [1, 2, 8, 8])], output: [vi('y', [1, 4, 8, 8])],
+        initializer: [{ name: 'w', dataType: T, dims: [4, 2, 3, 3], floatData: Array.from({ length: 72 }, () => 2 * r() - 1) }],
+        node: [{ opType: 'Conv', input: ['x', 'w'], output: ['c'], attribute: [{ name: 'pads', type: onnx.AttributeProto.AttributeType.INTS, ints: [1, 1, 1, 1] }] },
+          { opType: 'Relu', input: ['c'], output: ['y'] }],
+      },
+    }).finish();
+    const x = f32(Array.from({ length: 128 }, (_, i) => (i === 27 ? NaN : i === 90 ? Infinity : 2 * r() - 1)), [1, 2, 8, 8]);
+    const ours = runRnnx(m, { x }).y, theirs = (await runOrt(m, { x })).y;
+    expect((ours.data as Float32Array).some(Number.isNaN)).toBe(true);
+    expect(compareTensors(ours, theirs, { rtol: 1e-5, atol: 1e-5 }).message ?? '').toBe('');
+  });
+
   it('recurrent ops on ±Inf and NaN inputs follow the ONNX definitions (sigmoid/tanh saturate to exact 0, ±1)', async () => {
     // onnxruntime's float32 LSTM/GRU clip pre-activations to ±FLT_MAX and turn NaN into a bound, so
     // the oracle is its float64 run of the definitions; on ±Inf both engines agree.
