@@ -94,16 +94,32 @@ const FAST: Record<string, FastLoop> = {
 
 /** The same four ops over any other broadcast, row by row (rowPlan). */
 type RowsLoop = (A: ArrayLike<number>, B: ArrayLike<number>, out: { [i: number]: number }, rows: number, len: number, sa: number, sb: number, oa: Int32Array, ob: Int32Array) => void;
-const FAST_ROWS: Record<string, RowsLoop> = {};
-for (const [name, op] of [['add', '+'], ['sub', '-'], ['mul', '*'], ['div', '/']] as const) {
-  FAST_ROWS[name] = new Function('A', 'B', 'out', 'rows', 'len', 'sa', 'sb', 'oa', 'ob', `
-    let o = 0;
-    for (let r = 0; r < rows; r++) {
+const FAST_ROWS: Record<string, RowsLoop> = {
+  add: (A, B, out, rows, len, sa, sb, oa, ob) => {
+    for (let r = 0, o = 0; r < rows; r++) {
       let ia = oa[r], ib = ob[r];
-      for (let j = 0; j < len; j++, ia += sa, ib += sb) out[o++] = A[ia] ${op} B[ib];
+      for (let j = 0; j < len; j++, ia += sa, ib += sb) out[o++] = add(A[ia], B[ib]);
     }
-  `) as RowsLoop;
-}
+  },
+  sub: (A, B, out, rows, len, sa, sb, oa, ob) => {
+    for (let r = 0, o = 0; r < rows; r++) {
+      let ia = oa[r], ib = ob[r];
+      for (let j = 0; j < len; j++, ia += sa, ib += sb) out[o++] = sub(A[ia], B[ib]);
+    }
+  },
+  mul: (A, B, out, rows, len, sa, sb, oa, ob) => {
+    for (let r = 0, o = 0; r < rows; r++) {
+      let ia = oa[r], ib = ob[r];
+      for (let j = 0; j < len; j++, ia += sa, ib += sb) out[o++] = mul(A[ia], B[ib]);
+    }
+  },
+  div: (A, B, out, rows, len, sa, sb, oa, ob) => {
+    for (let r = 0, o = 0; r < rows; r++) {
+      let ia = oa[r], ib = ob[r];
+      for (let j = 0; j < len; j++, ia += sa, ib += sb) out[o++] = div(A[ia], B[ib]);
+    }
+  },
+};
 
 function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false, reuseB = false, ctx?: OpContext): Tensor | null {
   if ((a.type !== 'float32' && a.type !== 'float64') || a.type !== b.type) return null;
