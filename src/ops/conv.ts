@@ -61,8 +61,8 @@ export const Conv = viaFloat32(defineOp<ConvParsed>({
 }));
 
 /**
- * Conv of float32 or float64 inputs followed by `act` (Relu: x > 0 ? x : 0, as the Relu op
- * computes it). On the SIMD path the activation is applied in WebAssembly memory before the
+ * Conv of float32 or float64 inputs followed by `act` (Relu as the Relu op computes it: NaN
+ * stays NaN, -0 becomes +0). On the SIMD path the activation is applied in WebAssembly memory before the
  * copy out; otherwise on the result.
  */
 export function convForward(inputs: Inputs, p: ConvParsed, ctx: OpContext, act: ConvAct): Tensor {
@@ -99,7 +99,7 @@ export function convForward(inputs: Inputs, p: ConvParsed, ctx: OpContext, act: 
   else {
     if (depthwise) convDepthwise(X, Wt, B, geom, out);
     else convReference(X, Wt, B, geom, out);
-    if (act === 'relu') for (let i = 0; i < out.length; i++) out[i] = out[i] > 0 ? out[i] : 0;
+    if (act === 'relu') for (let i = 0; i < out.length; i++) out[i] = out[i] > 0 || out[i] !== out[i] ? out[i] : 0;
   }
   return new Tensor(x.type, out, [N, M, ...outSp]);
 }

@@ -91,7 +91,7 @@ interface ConvActAttrs {
 
 /**
  * Conv followed by the Relu that alone reads its result: the Relu is applied in WebAssembly memory
- * before the Conv's one copy out (float32), with the Relu op's own arithmetic (x > 0 ? x : 0).
+ * before the Conv's one copy out (float32), with the Relu op's own arithmetic (NaN stays NaN).
  * Other types run the two ops as written.
  */
 const ConvRelu = defineOp<ConvActAttrs>({
