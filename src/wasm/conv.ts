@@ -46,14 +46,15 @@ export type ConvAct = 'none' | 'relu';
 const BLOCK_BYTES = 24 * 1024;
 
 /**
- * Conv on the SIMD GEMM. Two orientations, chosen per call by the number of output columns
- * N·P (batch items × output positions P = OH·OW):
- * - wide (N·P ≥ 8): per group, Y_g[M/G, N·P] = W_g[M/G, K] · col_g[K, N·P], the whole batch in
- *   one product (its columns), W row-major as it is stored and col row-major (gemm_rm). X is
- *   copied into WebAssembly memory once and im2col moves runs within it; a pointwise conv
- *   (1×1, stride 1, no pads) of one batch item uses X itself as col.
- * - tall (N·P < 8, batch-1 streaming): Y_gᵀ[P, M/G] = col_gᵀ[P, K] · W_gᵀ, W packed into panels
- *   (a GEMV per output position: no lanes wasted on a 1- to 7-column panel of positions).
+ * Conv on the SIMD GEMM, the whole batch in one product per group. Two orientations, chosen per
+ * call by the output columns N·P (batch items × output positions P = OH·OW) and the padding each
+ * wastes (GEMM columns come in panels of 8):
+ * - wide: Y_g[M/G, N·P] = W_g[M/G, K] · col_g[K, N·P], W row-major as it is stored, col packed
+ *   into panels in column blocks that stay in L1 (im2col in WebAssembly; a pointwise conv of one
+ *   batch item packs X's own rows).
+ * - tall (N·P < 8, or fewer padded lanes: M/G rounded up to 8 times N·P below M/G times N·P
+ *   rounded up): Y_gᵀ[N·P, M/G] = col_gᵀ[N·P, K] · W_gᵀ, W packed into panels once. At batch 1
+ *   with P < 8 this is a GEMV per output position: no lanes wasted on a 1- to 7-column panel.
  * K = C/G·KH·KW. The bias initialises the accumulators; a fused activation is applied in
  * WebAssembly memory before the copy out. Constant weights live in the node's own arena (copied
  * and packed once); weights fed at run time are copied / packed per call into a shared scratch
@@ -85,7 +86,8 @@ export class ConvKernel {
 
   /** Y [N, M, OH, OW] = act(conv(X, W) + B). `W` is only read for per-call kernels. */
   run(X: Float32Array, W: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array, act: ConvAct = 'none'): void {
-    if (g.N * g.OH * g.OW < TALL_BELOW) this.runTall(X, W, B, g, out, act);
+    const NP = g.N * g.OH * g.OW, MperG = g.M / g.G;
+    if (NP < TALL_BELOW || padPanel(MperG) * NP < MperG * padPanel(NP)) this.runTall(X, W, B, g, out, act);
     else this.runWide(X, W, B, g, out, act);
   }
 
@@ -163,29 +165,32 @@ export class ConvKernel {
     const { N, C, H, M, G } = g;
     const MperG = M / G, CperG = C / G;
     const K = CperG * g.KH * g.KW;
-    const P = g.OH * g.OW;
+    const P = g.OH * g.OW, NP = N * P;
     const a = this.s.arena;
     const npad = padPanel(MperG);
     const kept = this.weights ? this.constPanels(g, K) : -1;
     const mark = a.mark();
     const wp = kept >= 0 ? kept : this.packGroups(W, g, K);
     const xp = a.alloc(X.length);
-    const colp = a.alloc(P * K);
-    const cp = a.alloc(P * npad);
+    const colp = a.alloc(NP * K);
+    const cp = a.alloc(NP * npad);
     const f32 = this.s.f32();
     f32.set(X, xp >> 2);
     const c0 = cp >> 2;
     const k = a.k;
     const chw = H * g.W;
-    for (let n = 0; n < N; n++)
-      for (let gi = 0; gi < G; gi++) {
-        const yOff = (n * M + gi * MperG) * P;
-        k.im2col(xp + (n * C + gi * CperG) * chw * 4, 0, colp, 4 * K, 4, 32 * K, 1, CperG, H, g.W, g.KH, g.KW, g.OH, g.OW, g.sH, g.sW, g.dH, g.dW, g.pT, g.pL, 0, P);
-        if (B) for (let p = 0; p < P; p++) for (let m = 0; m < MperG; m++) f32[c0 + p * npad + m] = B[gi * MperG + m];
-        k.gemm(colp, K, wp + gi * npad * K * 4, K, npad, cp, npad, P, B ? 1 : 0);
-        if (act === 'relu') k.relu(cp, P * npad);
-        for (let m = 0; m < MperG; m++) for (let p = 0; p < P; p++) out[yOff + m * P + p] = f32[c0 + p * npad + m];
-      }
+    for (let gi = 0; gi < G; gi++) {
+      // colᵀ [N·P, K] row-major: one row per output position of every batch item
+      k.im2col(xp + gi * CperG * chw * 4, C * chw * 4, colp, 4 * K, 4, 32 * K, N, CperG, H, g.W, g.KH, g.KW, g.OH, g.OW, g.sH, g.sW, g.dH, g.dW, g.pT, g.pL, 0, NP);
+      if (B) for (let j = 0; j < NP; j++) for (let m = 0; m < MperG; m++) f32[c0 + j * npad + m] = B[gi * MperG + m];
+      k.gemm(colp, K, wp + gi * npad * K * 4, K, npad, cp, npad, NP, B ? 1 : 0);
+      if (act === 'relu') k.relu(cp, NP * npad);
+      for (let n = 0; n < N; n++)
+        for (let m = 0; m < MperG; m++) {
+          const dst = (n * M + gi * MperG + m) * P, src = c0 + n * P * npad + m;
+          for (let p = 0; p < P; p++) out[dst + p] = f32[src + p * npad];
+        }
+    }
     a.reset(mark);
   }
 
