@@ -58,6 +58,15 @@ function linear(v: string, ctx: GraphIndex): { a: string; w: string; b?: string;
   return { a: p.inputs[0], w: p.inputs[1], b, nodes };
 }
 
+/** The declared static size of axis 1 of `v` (the batch of a [T, N, I] input), if known. */
+function batchOf(v: string, ctx: GraphIndex): number | undefined {
+  const init = ctx.constant(v);
+  if (init) return init.dims.length === 3 ? init.dims[1] : undefined;
+  const info = ctx.g.inputs.find((i) => i.name === v) ?? ctx.g.valueInfo.get(v);
+  const d = info?.shape?.length === 3 ? info.shape[1] : undefined;
+  return typeof d === 'number' ? d : undefined;
+}
+
 export function matchUnrolledRnn(cat: Node, ctx: GraphIndex): UnrolledRnn | undefined {
   if (!op(cat, 'Concat') || cat.attributes.get('axis')?.value !== 0 || cat.inputs.length === 0) return undefined;
   const T = cat.inputs.length;
@@ -109,6 +118,10 @@ export function matchUnrolledRnn(cat: Node, ctx: GraphIndex): UnrolledRnn | unde
   const c = ctx.constant(hPrev!);
   if (c) {
     if (!(c.data as Float32Array).every((q) => q === 0)) return undefined;
+    // The zero state broadcasts against each step's [N, H]: the RNN's own zero state is [1, N, H]
+    // only if the constant is [1, 1, H] or [1, N, H] with N the input's static batch size.
+    const n = batchOf(x, ctx);
+    if (c.dims.length !== 3 || c.dims[0] !== 1 || c.dims[2] !== H || (c.dims[1] !== 1 && c.dims[1] !== n)) return undefined;
   } else {
     const s = ctx.producer.get(hPrev!);
     if (op(s, 'Slice') && ctx.ints(s.inputs[1])?.join() === '0' && ctx.ints(s.inputs[2])?.join() === '1' && ctx.ints(s.inputs[3] ?? '')?.join() === '0' && ctx.rows(s.inputs[0]) === 1) {
