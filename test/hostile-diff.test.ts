@@ -126,6 +126,16 @@ describe('differential triage', () => {
   }, 60_000);
 });
 
+describe('fuzz findings', () => {
+  it('Split with num_outputs 2^31 − 1 is a named error, not a V8 heap abort (30-minute run, seed 20261128 #78931)', () => {
+    const x = f32([1, 2, 3, 4], [4]);
+    const model = singleNodeModel({ opType: 'Split', inputs: [{ name: 'x', tensor: x }], outputs: ['a', 'b'], attrs: { num_outputs: 2 ** 31 - 1 }, opset: 18 });
+    expect(() => runRnnx(model, { x })).toThrow(/num_outputs 2147483647 but the node has 2 outputs/);
+    const ok = singleNodeModel({ opType: 'Split', inputs: [{ name: 'x', tensor: x }], outputs: ['a', 'b'], attrs: { num_outputs: 2 }, opset: 18 });
+    expect(Array.from(runRnnx(ok, { x }).b.data as Float32Array)).toEqual([3, 4]);
+  });
+});
+
 describe('NaN and ±Inf through activations', () => {
   const specials = [NaN, Infinity, -Infinity, -100, 100, 0, -30, 30];
 
