@@ -31,7 +31,7 @@ class Holder(nn.Module):
         return getattr(self, self.head)(*args)
 
 
-def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, N=2, doc=''):
+def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, N=2, doc='', function=False, recovery=None):
     seed = zlib.crc32(name.encode())
     torch.manual_seed(seed)
     mod = getattr(nn, kind)(**kwargs)
@@ -72,9 +72,9 @@ def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, 
         kind, ', '.join('%s=%r' % kv for kv in kwargs.items()), prefix),
         'inputs': list(inputs), 'outputs': list(outs), 'torch': torch.__version__,
         'module': {'class': kind, 'prefix': prefix, 'kwargs': kwargs},
-        'dynamo': {'dynamic': dynamic}}
-    if cell:
-        meta['recovery'] = 'none yet: no ONNX recurrent node (PyTorch decomposes it); runs op by op'
+        'dynamo': {'dynamic': dynamic, 'function': function}}
+    if recovery:
+        meta['recovery'] = recovery
     with open(os.path.join(d, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     print('wrote', name)
@@ -96,8 +96,22 @@ def main():
     # no ONNX recurrent node: PyTorch's decompositions (unrolled nn.RNN, decomposed cells)
     fixture('dyn_rnn_tanh_unrolled', 'RNN', dict(input_size=5, hidden_size=8), state=True, T=4)
     fixture('dyn_rnn_relu_unrolled', 'RNN', dict(input_size=5, hidden_size=8, nonlinearity='relu'), T=4)
+    fixture('dyn_rnn_tanh_l2_bi_unrolled', 'RNN', dict(input_size=5, hidden_size=8, num_layers=2, bidirectional=True), state=True, T=4)
+    fixture('dyn_rnn_relu_l2_bf_unrolled', 'RNN', dict(input_size=5, hidden_size=8, num_layers=2, nonlinearity='relu', batch_first=True),
+            prefix='encoder.rnn', T=3)
+    fixture('dyn_rnn_tanh_bi_nobias_unrolled', 'RNN', dict(input_size=5, hidden_size=8, bidirectional=True, bias=False), state=True, T=3)
+    fixture('dyn_rnn_tanh_l3_big_unrolled', 'RNN', dict(input_size=16, hidden_size=96, num_layers=3), T=3, N=1)
     fixture('dyn_lstmcell', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True)
-    fixture('dyn_grucell', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='cell')
+    fixture('dyn_lstmcell_nobias', 'LSTMCell', dict(input_size=5, hidden_size=8, bias=False), prefix='decoder.cell', state=True)
+    fixture('dyn_lstmcell_big', 'LSTMCell', dict(input_size=16, hidden_size=48), prefix='cell', N=1)
+    fixture('dyn_grucell_state', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True)
+    fixture('dyn_grucell_big_nobias', 'GRUCell', dict(input_size=16, hidden_size=56, bias=False), prefix='', N=1)
+    fixture('dyn_grucell', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='cell',
+            recovery='none: zero initial state and small weights, so the exporter folds the recurrent product '
+                     '(weight_hh, bias_hh) into a constant; the module cannot be rebuilt from the file')
+    # the cells as model-local functions (the optimizer's inlining off)
+    fixture('dyn_lstmcell_fn', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True, function=True)
+    fixture('dyn_grucell_fn', 'GRUCell', dict(input_size=6, hidden_size=7), prefix='rnn.cell', state=True, function=True)
     # real-sized weights (> 8,192 elements): the Slice/Concat/Unsqueeze chains stay in the graph
     fixture('dyn_lstm_l2_big', 'LSTM', dict(input_size=40, hidden_size=48, num_layers=2), T=3, N=1)
     fixture('dyn_lstm_l1_bi_big_dyn', 'LSTM', dict(input_size=8, hidden_size=48, bidirectional=True, batch_first=True),

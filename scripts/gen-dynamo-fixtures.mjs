@@ -3,7 +3,7 @@
 //   node scripts/gen-dynamo-fixtures.mjs
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dynamoDecomposedModel, dynamoRecurrentModel } from '../dist/builder/dynamo-form.js';
+import { dynamoDecomposedModel, dynamoRecurrentModel, wrapAsLocalFunction } from '../dist/builder/dynamo-form.js';
 import { encodeModel } from '../dist/export/onnx.js';
 import { readNpy, readNpz } from '../dist/io/npy.js';
 
@@ -23,6 +23,8 @@ for (const name of fs.readdirSync(root).sort()) {
     params: readNpz(fs.readFileSync(path.join(root, name, 'state_dict.npz'))),
     state: meta.inputs.includes('h0'), dynamic: meta.dynamo.dynamic, T, N,
   });
-  fs.writeFileSync(path.join(root, name, 'model.onnx'), encodeModel(model));
+  let bytes = encodeModel(model);
+  if (meta.dynamo.function) bytes = wrapAsLocalFunction(bytes, kind, prefix);
+  fs.writeFileSync(path.join(root, name, 'model.onnx'), bytes);
   console.log('wrote', name, model.graph.nodes.length, 'nodes');
 }
