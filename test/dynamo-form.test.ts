@@ -287,6 +287,33 @@ describe('dynamo-form exports', () => {
   });
 });
 
+describe('a real torch.onnx.export(dynamo=True) file', () => {
+  it('Silero v6 (op18, torch.cond branches): the nn.LSTMCell of each branch is recovered under its state_dict names, same numbers', () => {
+    const file = path.join(root, 'real', 'silero_v6_op18_ifless', 'model.onnx');
+    const m = loadModel(file);
+    const lines = summarize(m).recurrent.join('\n');
+    expect(lines).toMatch(/then_branch: model\.decoder\.rnn: LSTMCell\(input_size=128, hidden_size=128\)\n +recovered from nodes node_linear, node_linear_1, node_add_112, node_Split_23, .*state_dict names from parameter initializers/);
+    expect(lines).toMatch(/else_branch: model_8k\.decoder\.rnn: LSTMCell\(input_size=128, hidden_size=128\)/);
+    const cellsIn = (g: Graph): Node[] => g.nodes.flatMap((n) => [...(n.domain === 'ai.rnnx' ? [n] : []), ...[...n.attributes.values()].flatMap((a) => (a.type === 'graph' ? cellsIn(a.value) : []))]);
+    const found = cellsIn(m.graph);
+    expect(found.map((n) => n.inputs.slice(3).join())).toEqual(['model.decoder.rnn.weight_ih,model.decoder.rnn.weight_hh,model.decoder.rnn.bias_ih,model.decoder.rnn.bias_hh',
+      'model_8k.decoder.rnn.weight_ih,model_8k.decoder.rnn.weight_hh,model_8k.decoder.rnn.bias_ih,model_8k.decoder.rnn.bias_hh']);
+    const raw = loadModel(file, { fuse: false });
+    const r = rng(21);
+    for (const sr of [16000n, 8000n]) {
+      const feeds: Record<string, Tensor> = {};
+      for (const i of raw.graph.inputs) {
+        if (i.type === 'int64') { feeds[i.name] = new Tensor('int64', [sr], i.shape?.length ? [1] : []); continue; }
+        const dims = i.shape!.map((d) => (typeof d === 'number' ? d : 1));
+        if (i.name === 'input') dims[dims.length - 1] = sr === 16000n ? 576 : 288; // 512 (256) new samples after 64 (32) of context
+        feeds[i.name] = new Tensor('float32', Float32Array.from({ length: dims.reduce((p, q) => p * q, 1) }, () => r() - 0.5), dims);
+      }
+      const a = InferenceSession.createSync(m).runSync(feeds), b = InferenceSession.createSync(raw).runSync(feeds);
+      for (const k of Object.keys(b)) expect(compareTensors(a[k], b[k], DECOMPOSED).message ?? '', `${sr} ${k}`).toBe('');
+    }
+  });
+});
+
 describe('recurrent layers inside If branches (Silero VAD, @ricky0123/vad-web)', () => {
   const dist = path.join(import.meta.dirname, '..', 'node_modules', '@ricky0123', 'vad-web', 'dist');
   it.each([['silero_vad_legacy', 2], ['silero_vad_v5', 1], ['silero_vad_v6', 1]] as const)('%s: listed, recovered in every branch, same numbers', (name, layers) => {

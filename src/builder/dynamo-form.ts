@@ -20,6 +20,14 @@ import { onnx } from '../import/proto.js';
  * other values are `val_N`; nodes carry `pkg.torch.onnx.*` metadata (module path and class).
  */
 export const ONNXSCRIPT_COMMIT = 'a39c0a5da67edeb03775f3655972f1c5d566e220';
+/**
+ * The decomposed forms (`dynamoDecomposedModel`) also follow PyTorch: the cells' CPU code in
+ * pytorch/pytorch `aten/src/ATen/native/RNN.cpp` (`LSTMCell`, `GRUCell`) at this commit, and
+ * nn.RNN's Python decomposition in `torch/_decomp/decompositions.py` (`rnn_tanh_input`,
+ * `rnn_relu_input`, `_rnn_helper`, `one_layer_rnn`; the library copy read shows no commit, the
+ * version with `one_layer_rnn(inp, hidden, params, has_biases, hidden_fn, reverse)`).
+ */
+export const PYTORCH_RNN_CPP_COMMIT = 'd5a9317611bac8953a48ea5c657c822055de63e5';
 const FOLD_INPUT_LIMIT = 8192;
 const FOLD_OUTPUT_LIMIT = 512 * 512;
 

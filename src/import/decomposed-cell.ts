@@ -135,7 +135,8 @@ export function matchLstmCell(s: Node, ctx: GraphIndex): DecomposedCell | string
   // gates = linear(h) + linear(x) (PyTorch: the recurrent one first)
   const gates = ctx.producer.get(s.inputs[0]);
   if (!op(gates, 'Add')) return 'the gates are not the sum of two linear maps';
-  if (gates.inputs.some((v) => ctx.constant(v))) return 'the recurrent product is a constant (the exporter folded it: zero state, small weights), so weight_hh is not in the graph';
+  const folded = gates.inputs.map((v) => ctx.constant(v)).find((c) => c && c.dims.length === 2);
+  if (folded) return 'the recurrent product is a constant (the exporter folded it: zero state, small weights), so weight_hh is not in the graph';
   const lin = gates.inputs.map((v) => linear(v, gh(v, ctx), ctx));
   if (!lin[0] || !lin[1]) return 'the gates are not the sum of two linear maps of x and h (Gemm, or MatMul [+ Add])';
   const G4 = lin[0].w.dims[0];

@@ -132,7 +132,8 @@ function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: Graph
   // parameter initializers each time: every call gets the same names, so the state_dict has it once.
   const calls = new Map<string, { prefix: string; tensors: Tensor[]; count: number }>();
   const recover = (r: Recovered) => {
-    const origin = originOf(r.bare, r.tensors, r.sources.filter((x) => ctx.g.initializers.has(x)), r.path, r.fallback, ctx);
+    // parameter-named initializers here or in an enclosing graph (a cell inside an If branch)
+    const origin = originOf(r.bare, r.tensors, [...new Set(r.sources)], r.path, r.fallback, ctx);
     const key = `${r.opType}|${r.attributes.get('input_size')?.value}|${[...new Set(r.sources)].sort().join(',')}`;
     const prev = r.sources.length ? calls.get(key) : undefined;
     const again = prev && prev.tensors.every((t, i) => sameData(t, r.tensors[i]));
@@ -140,7 +141,8 @@ function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: Graph
     if (again) prev!.count++;
     else if (r.sources.length) calls.set(key, { prefix, tensors: r.tensors, count: 1 });
     const names = r.bare.map((n) => joinName(prefix, n));
-    names.forEach((n, i) => inits.set(n, again ? inits.get(n)! : r.tensors[i]));
+    // the source initializers already hold exactly these values under these names (maybe outside)
+    names.forEach((n, i) => { if (!again && !origin.sources.includes(n)) inits.set(n, r.tensors[i]); });
     for (const n of r.nodes) removed.add(n);
     const metadata = new Map([[FUSED_FROM, r.from], [NAMES_FROM, origin.from]]);
     if (r.path !== undefined) metadata.set(MODULE_PATH, r.path);
@@ -252,7 +254,7 @@ function originOf(bare: string[], tensors: Tensor[], local: string[], path: stri
   for (const src of local) for (const n of bare) {
     if (src !== n && !src.endsWith(`.${n}`)) continue;
     const prefix = src.slice(0, src.length - n.length).replace(/\.$/, '');
-    if (bare.every((b, i) => !local.includes(joinName(prefix, b)) || sameData(ctx.g.initializers.get(joinName(prefix, b))!, tensors[i]))) {
+    if (bare.every((b, i) => !local.includes(joinName(prefix, b)) || sameData(ctx.constant(joinName(prefix, b))!, tensors[i]))) {
       return { prefix, from: 'parameter initializers', sources: local.filter((x) => bare.some((b) => x === joinName(prefix, b))) };
     }
   }
