@@ -48,7 +48,8 @@ function exp4(r, x) {
   return out;
 }
 
-// An R-row × 8-column GEMM tile over one panel: C[R, 8] (+)= A[R, K]·B[K, 8]. The R·2 accumulators
+// An R-row × 8-column GEMM tile over one panel: C[R, 8] (+)= A[R, K]·B[K, 8], B's rows `bk` bytes
+// apart (32 in a packed panel, 4·ldb in a row-major matrix). The R·2 accumulators
 // start from C (accumulating) or 0 and are only stored after the k loop: reading C after the loop
 // made V8 spill the accumulators inside it (2× slower). Each C element is summed over k in order.
 function gemmTile(name, rowsText) {
@@ -56,7 +57,7 @@ function gemmTile(name, rowsText) {
   if (!Number.isInteger(R) || R < 1) throw new Error(`@gemm-tile: bad row count ${rowsText}`);
   const rows = [...Array(R).keys()];
   const get = (v) => `(local.get $${v})`;
-  const out = [`(func ${name} (param $a i32) (param $lda i32) (param $b i32) (param $K i32) (param $c i32) (param $ldc i32) (param $accum i32)`,
+  const out = [`(func ${name} (param $a i32) (param $lda i32) (param $b i32) (param $bk i32) (param $K i32) (param $c i32) (param $ldc i32) (param $accum i32)`,
     '(local $k i32) (local $b0 v128) (local $b1 v128) (local $x v128) (local $ldab i32) (local $ldcb i32) (local $cc i32)',
     rows.map((r) => `(local $a${r} i32)`).join(' '),
     rows.map((r) => `(local $c${r}0 v128) (local $c${r}1 v128)`).join(' '),
@@ -76,7 +77,7 @@ function gemmTile(name, rowsText) {
     ...rows.flatMap((r) => [`(local.set $x (v128.load32_splat ${get(`a${r}`)}))`,
       `(local.set $c${r}0 (f32x4.add ${get(`c${r}0`)} (f32x4.mul ${get('x')} ${get('b0')})))`,
       `(local.set $c${r}1 (f32x4.add ${get(`c${r}1`)} (f32x4.mul ${get('x')} ${get('b1')})))`]),
-    `(local.set $b (i32.add ${get('b')} (i32.const 32)))`,
+    `(local.set $b (i32.add ${get('b')} ${get('bk')}))`,
     ...rows.map((r) => `(local.set $a${r} (i32.add ${get(`a${r}`)} (i32.const 4)))`),
     `(local.set $k (i32.sub ${get('k')} (i32.const 1)))`,
     '(br $kl)))',

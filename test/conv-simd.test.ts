@@ -45,6 +45,14 @@ const convs: [string, number[], number[], Attrs][] = [
   ['2-D SAME_LOWER', [1, 3, 6, 7], [4, 3, 2, 4], { auto_pad: 'SAME_LOWER' }],
   ['2-D VALID', [1, 3, 6, 7], [4, 3, 2, 4], { auto_pad: 'VALID' }],
   ['2-D 1x1', [2, 20, 3, 5], [9, 20, 1, 1], {}],
+  // batch folded into the GEMM's columns (N·P ≥ 8 with P < 8), column blocks, direct pointwise
+  ['1-D batch 6 P=3 k3 pads', [6, 17, 3], [20, 17, 3], { pads: [1, 1] }],
+  ['1-D batch 5 STFT-like P=3', [5, 1, 160], [34, 1, 64], { strides: [48] }],
+  ['1-D batch 9 P=1 stride 2', [9, 12, 2], [10, 12, 3], { pads: [1, 1], strides: [2] }],
+  ['1-D batch 4 groups 3 P=2', [4, 9, 4], [6, 3, 3], { group: 3, strides: [2], pads: [1, 0] }],
+  ['1-D pointwise groups 2', [1, 8, 21], [6, 4, 1], { group: 2 }],
+  ['1-D K=900 column blocks', [1, 300, 44], [5, 300, 3], { pads: [1, 2] }],
+  ['2-D batch 3 column blocks', [3, 100, 3, 11], [7, 100, 2, 3], { pads: [1, 1, 0, 1], strides: [1, 2] }],
 ];
 
 const cases: [string, SingleNodeSpec][] = [];

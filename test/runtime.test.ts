@@ -103,7 +103,12 @@ describe('what a run returns belongs to the caller', () => {
     const b = new GraphBuilder({ opset: 17 });
     const x = b.input('x', 'float32', [64, 64]);
     let v = x;
-    for (let i = 0; i < 6; i++) v = b.tanh(b.add(b.mul(v, x), x));
+    // m + m reads m twice, so it cannot be written in place: a fresh buffer per step, and m's
+    // buffer goes back to the arena (Mul and Tanh overwrite their dying inputs).
+    for (let i = 0; i < 6; i++) {
+      const m = b.mul(v, x);
+      v = b.tanh(b.add(m, m));
+    }
     b.output(v, 'y', 'float32');
     const s = InferenceSession.createSync(b.build());
     const xt = randTensor(r, [64, 64]);

@@ -75,6 +75,39 @@ describe('createStreamBatcher', () => {
     }
   });
 
+  it('states stay in the batched run\'s outputs between runs: same streams, other orders, subsets, reads and closes all match streams run alone', async () => {
+    const s = gruModel('N');
+    const batcher = s.createStreamBatcher({ maxBatch: 8, maxWaitMs: 20 });
+    const r = rng(11);
+    const alone = Array.from({ length: 8 }, () => s.createStream());
+    const check = async (ks: number[]) => {
+      const xs = ks.map(() => randTensor(r, [2, 1, 3]));
+      const runs0 = batcher.runs;
+      const outs = await Promise.all(ks.map((k, i) => batcher.stream(`s${k}`).run({ x: xs[i] })));
+      expect(batcher.runs).toBe(runs0 + 1); // one batched run
+      ks.forEach((k, i) => expect(compareTensors(outs[i].y, alone[k].runSync({ x: xs[i] }).y, TOL).message ?? '', `s${k}`).toBe(''));
+    };
+    const all = [0, 1, 2, 3, 4, 5, 6, 7];
+    await check(all);
+    await check(all); // the same streams in the same order: the last run's state output fed back as it is
+    await check([7, 6, 5, 4, 3, 2, 1, 0]); // reordered: rows gathered
+    await check([0, 1, 2, 3, 4, 5]); // s6 and s7 are left with 2 of 8 rows: copied out, the block freed
+    expect(batcher.stream('s6').block).toBeNull();
+    expect(batcher.stream('s0').block).not.toBeNull();
+    expect(compareTensors(batcher.stream('s3').state.h0, alone[3].state.h0, TOL).message ?? '').toBe(''); // a read copies s3 out
+    expect(batcher.stream('s3').block).toBeNull();
+    const saved = batcher.stream('s1').saveState();
+    const s2 = batcher.stream('s2');
+    s2.close();
+    expect(batcher.has('s2')).toBe(false);
+    expect(compareTensors(s2.state.h0, alone[2].state.h0, TOL).message ?? '').toBe(''); // a closed stream keeps its states
+    await check([1, 3, 5, 7, 0, 4, 6]);
+    batcher.stream('s0').loadState(saved);
+    alone[0].loadState(saved);
+    await check([0, 1, 3, 4, 5, 6, 7]);
+    for (const k of [0, 1, 3, 4, 5, 6, 7]) expect(compareTensors(batcher.stream(`s${k}`).state.h0, alone[k].state.h0, TOL).message ?? '', `s${k}`).toBe('');
+  });
+
   it('a model whose batch is fixed at 1 is refused at creation, or run stream by stream with fallback: sequential', async () => {
     const s = gruModel(1);
     expect(() => s.createStreamBatcher()).toThrow(/fixed batch of 1.*fallback: 'sequential'/);

@@ -18,6 +18,7 @@ const EXPECTED: Record<string, [string, string, string][]> = {
   gtcrn: [['conv_cache', 'conv_cache_out', 'name'], ['tra_cache', 'tra_cache_out', 'name'], ['inter_cache', 'inter_cache_out', 'name']],
   gtcrn_simple: [['conv_cache', 'conv_cache_out', 'name'], ['tra_cache', 'tra_cache_out', 'graph'], ['inter_cache', 'inter_cache_out', 'graph']],
   silero_v3_1: [['h0', 'hn', 'graph'], ['c0', 'cn', 'graph']],
+  silero_v5_half: [['state', 'stateN', 'graph']],
   silero_v6_openvino_16k: [['state', 'stateN', 'graph']],
 };
 

@@ -1,9 +1,10 @@
-// npm run bench [-- --json FILE] [-- --only w1,w4] [-- --real | --synthetic] [-- --fused-check] [-- --threads]   (npm run bench -- --stream: src/bench/stream-bench.ts)
-// Runs every workload (w1–w6, then the real models of test/fixtures/real on their first chunk) in
+// npm run bench [-- --json FILE] [-- --only w1,w4] [-- --real | --synthetic] [-- --models DIR] [-- --fused-check] [-- --threads]   (npm run bench -- --stream: src/bench/stream-bench.ts; -- --ops: src/bench/op-chains.ts)
+// Runs every workload (w1–w6, then the real models of test/fixtures/real, or of --models DIR, on their first chunk) in
 // rnnx, onnxruntime-node and onnxruntime-web (wasm), one thread each, in one process, after
 // warm-up, in rounds; prints median times, ratios, their geometric means, the spread of each
 // round's ratios, rnnx's peak memory and max error, and rnnx's heap growth over 1,000 streaming
 // runs of Silero v5.
+import * as path from 'node:path';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { InferenceSession } from '../runtime/session.js';
@@ -83,7 +84,7 @@ function geomean(xs: number[]): number {
 
 /** A real model's first chunk (states at zeros) as a workload. */
 function realWorkload(m: RealModel): Workload {
-  return { name: m.name, shape: m.spec.covers.join(', '), onnx: fs.readFileSync(m.file), feeds: chunkFeeds(m, 0) };
+  return { name: m.name, shape: (m.spec.covers ?? []).join(', '), onnx: fs.readFileSync(m.file), feeds: chunkFeeds(m, 0) };
 }
 
 /** Largest |rnnx − onnxruntime-node| over all outputs, and whether every element is within issue 10's tolerance. */
@@ -138,6 +139,12 @@ async function main(): Promise<void> {
     await streamBench(args);
     return;
   }
+  if (args.includes('--ops')) {
+    const { opChainBench } = await import('./op-chains.js'); // the fixed cost of one node, per op type
+    const at = args.indexOf('--only');
+    await opChainBench(at >= 0 ? args[at + 1].split(',') : undefined);
+    return;
+  }
   const jsonAt = args.indexOf('--json');
   const json = jsonAt >= 0 ? args[jsonAt + 1] : undefined;
   const onlyAt = args.indexOf('--only');
@@ -147,7 +154,8 @@ async function main(): Promise<void> {
   const ortWeb = await import('onnxruntime-web');
   ortWeb.env.wasm.numThreads = 1;
   ortWeb.env.wasm.simd = true;
-  const reals = args.includes('--synthetic') ? [] : realModels();
+  const modelsAt = args.indexOf('--models');
+  const reals = args.includes('--synthetic') ? [] : modelsAt >= 0 ? realModels(undefined, path.resolve(args[modelsAt + 1])) : realModels();
   const all: { w: Workload; real?: RealModel }[] = [
     ...(args.includes('--real') ? [] : workloads().map((w) => ({ w }))),
     ...reals.map((m) => ({ w: realWorkload(m), real: m })),

@@ -42,8 +42,11 @@ export function repoRoot(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 }
 
-export function realModels(root = repoRoot()): RealModel[] {
-  const dir = path.join(root, 'test', 'fixtures', 'real');
+/**
+ * The model folders under `dir` (default test/fixtures/real): each holds model.json and the model
+ * it names (a path relative to the folder, or `npm:PACKAGE/FILE` under the repository's node_modules).
+ */
+export function realModels(root = repoRoot(), dir = path.join(root, 'test', 'fixtures', 'real')): RealModel[] {
   return fs.readdirSync(dir, { withFileTypes: true })
     .filter((d) => d.isDirectory() && fs.existsSync(path.join(dir, d.name, 'model.json')))
     .map((d) => {

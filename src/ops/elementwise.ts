@@ -199,27 +199,43 @@ export const BitShift = defineOp({
 /** PRelu: x < 0 ? slope·x : x, slope broadcast to x. */
 export const PRelu = defineOp({
   parse: () => null,
-  run(inputs, _a, ctx) {
+  run(inputs, _a, ctx, reuse) {
     const x = need(inputs, 0, ctx, 'X');
     const s = need(inputs, 1, ctx, 'slope');
     checkType(x, ['float32', 'float64', 'int32', 'int64', 'uint32', 'uint64'], 0, ctx, 'X');
     sameType(x, s, ctx);
+    // Floats with the slope a block broadcast of X (a scalar, per channel, or X's shape): one loop,
+    // into X's own array when it dies here.
+    const bl = (x.type === 'float32' || x.type === 'float64') && x.dims.length >= s.dims.length ? blockOf(s.dims, x.dims) : null;
+    if (bl) {
+      const X = x.data as Float32Array, S = s.data as Float32Array, n = X.length, inner = bl.inner, block = bl.block;
+      const out = reuse?.(0) ? X : (allocData(x.type, n) as Float32Array);
+      let i = 0;
+      while (i < n) {
+        for (let j = 0; j < block; j++) {
+          const k = S[j], e = i + inner;
+          for (; i < e; i++) { const v = X[i]; out[i] = v < 0 ? k * v : v; }
+        }
+      }
+      return [new Tensor(x.type, out, x.dims)];
+    }
     return [binaryMap(x, s, x.type, (v: number, k: number) => (v < 0 ? k * v : v), ctx)];
   },
 });
 
 export const Pow = defineOp({
   parse: () => null,
-  run(inputs, _a, ctx) {
+  run(inputs, _a, ctx, reuse) {
     const a = need(inputs, 0, ctx, 'X');
     const b = need(inputs, 1, ctx, 'Y');
     checkType(a, NUMERIC, 0, ctx, 'X');
     checkType(b, NUMERIC, 1, ctx, 'Y');
     if (isBig(a.type)) return [binaryMap(a, b, a.type, (x: bigint, y: Scalar) => BigInt(Math.trunc(Number(x) ** Number(y))), ctx)];
     if ((a.type === 'float32' || a.type === 'float64') && b.size === 1) {
-      // A scalar exponent: one loop, squares as x·x (exact before rounding, as onnxruntime does).
+      // A scalar exponent: one loop, squares as x·x (exact before rounding, as onnxruntime does);
+      // into X's own array when it dies here.
       const e = Number(b.data[0]), X = a.data as Float32Array, n = a.size;
-      const out = allocData(a.type, n) as Float32Array;
+      const out = reuse?.(0) ? X : (allocData(a.type, n) as Float32Array);
       if (e === 2) for (let i = 0; i < n; i++) out[i] = X[i] * X[i];
       else for (let i = 0; i < n; i++) out[i] = X[i] ** e;
       return [new Tensor(a.type, out, broadcastShapes([a.dims, b.dims], ctx))];

@@ -95,6 +95,27 @@ export const Trilu = defineOp({
   },
 });
 
+/** Pad's source index along one axis for each of `size` output positions; -1 outside (constant mode). */
+function padMap(D: number, before: number, size: number, mode: string): Int32Array {
+  const m = new Int32Array(size);
+  for (let c = 0; c < size; c++) {
+    let i = c - before;
+    if (i < 0 || i >= D) {
+      if (mode === 'constant') i = -1;
+      else if (mode === 'edge') i = i < 0 ? 0 : D - 1;
+      else if (mode === 'wrap') i = ((i % D) + D) % D;
+      else if (D === 1) i = 0;
+      else {
+        const period = 2 * (D - 1);
+        i = ((i % period) + period) % period;
+        if (i >= D) i = period - i;
+      }
+    }
+    m[c] = i;
+  }
+  return m;
+}
+
 /** Pad: constant, reflect, edge and wrap modes; negative pads crop. */
 export const Pad = defineOp({
   parse: (ctx, a) => {
@@ -128,33 +149,41 @@ export const Pad = defineOp({
     if (dims.some((d) => d < 0)) throw nodeError(ctx.node, `pads [${pads}] crop [${x.dims}] below zero`);
     if (p.mode !== 'constant' && x.size === 0) throw nodeError(ctx.node, `mode '${p.mode}' needs a non-empty input`);
     const n = sizeOf(dims);
-    const X = x.data as AnyArr;
     const out = allocData(x.type, n) as AnyArr;
-    const xs = stridesOf(x.dims), os = stridesOf(dims);
     if (isBig(x.type) && typeof value === 'number') value = BigInt(value);
-    for (let k = 0; k < n; k++) {
-      let rem = k, off = 0, outside = false;
-      for (let d = 0; d < r; d++) {
-        const c = Math.floor(rem / os[d]);
-        rem -= c * os[d];
-        let i = c - pads[d];
-        const D = x.dims[d];
-        if (i < 0 || i >= D) {
-          if (p.mode === 'constant') { outside = true; break; }
-          if (p.mode === 'edge') i = i < 0 ? 0 : D - 1;
-          else if (p.mode === 'wrap') i = ((i % D) + D) % D;
-          else {
-            if (D === 1) i = 0;
-            else {
-              const period = 2 * (D - 1);
-              i = ((i % period) + period) % period;
-              if (i >= D) i = period - i;
-            }
-          }
-        }
-        off += i * xs[d];
+    // Fresh arrays are zero-filled: only another constant (or -0) needs a fill.
+    if (p.mode === 'constant' && n > 0 && !(Object.is(value, 0) || value === 0n)) (out as unknown as { fill(v: unknown): void }).fill(value);
+    if (n === 0) return [new Tensor(x.type, out as TensorData, dims)];
+    if (r === 0) return [new Tensor(x.type, (x.data as AnyArr & { slice(): AnyArr }).slice() as TensorData, dims)];
+    // Per axis, the source index of each output position (-1: outside, the constant). Output rows
+    // along the last axis copy their inside part as one run; only the padded ends go one by one.
+    const maps = dims.map((size, d) => padMap(x.dims[d], pads[d], size, p.mode));
+    const xs = stridesOf(x.dims);
+    const L = dims[r - 1], before = pads[r - 1], lmap = maps[r - 1];
+    const c0 = Math.max(0, before), c1 = Math.min(L, before + x.dims[r - 1]);
+    const mid = Math.max(0, c1 - c0);
+    const ends: number[] = [];
+    for (let j = 0; j < L; j++) if ((j < c0 || j >= c0 + mid) && lmap[j] >= 0) ends.push(j);
+    const X = wordsOf(x.data), O = wordsOf(out as TensorData).a, XA = X.a, w = X.w;
+    const counter = new Array<number>(r - 1).fill(0);
+    for (let k = 0; k < n; k += L) {
+      let base = 0, outside = false;
+      for (let d = 0; d < r - 1; d++) {
+        const i = maps[d][counter[d]];
+        if (i < 0) { outside = true; break; }
+        base += i * xs[d];
       }
-      out[k] = outside ? value : X[off];
+      if (!outside) {
+        if (mid > 0) copySlots(O, (k + c0) * w, XA, (base + c0 - before) * w, mid * w);
+        for (const j of ends) {
+          const src = (base + lmap[j]) * w, dst = (k + j) * w;
+          for (let t = 0; t < w; t++) O[dst + t] = XA[src + t];
+        }
+      }
+      for (let d = r - 2; d >= 0; d--) {
+        if (++counter[d] < dims[d]) break;
+        counter[d] = 0;
+      }
     }
     return [new Tensor(x.type, out as TensorData, dims)];
   },
@@ -323,15 +352,36 @@ export const Compress = defineOp({
   },
 });
 
-/** Flat element offsets of ScatterND's index rows, checked; kept per constant indices tensor and data shape. */
-const SCATTER_OFFSETS = new WeakMap<Tensor, { key: string; offs: Float64Array }>();
+/**
+ * Flat element offsets of ScatterND's index rows, checked; kept per data shape for indices that
+ * never change (constants, and indices computed from shapes alone, as in GTCRN's cache updates).
+ */
+interface Offsets {
+  key: string;
+  offs: Float64Array;
+  /** The rows as runs of consecutive offsets: [data offset, first row, row count] triples. */
+  runs?: Float64Array;
+}
+const SCATTER_OFFSETS = new WeakMap<Tensor, Offsets>();
 
-function scatterOffsets(it: Tensor, dims: readonly number[], last: number, count: number, ctx: OpContext): Float64Array {
-  const constant = ctx.constant?.(1) === it;
+/** Consecutive rows (offsets advancing by one slice each) merged into runs; null when that saves little. */
+function scatterRuns(offs: Float64Array, slice: number): Float64Array | null {
+  const runs: number[] = [];
+  for (let c = 0; c < offs.length;) {
+    let e = c + 1;
+    while (e < offs.length && offs[e] === offs[e - 1] + slice) e++;
+    runs.push(offs[c], c, e - c);
+    c = e;
+  }
+  return runs.length / 3 <= offs.length / 4 ? Float64Array.from(runs) : null;
+}
+
+function scatterOffsets(it: Tensor, dims: readonly number[], last: number, count: number, ctx: OpContext): Offsets {
+  const constant = ctx.frozen ? ctx.frozen(1) : ctx.constant?.(1) === it;
   const key = constant ? dims.join(',') : '';
   if (constant) {
     const hit = SCATTER_OFFSETS.get(it);
-    if (hit && hit.key === key) return hit.offs;
+    if (hit && hit.key === key) return hit;
   }
   const xs = stridesOf(dims);
   const ids = indexNumbers(it.data);
@@ -347,8 +397,13 @@ function scatterOffsets(it: Tensor, dims: readonly number[], last: number, count
     }
     offs[c] = off;
   }
-  if (constant) SCATTER_OFFSETS.set(it, { key, offs });
-  return offs;
+  const entry: Offsets = { key, offs };
+  if (constant) {
+    const slice = sizeOf(dims.slice(last));
+    entry.runs = scatterRuns(offs, slice) ?? undefined;
+    SCATTER_OFFSETS.set(it, entry);
+  }
+  return entry;
 }
 
 /** ScatterND (reduction none/add/mul from opset 16). */
@@ -368,13 +423,15 @@ export const ScatterND = defineOp({
     const slice = sizeOf(x.dims.slice(last));
     const count = sizeOf(it.dims.slice(0, q - 1));
     if (u.size !== count * slice) throw nodeError(ctx.node, `updates [${u.dims}] do not match indices [${it.dims}] and data [${x.dims}]`);
-    const offs = scatterOffsets(it, x.dims, last, count, ctx);
+    const { offs, runs } = scatterOffsets(it, x.dims, last, count, ctx);
     // A dying data input is updated in place.
     const out = (reuse?.(0) && ArrayBuffer.isView(x.data) ? x.data : (x.data as AnyArr & { slice(): AnyArr }).slice()) as AnyArr;
     const U = u.data as AnyArr;
     if (reduction === 'none') {
       const O = wordsOf(out as TensorData), Uw = wordsOf(u.data).a, w = O.w, run = slice * w;
-      if (run === 1) for (let c = 0; c < count; c++) O.a[offs[c]] = Uw[c];
+      // Duplicate indices: the last write wins, in both forms (runs keep the rows' order).
+      if (runs) for (let k = 0; k < runs.length; k += 3) copySlots(O.a, runs[k] * w, Uw, runs[k + 1] * run, runs[k + 2] * run);
+      else if (run === 1) for (let c = 0; c < count; c++) O.a[offs[c]] = Uw[c];
       else for (let c = 0; c < count; c++) copySlots(O.a, offs[c] * w, Uw, c * run, run);
     } else {
       for (let c = 0; c < count; c++) {

@@ -10,6 +10,12 @@ export interface OpContext {
   readonly opset: number;
   /** Input i when it is a constant (initializer) known at prepare time, so ops can pack it once. */
   readonly constant?: (i: number) => Tensor | undefined;
+  /**
+   * True when input i is a constant or a value the executor keeps unchanged from run to run (shape
+   * arithmetic cached from the feeds' shapes): such a tensor object never changes, so an op may
+   * keep what it derives from it (ScatterND's offsets, Gather's indices) keyed by the object.
+   */
+  readonly frozen?: (i: number) => boolean;
   /** The session's worker-thread GEMM pool (InferenceSession option `threads: 2`), if any. */
   readonly pool?: GemmPool;
   /** Prepares a subgraph attribute (If/Loop/Scan bodies) that may read this graph's values. */

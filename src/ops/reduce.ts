@@ -28,6 +28,25 @@ function reduce(
   const nOut = sizeOf(keptAxes.map((i) => x.dims[i]));
   const redAxes = [...red].sort((a, b) => a - b);
   const nRed = sizeOf(redAxes.map((i) => x.dims[i]));
+  if (!isBig(x.type) && (redAxes.length === 0 || redAxes[redAxes.length - 1] - redAxes[0] === redAxes.length - 1)) {
+    // The reduced axes are adjacent (the last axis, [C, H, W] of NCHW, …): x is [outer, nRed,
+    // inner], summed in the same order as below without an offset table.
+    const inner = redAxes.length ? sizeOf(x.dims.slice(redAxes[redAxes.length - 1] + 1)) : 1;
+    const outer = redAxes.length ? sizeOf(x.dims.slice(0, redAxes[0])) : nOut;
+    const X = x.data as Arr;
+    const out = allocData(x.type, nOut) as Arr;
+    for (let oo = 0, o = 0; oo < outer; oo++) {
+      const base = oo * nRed * inner;
+      for (let ii = 0; ii < inner; ii++, o++) {
+        let acc = init;
+        const e = base + ii + nRed * inner;
+        if (plainSum) for (let k = base + ii; k < e; k += inner) acc += X[k];
+        else for (let k = base + ii; k < e; k += inner) acc = step(acc, X[k]);
+        out[o] = finish(acc, nRed);
+      }
+    }
+    return new Tensor(x.type, out as unknown as TensorData, outDims);
+  }
   const redOffsets = new Int32Array(nRed);
   for (let k = 0; k < nRed; k++) {
     let rem = k, off = 0;

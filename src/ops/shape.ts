@@ -317,6 +317,25 @@ export const Slice = defineOp({
   },
 });
 
+/** Gather's indices, checked and made non-negative; kept per axis size for indices that never change (OpContext.frozen). */
+const GATHER_IDS = new WeakMap<Tensor, { D: number; ids: Float64Array }>();
+
+function gatherIds(idx: Tensor, D: number, ax: number, ctx: OpContext): Float64Array {
+  const keep = ctx.frozen ? ctx.frozen(1) : false;
+  if (keep) {
+    const hit = GATHER_IDS.get(idx);
+    if (hit && hit.D === D) return hit.ids;
+  }
+  const ids = indexNumbers(idx.data);
+  for (let j = 0; j < ids.length; j++) {
+    const i = ids[j];
+    if (i < -D || i >= D) throw nodeError(ctx.node, `index ${i} is out of range for axis ${ax} of size ${D}`);
+    if (i < 0) ids[j] = i + D;
+  }
+  if (keep) GATHER_IDS.set(idx, { D, ids });
+  return ids;
+}
+
 export const Gather = defineOp({
   parse: (_c, a) => a.int('axis', 0),
   run(inputs, axis, ctx) {
@@ -325,19 +344,23 @@ export const Gather = defineOp({
     checkType(idx, INDEX_TYPES, 1, ctx, 'indices');
     const ax = normAxis(axis, x.dims.length, ctx);
     const D = x.dims[ax];
-    const ids = indexNumbers(idx.data);
-    for (let j = 0; j < ids.length; j++) {
-      const i = ids[j];
-      if (i < -D || i >= D) throw nodeError(ctx.node, `index ${i} is out of range for axis ${ax} of size ${D}`);
-      if (i < 0) ids[j] = i + D;
-    }
+    const ids = gatherIds(idx, D, ax, ctx);
     const outer = sizeOf(x.dims.slice(0, ax));
     const inner = sizeOf(x.dims.slice(ax + 1));
     const out = allocData(x.type, outer * ids.length * inner);
     const X = wordsOf(x.data), O = wordsOf(out).a, w = X.w, run = inner * w;
     let o = 0;
-    for (let a = 0; a < outer; a++) {
-      for (let j = 0; j < ids.length; j++, o += run) copySlots(O, o, X.a, (a * D + ids[j]) * run, run);
+    if (run === 1) {
+      // One slot per index (GTCRN's unfold gathers along the last axis): no call per element.
+      const XA = X.a, m = ids.length;
+      for (let a = 0; a < outer; a++) {
+        const base = a * D;
+        for (let j = 0; j < m; j++) O[o++] = XA[base + ids[j]];
+      }
+    } else {
+      for (let a = 0; a < outer; a++) {
+        for (let j = 0; j < ids.length; j++, o += run) copySlots(O, o, X.a, (a * D + ids[j]) * run, run);
+      }
     }
     return [new Tensor(x.type, out, [...x.dims.slice(0, ax), ...idx.dims, ...x.dims.slice(ax + 1)])];
   },

@@ -1,52 +1,63 @@
 import { RnnxError } from '../ir/errors.js';
 import { isBig, isFloat, sizeOf, Tensor, allocData, type TensorData } from '../ir/tensor.js';
 
+/** Rows [at, at + n) along the batch axis of `t` (the whole of `t` when at = 0 and n = its size there). */
+export interface RowSpan {
+  readonly t: Tensor;
+  readonly at: number;
+  readonly n: number;
+}
+
 /** Joins tensors of one dtype whose dims agree except on `axis`. */
 export function concatAlong(ts: readonly Tensor[], axis: number): Tensor {
-  const first = ts[0];
+  return gatherAlong(ts.map((t) => ({ t, at: 0, n: t.dims[axis] })), axis);
+}
+
+/** Joins row spans of tensors of one dtype whose dims agree except on `axis`, in order, into one new tensor. */
+export function gatherAlong(parts: readonly RowSpan[], axis: number): Tensor {
+  const first = parts[0].t;
   const rank = first.dims.length;
   if (axis < 0 || axis >= rank) throw new RnnxError(`batch axis ${axis} is outside a rank-${rank} tensor`);
   const outer = sizeOf(first.dims.slice(0, axis));
   const inner = sizeOf(first.dims.slice(axis + 1));
   let total = 0;
-  for (const t of ts) {
+  for (const { t, at, n } of parts) {
     if (t.type !== first.type || t.dims.length !== rank || t.dims.some((d, i) => i !== axis && d !== first.dims[i])) {
       throw new RnnxError(`cannot batch [${t.dims}] ${t.type} with [${first.dims}] ${first.type} along axis ${axis}`);
     }
-    total += t.dims[axis];
+    if (at < 0 || n < 0 || at + n > t.dims[axis]) throw new RnnxError(`rows [${at}, ${at + n}) are outside axis ${axis} of [${t.dims}]`);
+    total += n;
   }
   const dims = [...first.dims];
   dims[axis] = total;
-  const out = allocData(first.type, outer * total * inner) as Exclude<TensorData, string[]>;
+  const out = allocData(first.type, outer * total * inner);
   const rowOut = total * inner;
-  let at = 0;
-  for (const t of ts) {
-    const src = t.data as Exclude<TensorData, string[]>;
-    const w = t.dims[axis] * inner;
-    if (outer === 1) (out as Float32Array).set(src as Float32Array, at);
-    else for (let o = 0; o < outer; o++) (out as Float32Array).set((src as Float32Array).subarray(o * w, o * w + w), o * rowOut + at);
-    at += w;
+  let to = 0;
+  for (const { t, at, n } of parts) {
+    const w = n * inner, rowIn = t.dims[axis] * inner, from = at * inner;
+    for (let o = 0; o < outer; o++) copyRun(t.data, o * rowIn + from, out, o * rowOut + to, w);
+    to += w;
   }
   return new Tensor(first.type, out, dims);
 }
 
+/** dst[to .. to + n) = src[from .. from + n) (typed arrays of one kind, or string arrays). */
+function copyRun(src: TensorData, from: number, dst: TensorData, to: number, n: number): void {
+  if (Array.isArray(src)) {
+    for (let i = 0; i < n; i++) (dst as string[])[to + i] = src[from + i];
+    return;
+  }
+  const d = dst as Float32Array;
+  d.set(from === 0 && n === src.length ? (src as Float32Array) : (src as Float32Array).subarray(from, from + n), to);
+}
+
 /** Cuts a tensor along `axis` into pieces of the given sizes (copies: each piece owns its memory). */
 export function splitAlong(t: Tensor, axis: number, sizes: readonly number[]): Tensor[] {
-  const outer = sizeOf(t.dims.slice(0, axis));
-  const inner = sizeOf(t.dims.slice(axis + 1));
-  const total = t.dims[axis];
-  const src = t.data as Float32Array;
   const out: Tensor[] = [];
   let at = 0;
-  for (const s of sizes) {
-    const dims = [...t.dims];
-    dims[axis] = s;
-    const w = s * inner;
-    const data = allocData(t.type, outer * w) as Float32Array;
-    if (outer === 1) data.set(src.subarray(at, at + w));
-    else for (let o = 0; o < outer; o++) data.set(src.subarray(o * total * inner + at, o * total * inner + at + w), o * w);
-    out.push(new Tensor(t.type, data, dims));
-    at += w;
+  for (const n of sizes) {
+    out.push(gatherAlong([{ t, at, n }], axis));
+    at += n;
   }
   return out;
 }

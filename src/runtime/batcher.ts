@@ -1,6 +1,6 @@
 import { RnnxError } from '../ir/errors.js';
 import { isFloat, sizeOf, Tensor, allocData } from '../ir/tensor.js';
-import { concatAlong, excess, splitAlong, stackedAxis } from './batch-axis.js';
+import { concatAlong, excess, gatherAlong, splitAlong, stackedAxis, type RowSpan } from './batch-axis.js';
 import { decodeState, encodeState } from './state-bytes.js';
 import { StreamSpec, type StreamOptions, type StreamSession } from './stream.js';
 
@@ -143,6 +143,7 @@ export class StreamBatcher {
     if (!s) return;
     this.streams.delete(id);
     this.ready = this.ready.filter((r) => r !== s);
+    s.ownStates(); // a closed stream keeps its last states (state, saveState) but no batch's memory
     for (const j of s.pending.splice(0)) j.reject(new RnnxError(`stream '${id}' was closed`));
   }
 
@@ -186,16 +187,18 @@ export class StreamBatcher {
       streams.forEach((s, i) => this.runAlone(s, jobs[i]));
       return;
     }
-    // Chunks batch together when their shapes agree apart from the batch axis.
-    const groups = new Map<string, number[]>();
+    // Chunks batch together when their shapes agree apart from the batch axis (one group, almost always).
+    const groups: number[][] = [];
     streams.forEach((s, i) => {
-      const key = this.signature(s, jobs[i].feeds);
-      (groups.get(key) ?? groups.set(key, []).get(key)!).push(i);
+      const g = groups.find((g) => this.sameShapes(streams[g[0]], jobs[g[0]].feeds, s, jobs[i].feeds));
+      if (g) g.push(i);
+      else groups.push([i]);
     });
-    for (const [key, idx] of groups) {
+    for (const idx of groups) {
       const ss = idx.map((i) => streams[i]);
       const js = idx.map((i) => jobs[i]);
       if (idx.length === 1) { this.runAlone(ss[0], js[0]); continue; }
+      const key = this.signature(ss[0], js[0].feeds);
       let v = this.verdicts.get(key);
       if (!v) {
         v = this.probe(ss[0], js[0].feeds);
@@ -211,9 +214,22 @@ export class StreamBatcher {
     }
   }
 
+  /** Whether two chunks (with their streams' states) have one dtype and shape apart from the batch axis. */
+  private sameShapes(a: BatchedStream, fa: Record<string, Tensor>, b: BatchedStream, fb: Record<string, Tensor>): boolean {
+    const same = (n: string, x: { type: string; dims: readonly number[] }, y: { type: string; dims: readonly number[] }) => {
+      if (x.type !== y.type || x.dims.length !== y.dims.length) return false;
+      const ax = this.axes.get(n);
+      for (let i = 0; i < x.dims.length; i++) if (i !== ax && x.dims[i] !== y.dims[i]) return false;
+      return true;
+    };
+    for (const n of this.spec.feedNames) if (!same(n, fa[n], fb[n])) return false;
+    for (const p of this.spec.pairs) if (!same(p.input, a.stateRows(p.input).t, b.stateRows(p.input).t)) return false;
+    return true;
+  }
+
   private signature(s: BatchedStream, feeds: Record<string, Tensor>): string {
     const part = (n: string, t: Tensor) => `${n}:${t.type}[${t.dims.map((d, i) => (i === this.axes.get(n) ? '*' : d)).join(',')}]`;
-    return [...this.spec.feedNames.map((n) => part(n, feeds[n])), ...[...s.states].map(([n, t]) => part(n, t))].join(' ');
+    return [...this.spec.feedNames.map((n) => part(n, feeds[n])), ...this.spec.pairs.map((p) => part(p.input, s.stateRows(p.input).t))].join(' ');
   }
 
   private feedsFor(s: BatchedStream, job: Job): Record<string, Tensor> {
@@ -239,11 +255,17 @@ export class StreamBatcher {
   private runBatch(streams: BatchedStream[], jobs: Job[], outAxes: ReadonlyMap<string, number>): void {
     let out: Record<string, Tensor>;
     const sizes = jobs.map((j, i) => this.rowsOf(streams[i], j));
+    // The same streams in the same order as the run that left their states in one block: that
+    // block's tensors are the batched states as they are (no gathering, no copy).
+    const b0 = streams[0].block;
+    const whole = b0 !== null && b0.members.length === streams.length && streams.every((s, i) => s.block === b0 && b0.members[i] === s);
     try {
       const all: Record<string, Tensor> = {};
       for (const n of this.spec.feedNames) all[n] = concatAlong(jobs.map((j) => j.feeds[n]), this.axes.get(n)!);
       for (const [k, v] of this.spec.constants) all[k] = v;
-      for (const p of this.spec.pairs) all[p.input] = concatAlong(streams.map((s) => s.states.get(p.input)!), this.axes.get(p.input)!);
+      for (const p of this.spec.pairs) {
+        all[p.input] = whole ? b0.tensors.get(p.input)! : gatherAlong(streams.map((s) => s.stateRows(p.input)), this.axes.get(p.input)!);
+      }
       out = this.session.runSync(all);
     } catch {
       // Find the chunk at fault: each runs alone and gets its own result or error.
@@ -252,12 +274,16 @@ export class StreamBatcher {
     }
     this.runs++;
     this.chunks += jobs.length;
+    // States stay in the run's state outputs, each stream holding its rows; other outputs are split.
+    const block = new StateBlock(new Map(this.spec.pairs.map((p) => [p.input, out[p.output]])), streams, sizes);
     const pieces = new Map<string, Tensor[]>();
-    for (const [name, t] of Object.entries(out)) pieces.set(name, splitAlong(t, outAxes.get(name)!, sizes));
+    for (const name of this.spec.outputNames) pieces.set(name, splitAlong(out[name], outAxes.get(name)!, sizes));
+    const olds = streams.map((s, i) => s.joinBlock(block, i));
+    for (const o of olds) o?.left();
     streams.forEach((s, i) => {
       const mine: Record<string, Tensor> = {};
       for (const [name, ts] of pieces) mine[name] = ts[i];
-      s.takeOutputs(mine, jobs[i]);
+      jobs[i].resolve(mine);
     });
   }
 
@@ -265,7 +291,8 @@ export class StreamBatcher {
     const n = this.spec.feedNames[0];
     if (n !== undefined) return j.feeds[n].dims[this.axes.get(n)!];
     const p = this.spec.pairs[0];
-    return s.states.get(p.input)!.dims[this.axes.get(p.input)!];
+    const r = s.stateRows(p.input);
+    return r.n;
   }
 
   /**
@@ -336,15 +363,89 @@ export class StreamBatcher {
   }
 }
 
+/**
+ * The states a batched run left for its streams: its state outputs, whole, with stream k's rows
+ * at [at[k], at[k] + n[k]) on each state's batch axis. Streams hold their rows here instead of a
+ * copy; when the same streams run together again the tensors are fed back as they are. When only
+ * a quarter of the members still hold rows here (the others ran on, closed or were read), those
+ * copy their rows out so the block's memory can go.
+ */
+class StateBlock {
+  readonly at: number[] = [];
+  holders = 0;
+  private releasing = false;
+
+  constructor(readonly tensors: ReadonlyMap<string, Tensor>, readonly members: readonly BatchedStream[], readonly n: readonly number[]) {
+    let a = 0;
+    for (const k of n) { this.at.push(a); a += k; }
+  }
+
+  /** @internal A member let go of its rows. */
+  left(): void {
+    this.holders--;
+    if (this.holders > 0 && this.holders * 4 <= this.members.length && !this.releasing) {
+      this.releasing = true;
+      for (const m of this.members) if (m.block === this) m.ownStates();
+    }
+  }
+}
+
 /** One stream of a batcher: `await stream.run(feeds)` resolves when the batch carrying its chunk has run. */
 export class BatchedStream {
-  /** @internal */
-  states: Map<string, Tensor>;
+  /** Own state tensors, or null while the stream's states are rows of `block`. */
+  private own: Map<string, Tensor> | null;
+  /** @internal The batched run whose state outputs hold this stream's states (row `index`), or null. */
+  block: StateBlock | null = null;
+  private index = 0;
   /** @internal */
   readonly pending: Job[] = [];
 
   constructor(private readonly batcher: StreamBatcher, readonly id: string) {
-    this.states = batcher.spec.initialStates();
+    this.own = batcher.spec.initialStates();
+  }
+
+  /** @internal The stream's states as tensors of its own (copied out of a block first). */
+  get states(): Map<string, Tensor> {
+    return this.ownStates();
+  }
+
+  /** @internal Where the state `name` lives: rows of a batched tensor, or the whole of its own tensor. */
+  stateRows(name: string): RowSpan {
+    const b = this.block;
+    if (b) return { t: b.tensors.get(name)!, at: b.at[this.index], n: b.n[this.index] };
+    const t = this.own!.get(name)!;
+    return { t, at: 0, n: t.dims[this.batcher.axes.get(name)!] };
+  }
+
+  /** @internal */
+  ownStates(): Map<string, Tensor> {
+    if (this.block) {
+      const own = new Map<string, Tensor>();
+      for (const p of this.batcher.spec.pairs) own.set(p.input, gatherAlong([this.stateRows(p.input)], this.batcher.axes.get(p.input)!));
+      this.setOwn(own);
+    }
+    return this.own!;
+  }
+
+  private setOwn(states: Map<string, Tensor>): void {
+    const b = this.block;
+    this.own = states;
+    this.block = null;
+    b?.left();
+  }
+
+  /**
+   * @internal After a batched run: this stream's states are row `index` of `block`. Returns the
+   * block it held rows of before, for the caller to release once every stream of the run has
+   * joined (so streams that moved on together are not copied out of it).
+   */
+  joinBlock(block: StateBlock, index: number): StateBlock | null {
+    const old = this.block;
+    this.block = block;
+    this.index = index;
+    this.own = null;
+    block.holders++;
+    return old;
   }
 
   run(feeds: Readonly<Record<string, TensorLike>>): Promise<Record<string, Tensor>> {
@@ -358,20 +459,20 @@ export class BatchedStream {
     return new Promise((resolve, reject) => this.batcher.enqueue(this, { feeds: checked, resolve, reject }));
   }
 
-  /** @internal */
+  /** @internal After a run of this stream alone. */
   takeOutputs(out: Record<string, Tensor>, job: Job): void {
     const next = new Map<string, Tensor>();
     for (const p of this.batcher.spec.pairs) next.set(p.input, out[p.output]);
-    this.states = next;
+    this.setOwn(next);
     const r: Record<string, Tensor> = {};
     for (const n of this.batcher.spec.outputNames) r[n] = out[n];
     job.resolve(r);
   }
 
-  get state(): Readonly<Record<string, Tensor>> { return Object.fromEntries(this.states); }
-  reset(): void { this.states = this.batcher.spec.initialStates(); }
-  saveState(): Uint8Array { return encodeState(this.batcher.spec.pairs.map((p) => [p.input, this.states.get(p.input)!])); }
-  loadState(bytes: Uint8Array): void { this.states = decodeState(bytes, this.batcher.spec.stateExpectations()); }
+  get state(): Readonly<Record<string, Tensor>> { return Object.fromEntries(this.ownStates()); }
+  reset(): void { this.setOwn(this.batcher.spec.initialStates()); }
+  saveState(): Uint8Array { return encodeState(this.batcher.spec.pairs.map((p) => [p.input, this.ownStates().get(p.input)!])); }
+  loadState(bytes: Uint8Array): void { this.setOwn(decodeState(bytes, this.batcher.spec.stateExpectations())); }
   /** Leaves the batcher (pending chunks are rejected). */
   close(): void { this.batcher.remove(this.id); }
 }

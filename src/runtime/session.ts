@@ -167,6 +167,8 @@ export class ExecutionPlan implements SubgraphPlan {
     const unsupported = new Map<string, number>();
     let arityError: Error | undefined;
     const resolved: { node: Node; def: OpDef<unknown>; ctx: OpContext }[] = [];
+    // Outputs of shape-only steps (filled below, once they are known): see OpContext.frozen.
+    const frozenNames = new Set<string>();
     for (const node of order) {
       const opset = model.opsets.get(node.domain);
       const key = node.domain ? `${node.domain}.${node.opType}` : node.opType;
@@ -183,11 +185,12 @@ export class ExecutionPlan implements SubgraphPlan {
       // Arity errors wait until every unsupported op has been listed (that error comes first).
       try { checkArity(node, opset); } catch (e) { arityError ??= e as Error; }
       const constant = (i: number) => (node.inputs[i] ? constants.get(node.inputs[i]) : undefined);
+      const frozen = (i: number) => { const n = node.inputs[i]; return !!n && (constants.has(n) || frozenNames.has(n)); };
       const path = this.path ? `${this.path}/${node.name || node.opType}` : node.name || node.opType;
       // Bodies see this graph's values; they are prepared when this node is parsed, by which time
       // every node before it (in topological order) has been folded where it could be.
       const subgraph = (g: Graph) => new ExecutionPlan({ ...model, graph: g }, { pool, parent: this, path });
-      resolved.push({ node, def: row.def, ctx: { node, opset, constant, pool, subgraph } });
+      resolved.push({ node, def: row.def, ctx: { node, opset, constant, frozen, pool, subgraph } });
     }
     if (unsupported.size > 0) {
       const list = [...unsupported].map(([k, n]) => `${k} x${n}`).join(', ');
@@ -246,6 +249,7 @@ export class ExecutionPlan implements SubgraphPlan {
     const outerFeeds = [...free].filter((n) => !constants.has(n));
     const shapeOnly = shapeOnlyNodes(fused.map((r) => r.node), new Set(constants.keys()), new Set([...tensorFeeds, ...outerFeeds]),
       (n) => !NONDETERMINISTIC.has(n.opType) && subgraphsOf(n).length === 0);
+    fused.forEach((r, i) => { if (shapeOnly[i] && !r.def.values) for (const o of r.node.outputs) if (o) frozenNames.add(o); });
     // Values available before each step: inputs, constants, imports, then each step's outputs.
     const available = new Set<string>([...feeds, ...constants.keys(), ...free]);
     this.steps = fused.map((r, i) => {

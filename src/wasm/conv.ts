@@ -36,50 +36,28 @@ function shared(): Scratch | null {
   return sharedScratch;
 }
 
-/**
- * Writes the im2col matrix of group g of batch item n: element (k, p), k = (c, kh, kw) over
- * the group's C/G channels, p = (oh, ow), goes to `base + (p >> 3)·8K + (p & 7)·s1 + k·sk`
- * (floats). Row-major [P, K] is s1 = K, sk = 1; 8-column panels of [K, P] are s1 = 1, sk = 8.
- * Taps that fall in the padding are 0; with `ppad` > P the extra columns are 0 too.
- */
-function im2col(f32: Float32Array, base: number, X: Float32Array, xOff: number, g: ConvGeom, K: number, s1: number, sk: number, ppad: number): void {
-  const { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = g;
-  const CperG = g.C / g.G;
-  const s8 = 8 * K;
-  let k = 0;
-  for (let c = 0; c < CperG; c++) {
-    const xc = xOff + c * H * W;
-    for (let kh = 0; kh < KH; kh++)
-      for (let kw = 0; kw < KW; kw++, k++) {
-        const kb = base + k * sk;
-        let p = 0;
-        for (let oh = 0; oh < OH; oh++) {
-          const ih = oh * sH - pT + kh * dH;
-          const rowOk = ih >= 0 && ih < H;
-          const xr = xc + ih * W;
-          let iw = kw * dW - pL;
-          for (let ow = 0; ow < OW; ow++, p++, iw += sW) {
-            f32[kb + (p >> 3) * s8 + (p & 7) * s1] = rowOk && iw >= 0 && iw < W ? X[xr + iw] : 0;
-          }
-        }
-        for (; p < ppad; p++) f32[kb + (p >> 3) * s8 + (p & 7) * s1] = 0;
-      }
-  }
-}
-
-/** Output positions below which a convolution runs with the weights as the packed GEMM operand. */
+/** Output columns (batch items × positions) below which a convolution runs with the weights as the packed GEMM operand. */
 const TALL_BELOW = 8;
 
+/** Activation applied to the output before it leaves WebAssembly memory (see fuseConvActivations). */
+export type ConvAct = 'none' | 'relu';
+
+/** Bytes of packed B a column block holds: the block stays in L1 while all of A streams past it. */
+const BLOCK_BYTES = 24 * 1024;
+
 /**
- * Conv on the SIMD GEMM, im2col per group. Two orientations, chosen per call by the number of
- * output positions P = OH·OW:
- * - wide (P ≥ 8): Y_g[M/G, P] = W_g[M/G, K] · col_g[K, P], W row-major as it is stored, col
- *   written straight into 8-column panels; the result rows are already Y's layout.
- * - tall (P < 8, batch-1 streaming): Y_gᵀ[P, M/G] = col_gᵀ[P, K] · W_gᵀ, W packed into panels
+ * Conv on the SIMD GEMM. Two orientations, chosen per call by the number of output columns
+ * N·P (batch items × output positions P = OH·OW):
+ * - wide (N·P ≥ 8): per group, Y_g[M/G, N·P] = W_g[M/G, K] · col_g[K, N·P], the whole batch in
+ *   one product (its columns), W row-major as it is stored and col row-major (gemm_rm). X is
+ *   copied into WebAssembly memory once and im2col moves runs within it; a pointwise conv
+ *   (1×1, stride 1, no pads) of one batch item uses X itself as col.
+ * - tall (N·P < 8, batch-1 streaming): Y_gᵀ[P, M/G] = col_gᵀ[P, K] · W_gᵀ, W packed into panels
  *   (a GEMV per output position: no lanes wasted on a 1- to 7-column panel of positions).
- * K = C/G·KH·KW. The bias initialises the accumulators. Constant weights live in the node's own
- * arena (copied and packed once); weights fed at run time are copied / packed per call into a
- * shared scratch arena.
+ * K = C/G·KH·KW. The bias initialises the accumulators; a fused activation is applied in
+ * WebAssembly memory before the copy out. Constant weights live in the node's own arena (copied
+ * and packed once); weights fed at run time are copied / packed per call into a shared scratch
+ * arena.
  */
 export class ConvKernel {
   private readonly s: Scratch;
@@ -105,47 +83,87 @@ export class ConvKernel {
     return s ? new ConvKernel(s, null, 0, 0) : null;
   }
 
-  /** Y [N, M, OH, OW] = conv(X, W) + B. `W` is only read for per-call kernels. */
-  run(X: Float32Array, W: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array): void {
+  /** Y [N, M, OH, OW] = act(conv(X, W) + B). `W` is only read for per-call kernels. */
+  run(X: Float32Array, W: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array, act: ConvAct = 'none'): void {
+    if (g.N * g.OH * g.OW < TALL_BELOW) this.runTall(X, W, B, g, out, act);
+    else this.runWide(X, W, B, g, out, act);
+  }
+
+  private runWide(X: Float32Array, W: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array, act: ConvAct): void {
+    const { N, C, H, M, G, KH, KW } = g;
+    const MperG = M / G, CperG = C / G;
+    const K = CperG * KH * KW;
+    const P = g.OH * g.OW, NP = N * P;
+    const npad = padPanel(NP);
+    const a = this.s.arena;
+    const kept = this.weights ? this.constRows() : -1;
+    const mark = a.mark();
+    const wp = kept >= 0 ? kept : this.copyRows(W);
+    const xp = a.alloc(X.length + PANEL);
+    // A pointwise conv of one batch item multiplies X's own rows: packed as they are, no im2col.
+    const direct = N === 1 && KH === 1 && KW === 1 && g.sH === 1 && g.sW === 1 && g.pT === 0 && g.pL === 0 && g.OH === H && g.OW === g.W;
+    const per = Math.min(npad, Math.max(1, Math.floor(BLOCK_BYTES / (K * 32))) * PANEL);
+    const bp = a.alloc(K * per);
+    const cp = a.alloc(MperG * npad);
+    const f32 = this.s.f32();
+    const c0 = cp >> 2;
+    f32.set(X, xp >> 2);
+    const k = a.k;
+    const chw = H * g.W;
+    // Columns in blocks whose packed B stays in L1: im2col writes a block, gemm reads it while
+    // it is still there and streams all of A (the weights) past it. Every C element is the same
+    // sum whatever the blocking.
+    for (let gi = 0; gi < G; gi++) {
+      const xg = xp + gi * CperG * chw * 4;
+      if (B) for (let m = 0; m < MperG; m++) f32.fill(B[gi * MperG + m], c0 + m * npad, c0 + (m + 1) * npad);
+      for (let j0 = 0; j0 < npad; j0 += per) {
+        const cols = Math.min(per, npad - j0);
+        if (direct) k.pack_rows(xg + j0 * 4, P, K, cols, bp);
+        else k.im2col(xg, C * chw * 4, bp, 4, 32, 32 * K, N, CperG, H, g.W, KH, KW, g.OH, g.OW, g.sH, g.sW, g.dH, g.dW, g.pT, g.pL, j0, j0 + cols);
+        k.gemm(wp + gi * MperG * K * 4, K, bp, K, cols, cp + j0 * 4, npad, MperG, B ? 1 : 0);
+      }
+      if (act === 'relu') k.relu(cp, MperG * npad);
+      if (N === 1 && npad === P) out.set(f32.subarray(c0, c0 + MperG * P), gi * MperG * P);
+      else if (P >= 32) {
+        for (let n = 0; n < N; n++)
+          for (let m = 0; m < MperG; m++) out.set(f32.subarray(c0 + m * npad + n * P, c0 + m * npad + n * P + P), (n * M + gi * MperG + m) * P);
+      } else {
+        for (let n = 0; n < N; n++)
+          for (let m = 0; m < MperG; m++) {
+            const src = c0 + m * npad + n * P, dst = (n * M + gi * MperG + m) * P;
+            for (let p = 0; p < P; p++) out[dst + p] = f32[src + p];
+          }
+      }
+    }
+    a.reset(mark);
+  }
+
+  private runTall(X: Float32Array, W: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array, act: ConvAct): void {
     const { N, C, H, M, G } = g;
     const MperG = M / G, CperG = C / G;
     const K = CperG * g.KH * g.KW;
     const P = g.OH * g.OW;
     const a = this.s.arena;
-    const tall = P < TALL_BELOW;
     const npad = padPanel(MperG);
-    // Constant weights are copied / packed on first use of each orientation and kept below the mark.
-    const kept = this.weights ? (tall ? this.constPanels(g, K) : this.constRows()) : -1;
+    const kept = this.weights ? this.constPanels(g, K) : -1;
     const mark = a.mark();
-    const wp = kept >= 0 ? kept : tall ? this.packGroups(W, g, K) : this.copyRows(W);
-    const ppad = padPanel(P);
-    const colp = a.alloc(tall ? P * K : ppad * K);
-    const cp = a.alloc(tall ? P * npad : MperG * ppad);
+    const wp = kept >= 0 ? kept : this.packGroups(W, g, K);
+    const xp = a.alloc(X.length);
+    const colp = a.alloc(P * K);
+    const cp = a.alloc(P * npad);
     const f32 = this.s.f32();
+    f32.set(X, xp >> 2);
     const c0 = cp >> 2;
     const k = a.k;
+    const chw = H * g.W;
     for (let n = 0; n < N; n++)
       for (let gi = 0; gi < G; gi++) {
-        const xOff = (n * C + gi * CperG) * H * g.W;
         const yOff = (n * M + gi * MperG) * P;
-        if (tall) {
-          im2col(f32, colp >> 2, X, xOff, g, K, K, 1, P);
-          if (B) for (let p = 0; p < P; p++) for (let m = 0; m < MperG; m++) f32[c0 + p * npad + m] = B[gi * MperG + m];
-          k.gemm(colp, K, wp + gi * npad * K * 4, K, npad, cp, npad, P, B ? 1 : 0);
-          for (let m = 0; m < MperG; m++) for (let p = 0; p < P; p++) out[yOff + m * P + p] = f32[c0 + p * npad + m];
-        } else {
-          im2col(f32, colp >> 2, X, xOff, g, K, 1, PANEL, ppad);
-          if (B) for (let m = 0; m < MperG; m++) f32.fill(B[gi * MperG + m], c0 + m * ppad, c0 + (m + 1) * ppad);
-          k.gemm(wp + gi * MperG * K * 4, K, colp, K, ppad, cp, ppad, MperG, B ? 1 : 0);
-          if (ppad === P) out.set(f32.subarray(c0, c0 + MperG * P), yOff);
-          else if (P >= 32) for (let m = 0; m < MperG; m++) out.set(f32.subarray(c0 + m * ppad, c0 + m * ppad + P), yOff + m * P);
-          else {
-            for (let m = 0; m < MperG; m++) {
-              const src = c0 + m * ppad, dst = yOff + m * P;
-              for (let p = 0; p < P; p++) out[dst + p] = f32[src + p];
-            }
-          }
-        }
+        k.im2col(xp + (n * C + gi * CperG) * chw * 4, 0, colp, 4 * K, 4, 32 * K, 1, CperG, H, g.W, g.KH, g.KW, g.OH, g.OW, g.sH, g.sW, g.dH, g.dW, g.pT, g.pL, 0, P);
+        if (B) for (let p = 0; p < P; p++) for (let m = 0; m < MperG; m++) f32[c0 + p * npad + m] = B[gi * MperG + m];
+        k.gemm(colp, K, wp + gi * npad * K * 4, K, npad, cp, npad, P, B ? 1 : 0);
+        if (act === 'relu') k.relu(cp, P * npad);
+        for (let m = 0; m < MperG; m++) for (let p = 0; p < P; p++) out[yOff + m * P + p] = f32[c0 + p * npad + m];
       }
     a.reset(mark);
   }

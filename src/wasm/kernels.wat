@@ -12,13 +12,29 @@
   ;; k in order, so a row's result does not depend on M, on the tile that computed it, or on the
   ;; panel order.
   ;; ---------------------------------------------------------------------------------------
-  (func $gemm (export "gemm")
+  (func (export "gemm")
     (param $a i32) (param $lda i32) (param $bp i32) (param $K i32) (param $npad i32)
     (param $c i32) (param $ldc i32) (param $M i32) (param $accum i32)
-    (local $m i32) (local $p i32) (local $panels i32) (local $pbytes i32) (local $arow i32) (local $crow i32) (local $flip i32)
+    (call $gemm_b (local.get $a) (local.get $lda) (local.get $bp) (i32.const 32) (i32.shl (local.get $K) (i32.const 5))
+      (local.get $K) (local.get $npad) (local.get $c) (local.get $ldc) (local.get $M) (local.get $accum)))
+
+  ;; gemm_rm: the same product with B an ordinary row-major matrix [K, ≥ npad] whose rows are ldb
+  ;; floats apart (column block p is then B[k, 8p .. 8p+7], rows 4·ldb bytes apart). Columns past
+  ;; B's own width read whatever follows the row: their results are garbage the caller ignores,
+  ;; and the reads must stay inside memory (K·ldb + 8 floats from bp).
+  (func (export "gemm_rm")
+    (param $a i32) (param $lda i32) (param $b i32) (param $ldb i32) (param $K i32) (param $npad i32)
+    (param $c i32) (param $ldc i32) (param $M i32) (param $accum i32)
+    (call $gemm_b (local.get $a) (local.get $lda) (local.get $b) (i32.shl (local.get $ldb) (i32.const 2)) (i32.const 32)
+      (local.get $K) (local.get $npad) (local.get $c) (local.get $ldc) (local.get $M) (local.get $accum)))
+
+  ;; Either layout of B: row k of column block p at bp + p·pbytes + k·bk (bytes).
+  (func $gemm_b
+    (param $a i32) (param $lda i32) (param $bp i32) (param $bk i32) (param $pbytes i32) (param $K i32) (param $npad i32)
+    (param $c i32) (param $ldc i32) (param $M i32) (param $accum i32)
+    (local $m i32) (local $p i32) (local $panels i32) (local $arow i32) (local $crow i32) (local $flip i32)
     (local $f i32) (local $r i32) (local $end5 i32) (local $end4 i32) (local $rows i32)
     (local.set $panels (i32.shr_u (local.get $npad) (i32.const 3)))
-    (local.set $pbytes (i32.shl (local.get $K) (i32.const 5))) ;; K·8·4
     ;; Row plan: f 5-row blocks, then 4-row blocks, then single rows. Each block streams all of
     ;; B once, so r ≥ 2 leftover rows are folded into 4-row blocks by turning 4 − r of the
     ;; 5-row blocks into 4-row ones (M = 8: two 4-row blocks rather than 5 + 3 single rows).
@@ -43,12 +59,12 @@
           (if (i32.eq (local.get $rows) (i32.const 5))
             (then (call $tile5x8 (local.get $arow) (local.get $lda)
               (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes)))
-              (local.get $K)
+              (local.get $bk) (local.get $K)
               (i32.add (local.get $crow) (i32.shl (local.get $p) (i32.const 5)))
               (local.get $ldc) (local.get $accum)))
             (else (call $tile4x8 (local.get $arow) (local.get $lda)
               (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes)))
-              (local.get $K)
+              (local.get $bk) (local.get $K)
               (i32.add (local.get $crow) (i32.shl (local.get $p) (i32.const 5)))
               (local.get $ldc) (local.get $accum))))
           (local.set $p (i32.add (local.get $p) (i32.const 1)))
@@ -63,7 +79,7 @@
         (br_if $rows1_done (i32.ge_s (local.get $m) (local.get $M)))
         (call $row1
           (i32.add (local.get $a) (i32.shl (i32.mul (local.get $m) (local.get $lda)) (i32.const 2)))
-          (local.get $bp) (local.get $K) (local.get $panels)
+          (local.get $bp) (local.get $bk) (local.get $pbytes) (local.get $K) (local.get $panels)
           (i32.add (local.get $c) (i32.shl (i32.mul (local.get $m) (local.get $ldc)) (i32.const 2)))
           (local.get $accum) (local.get $flip))
         (local.set $m (i32.add (local.get $m) (i32.const 1)))
@@ -77,9 +93,8 @@
   ;; last to first. gemm alternates the direction between calls, so a step's GEMV starts on the
   ;; weights the previous step read last, which are still in L2 (measured: ~6 % faster when the
   ;; weights exceed L2). Each output column is computed the same way in either order.
-  (func $row1 (param $a i32) (param $bp i32) (param $K i32) (param $panels i32) (param $c i32) (param $accum i32) (param $reverse i32)
-    (local $p i32) (local $quads i32) (local $pbytes i32)
-    (local.set $pbytes (i32.shl (local.get $K) (i32.const 5))) ;; K·8·4
+  (func $row1 (param $a i32) (param $bp i32) (param $bk i32) (param $pbytes i32) (param $K i32) (param $panels i32) (param $c i32) (param $accum i32) (param $reverse i32)
+    (local $p i32) (local $quads i32)
     (local.set $quads (i32.shl (i32.shr_u (local.get $panels) (i32.const 2)) (i32.const 2)))
     (if (local.get $reverse)
       (then
@@ -88,30 +103,30 @@
           (br_if $d1 (i32.le_u (local.get $p) (local.get $quads)))
           (local.set $p (i32.sub (local.get $p) (i32.const 1)))
           (call $tile1x8 (local.get $a) (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes)))
-            (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
+            (local.get $bk) (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
           (br $l1)))
         (block $d4 (loop $l4
           (br_if $d4 (i32.eqz (local.get $p)))
           (local.set $p (i32.sub (local.get $p) (i32.const 4)))
           (call $tile1x32 (local.get $a) (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes))) (local.get $pbytes)
-            (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
+            (local.get $bk) (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
           (br $l4))))
       (else
         (block $d4 (loop $l4
           (br_if $d4 (i32.ge_u (local.get $p) (local.get $quads)))
           (call $tile1x32 (local.get $a) (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes))) (local.get $pbytes)
-            (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
+            (local.get $bk) (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
           (local.set $p (i32.add (local.get $p) (i32.const 4)))
           (br $l4)))
         (block $d1 (loop $l1
           (br_if $d1 (i32.ge_u (local.get $p) (local.get $panels)))
           (call $tile1x8 (local.get $a) (i32.add (local.get $bp) (i32.mul (local.get $p) (local.get $pbytes)))
-            (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
+            (local.get $bk) (local.get $K) (i32.add (local.get $c) (i32.shl (local.get $p) (i32.const 5))) (local.get $accum))
           (local.set $p (i32.add (local.get $p) (i32.const 1)))
           (br $l1))))))
 
   ;; one row × four consecutive panels (32 columns), `pbytes` apart
-  (func $tile1x32 (param $a i32) (param $b0 i32) (param $pbytes i32) (param $K i32) (param $c i32) (param $accum i32)
+  (func $tile1x32 (param $a i32) (param $b0 i32) (param $pbytes i32) (param $bk i32) (param $K i32) (param $c i32) (param $accum i32)
     (local $k i32) (local $x v128) (local $b1 i32) (local $b2 i32) (local $b3 i32)
     (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $s4 v128) (local $s5 v128) (local $s6 v128) (local $s7 v128)
     (local.set $b1 (i32.add (local.get $b0) (local.get $pbytes)))
@@ -139,10 +154,10 @@
       (local.set $s6 (f32x4.add (local.get $s6) (f32x4.mul (local.get $x) (v128.load (local.get $b3)))))
       (local.set $s7 (f32x4.add (local.get $s7) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $b3)))))
       (local.set $a (i32.add (local.get $a) (i32.const 4)))
-      (local.set $b0 (i32.add (local.get $b0) (i32.const 32)))
-      (local.set $b1 (i32.add (local.get $b1) (i32.const 32)))
-      (local.set $b2 (i32.add (local.get $b2) (i32.const 32)))
-      (local.set $b3 (i32.add (local.get $b3) (i32.const 32)))
+      (local.set $b0 (i32.add (local.get $b0) (local.get $bk)))
+      (local.set $b1 (i32.add (local.get $b1) (local.get $bk)))
+      (local.set $b2 (i32.add (local.get $b2) (local.get $bk)))
+      (local.set $b3 (i32.add (local.get $b3) (local.get $bk)))
       (local.set $k (i32.sub (local.get $k) (i32.const 1)))
       (br $l)))
     (v128.store offset=0 (local.get $c) (local.get $s0))
@@ -161,7 +176,7 @@
   (@gemm-tile $tile4x8 4)
 
   ;; one row × one panel (the leftover panels of $row1)
-  (func $tile1x8 (param $a i32) (param $b i32) (param $K i32) (param $c i32) (param $accum i32)
+  (func $tile1x8 (param $a i32) (param $b i32) (param $bk i32) (param $K i32) (param $c i32) (param $accum i32)
     (local $k i32) (local $x v128) (local $s0 v128) (local $s1 v128)
     (if (local.get $accum) (then
       (local.set $s0 (v128.load (local.get $c)))
@@ -173,7 +188,7 @@
       (local.set $s0 (f32x4.add (local.get $s0) (f32x4.mul (local.get $x) (v128.load (local.get $b)))))
       (local.set $s1 (f32x4.add (local.get $s1) (f32x4.mul (local.get $x) (v128.load offset=16 (local.get $b)))))
       (local.set $a (i32.add (local.get $a) (i32.const 4)))
-      (local.set $b (i32.add (local.get $b) (i32.const 32)))
+      (local.set $b (i32.add (local.get $b) (local.get $bk)))
       (local.set $k (i32.sub (local.get $k) (i32.const 1)))
       (br $l1)))
     (v128.store (local.get $c) (local.get $s0))
@@ -242,6 +257,114 @@
       (local.set $bhn (i32.add (local.get $bhn) (i32.const 16)))
       (local.set $h (i32.add (local.get $h) (i32.const 16)))
       (local.set $k (i32.sub (local.get $k) (i32.const 4)))
+      (br $l))))
+
+  ;; im2col of one group of a 2-D convolution (1-D: H = 1) for N batch items, columns j0 .. j1-1
+  ;; (j0 a multiple of 8): element (k, j), k = (c, kh, kw) over the group's channels,
+  ;; j = n·OH·OW + oh·OW + ow, goes to byte address dst + ((j − j0) >> 3)·s8 + (j & 7)·s1 + k·sk.
+  ;; gemm's panels of [K, ·] are s1 = 4, sk = 32, s8 = 32·K; a row-major [·, K] is s1 = 4K,
+  ;; sk = 4, s8 = 32K. x points at the group's first channel of item 0, items xn bytes apart. Taps
+  ;; in the padding are 0, and so are columns from N·OH·OW up to j1. Callers take columns in
+  ;; blocks small enough to stay in cache until the gemm reads them.
+  (func (export "im2col")
+    (param $x i32) (param $xn i32) (param $dst i32) (param $s1 i32) (param $sk i32) (param $s8 i32)
+    (param $N i32) (param $Cg i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32)
+    (param $OH i32) (param $OW i32) (param $sH i32) (param $sW i32) (param $dH i32) (param $dW i32)
+    (param $pT i32) (param $pL i32) (param $j0 i32) (param $j1 i32)
+    (local $c i32) (local $kh i32) (local $kw i32) (local $n i32) (local $oh i32) (local $ow i32)
+    (local $ih i32) (local $iw i32) (local $j i32) (local $jend i32) (local $kb i32) (local $xr i32) (local $v f32)
+    (local $P i32) (local $n0 i32) (local $oh0 i32) (local $ow0 i32) (local $chw i32) (local $iw0 i32)
+    (local.set $P (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $jend (select (local.get $j1) (i32.mul (local.get $N) (local.get $P))
+      (i32.lt_u (local.get $j1) (i32.mul (local.get $N) (local.get $P)))))
+    (local.set $n0 (i32.div_u (local.get $j0) (local.get $P)))
+    (local.set $oh0 (i32.div_u (i32.rem_u (local.get $j0) (local.get $P)) (local.get $OW)))
+    (local.set $ow0 (i32.rem_u (local.get $j0) (local.get $OW)))
+    (local.set $chw (i32.shl (i32.mul (local.get $H) (local.get $W)) (i32.const 2)))
+    (local.set $kb (local.get $dst))
+    (block $dc (loop $lc
+      (br_if $dc (i32.ge_u (local.get $c) (local.get $Cg)))
+      (local.set $kh (i32.const 0))
+      (block $dkh (loop $lkh
+        (br_if $dkh (i32.ge_u (local.get $kh) (local.get $KH)))
+        (local.set $kw (i32.const 0))
+        (block $dkw (loop $lkw
+          (br_if $dkw (i32.ge_u (local.get $kw) (local.get $KW)))
+          (local.set $j (local.get $j0))
+          (local.set $n (local.get $n0))
+          (local.set $oh (local.get $oh0))
+          (local.set $ow (local.get $ow0))
+          (local.set $iw0 (i32.sub (i32.mul (local.get $kw) (local.get $dW)) (local.get $pL)))
+          (block $dj (loop $lj
+            (br_if $dj (i32.ge_u (local.get $j) (local.get $jend)))
+            ;; one run along ow, from the current position to the end of the row or of the block
+            (local.set $ih (i32.add (i32.sub (i32.mul (local.get $oh) (local.get $sH)) (local.get $pT)) (i32.mul (local.get $kh) (local.get $dH))))
+            (local.set $xr (i32.add (i32.add (local.get $x) (i32.mul (local.get $n) (local.get $xn)))
+              (i32.add (i32.mul (local.get $c) (local.get $chw)) (i32.shl (i32.mul (local.get $ih) (local.get $W)) (i32.const 2)))))
+            (local.set $iw (i32.add (local.get $iw0) (i32.mul (local.get $ow) (local.get $sW))))
+            (block $dow (loop $low
+              (br_if $dow (i32.or (i32.ge_u (local.get $ow) (local.get $OW)) (i32.ge_u (local.get $j) (local.get $jend))))
+              (local.set $v (f32.const 0))
+              ;; unsigned compares: a negative ih / iw is out of range too
+              (if (i32.and (i32.lt_u (local.get $ih) (local.get $H)) (i32.lt_u (local.get $iw) (local.get $W)))
+                (then (local.set $v (f32.load (i32.add (local.get $xr) (i32.shl (local.get $iw) (i32.const 2)))))))
+              (f32.store (i32.add (local.get $kb) (i32.add (i32.mul (i32.shr_u (i32.sub (local.get $j) (local.get $j0)) (i32.const 3)) (local.get $s8))
+                (i32.mul (i32.and (local.get $j) (i32.const 7)) (local.get $s1)))) (local.get $v))
+              (local.set $j (i32.add (local.get $j) (i32.const 1)))
+              (local.set $iw (i32.add (local.get $iw) (local.get $sW)))
+              (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+              (br $low)))
+            (if (i32.ge_u (local.get $ow) (local.get $OW)) (then
+              (local.set $ow (i32.const 0))
+              (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+              (if (i32.ge_u (local.get $oh) (local.get $OH)) (then
+                (local.set $oh (i32.const 0))
+                (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
+            (br $lj)))
+          (block $dz (loop $lz
+            (br_if $dz (i32.ge_u (local.get $j) (local.get $j1)))
+            (f32.store (i32.add (local.get $kb) (i32.add (i32.mul (i32.shr_u (i32.sub (local.get $j) (local.get $j0)) (i32.const 3)) (local.get $s8))
+              (i32.mul (i32.and (local.get $j) (i32.const 7)) (local.get $s1)))) (f32.const 0))
+            (local.set $j (i32.add (local.get $j) (i32.const 1)))
+            (br $lz)))
+          (local.set $kb (i32.add (local.get $kb) (local.get $sk)))
+          (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
+          (br $lkw)))
+        (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
+        (br $lkh)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $lc))))
+
+  ;; Packs a row-major matrix B [K, ≥ npad] (rows ld floats apart) into gemm's 8-column panels at
+  ;; dst: panel p = B[k, 8p .. 8p+7] for k = 0..K-1. Columns past B's width copy whatever follows
+  ;; the row (the caller ignores their results; reads stay within K·ld + 8 floats of src).
+  (func (export "pack_rows") (param $src i32) (param $ld i32) (param $K i32) (param $npad i32) (param $dst i32)
+    (local $p i32) (local $k i32) (local $s i32) (local $ldb i32)
+    (local.set $ldb (i32.shl (local.get $ld) (i32.const 2)))
+    (block $dp (loop $lp
+      (br_if $dp (i32.ge_u (local.get $p) (local.get $npad)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $p) (i32.const 2))))
+      (local.set $k (local.get $K))
+      (block $dk (loop $lk
+        (br_if $dk (i32.eqz (local.get $k)))
+        (v128.store (local.get $dst) (v128.load (local.get $s)))
+        (v128.store offset=16 (local.get $dst) (v128.load offset=16 (local.get $s)))
+        (local.set $s (i32.add (local.get $s) (local.get $ldb)))
+        (local.set $dst (i32.add (local.get $dst) (i32.const 32)))
+        (local.set $k (i32.sub (local.get $k) (i32.const 1)))
+        (br $lk)))
+      (local.set $p (i32.add (local.get $p) (i32.const 8)))
+      (br $lp))))
+
+  ;; x[i] = max(0, x[i]) in place for i < n rounded up to a multiple of 4: Relu as rnnx's own op
+  ;; computes it (x > 0 ? x : 0, so NaN and -0 give 0): pmax(0, x) is 0 < x ? x : 0.
+  (func (export "relu") (param $x i32) (param $n i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
+    (block $d (loop $l
+      (br_if $d (i32.ge_u (local.get $x) (local.get $end)))
+      (v128.store (local.get $x) (f32x4.pmax (v128.const f32x4 0 0 0 0) (v128.load (local.get $x))))
+      (local.set $x (i32.add (local.get $x) (i32.const 16)))
       (br $l))))
 
   ;; y[i] += b[i mod n] for rows: adds a bias row to every row of a [rows, ld] matrix (first n columns)

@@ -6,6 +6,11 @@ import { KERNELS_BASE64, KERNELS_SHARED_BASE64 } from './kernels-embedded.js';
 export interface Kernels {
   readonly memory: WebAssembly.Memory;
   gemm(a: number, lda: number, bp: number, K: number, npad: number, c: number, ldc: number, M: number, accum: number): void;
+  gemm_rm(a: number, lda: number, b: number, ldb: number, K: number, npad: number, c: number, ldc: number, M: number, accum: number): void;
+  relu(x: number, n: number): void;
+  im2col(x: number, xn: number, dst: number, s1: number, sk: number, s8: number, N: number, Cg: number, H: number, W: number, KH: number, KW: number,
+    OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, pT: number, pL: number, j0: number, j1: number): void;
+  pack_rows(src: number, ld: number, K: number, npad: number, dst: number): void;
   lstm_cell(g: number, c: number, h: number, H: number): void;
   gru_cell(x: number, hh: number, bhn: number, h: number, H: number): void;
   tanh(x: number, y: number, n: number): void;
