@@ -31,7 +31,7 @@ class Holder(nn.Module):
         return getattr(self, self.head)(*args)
 
 
-def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, N=2, doc='', function=False, recovery=None):
+def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, N=2, doc='', function=False, recovery=None, unbind=None):
     seed = zlib.crc32(name.encode())
     torch.manual_seed(seed)
     mod = getattr(nn, kind)(**kwargs)
@@ -73,6 +73,8 @@ def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, 
         'inputs': list(inputs), 'outputs': list(outs), 'torch': torch.__version__,
         'module': {'class': kind, 'prefix': prefix, 'kwargs': kwargs},
         'dynamo': {'dynamic': dynamic, 'function': function}}
+    if unbind:
+        meta['dynamo']['unbind'] = unbind
     if recovery:
         meta['recovery'] = recovery
     with open(os.path.join(d, 'meta.json'), 'w') as f:
@@ -100,6 +102,9 @@ def main():
     fixture('dyn_rnn_relu_l2_bf_unrolled', 'RNN', dict(input_size=5, hidden_size=8, num_layers=2, nonlinearity='relu', batch_first=True),
             prefix='encoder.rnn', T=3)
     fixture('dyn_rnn_tanh_bi_nobias_unrolled', 'RNN', dict(input_size=5, hidden_size=8, bidirectional=True, bias=False), state=True, T=3)
+    # aten_unbind as one Split + Squeezes (other onnxscript versions)
+    fixture('dyn_rnn_tanh_l2_bi_split_unrolled', 'RNN', dict(input_size=4, hidden_size=6, num_layers=2, bidirectional=True), state=True, T=3,
+            unbind='split')
     fixture('dyn_rnn_tanh_l3_big_unrolled', 'RNN', dict(input_size=16, hidden_size=96, num_layers=3), T=3, N=1)
     fixture('dyn_lstmcell', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True)
     fixture('dyn_lstmcell_nobias', 'LSTMCell', dict(input_size=5, hidden_size=8, bias=False), prefix='decoder.cell', state=True)

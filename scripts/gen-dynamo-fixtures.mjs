@@ -21,7 +21,7 @@ for (const name of fs.readdirSync(root).sort()) {
     kind, prefix, inputSize: kwargs.input_size, hiddenSize: kwargs.hidden_size, numLayers: kwargs.num_layers,
     bias: kwargs.bias, batchFirst: kwargs.batch_first, bidirectional: kwargs.bidirectional,
     params: readNpz(fs.readFileSync(path.join(root, name, 'state_dict.npz'))),
-    state: meta.inputs.includes('h0'), dynamic: meta.dynamo.dynamic, T, N,
+    state: meta.inputs.includes('h0'), dynamic: meta.dynamo.dynamic, T, N, unbind: meta.dynamo.unbind,
   });
   let bytes = encodeModel(model);
   if (meta.dynamo.function) bytes = wrapAsLocalFunction(bytes, kind, prefix);

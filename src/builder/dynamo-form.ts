@@ -420,7 +420,15 @@ export function dynamoBenchModel(kind: 'LSTM' | 'GRU', rec: Omit<RecurrentSpec, 
 }
 
 /** What `dynamoDecomposedModel` writes: an nn.RNN (unrolled), or a cell. */
-export type DecomposedSpec = Omit<DynamoSpec, 'kind'> & { kind: 'RNN' | 'LSTMCell' | 'GRUCell'; nonlinearity?: 'tanh' | 'relu' };
+export type DecomposedSpec = Omit<DynamoSpec, 'kind'> & {
+  kind: 'RNN' | 'LSTMCell' | 'GRUCell';
+  nonlinearity?: 'tanh' | 'relu';
+  /**
+   * How `aten_unbind` with a static dim is written: 'slice' (Slice + Squeeze per item, torch_lib at
+   * ONNXSCRIPT_COMMIT) or 'split' (one Split(num_outputs) + Squeeze per item, other onnxscript versions).
+   */
+  unbind?: 'slice' | 'split';
+};
 
 /**
  * Forms the dynamo exporter writes without an ONNX recurrent node: torch_lib has no `rnn_tanh`,
@@ -473,7 +481,14 @@ function emitUnrolledRnn(e: Emitter, spec: DecomposedSpec, p: (n: string) => str
   let hx: string;
   if (spec.state) { inputs.push({ name: 'h0', type: 'float32', shape: [L * D, N, H] }); hx = 'h0'; }
   else hx = e.const(new Tensor('float32', new Float32Array(L * D * N * H), [L * D, N, H]));
-  const hidden = Array.from({ length: L * D }, (_, j) => e.op('Squeeze', [e.op('Slice', [hx, e.i64([j]), e.i64([j + 1]), axis0])[0], axis0])[0]);
+  const unbind = (v: string, n: number): string[] => {
+    if (spec.unbind === 'split') {
+      const parts = n > 1 ? e.op('Split', [v], { axis: intAttr(0), num_outputs: intAttr(n) }, n) : [v];
+      return parts.map((q) => e.op('Squeeze', [q, axis0])[0]);
+    }
+    return Array.from({ length: n }, (_, j) => e.op('Squeeze', [e.op('Slice', [v, e.i64([j]), e.i64([j + 1]), axis0])[0], axis0])[0]);
+  };
+  const hidden = unbind(hx, L * D);
   let input = bf ? e.op('Transpose', ['x'], { perm: intsAttr([1, 0, 2]) })[0] : 'x';
   const finals: string[] = [];
   for (let k = 0; k < L; k++) {
@@ -485,7 +500,7 @@ function emitUnrolledRnn(e: Emitter, spec: DecomposedSpec, p: (n: string) => str
       if (bias) [pre] = e.op('Add', [pre, p(`bias_ih${sfx}`)]);
       if (d === 1) [pre] = e.op('Slice', [pre, e.i64([-1]), e.i64([-9223372036854775808]), axis0, e.i64([-1])]);
       let h = e.op('Unsqueeze', [hidden[k * D + d], axis0])[0];
-      const xs = Array.from({ length: T }, (_, t) => e.op('Squeeze', [e.op('Slice', [pre, e.i64([t]), e.i64([t + 1]), axis0])[0], axis0])[0]);
+      const xs = unbind(pre, T);
       const [whhT] = e.op('Transpose', [p(`weight_hh${sfx}`)], { perm: intsAttr([1, 0]) });
       const steps: string[] = [];
       for (let t = 0; t < T; t++) {

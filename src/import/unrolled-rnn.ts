@@ -66,11 +66,24 @@ function linear(v: string, ctx: GraphIndex): Linear | undefined {
   return { a: p.inputs[0], w: p.inputs[1], b, nodes };
 }
 
-/** `Squeeze(Slice(src, t, t+1, axis 0), 0)`: src and t. */
+/**
+ * Row t of `src` on axis 0 as one `unbind(0)` item: `Squeeze(Slice(src, t, t+1, axis 0), 0)`
+ * (torch_lib's aten_unbind with a static dim at the commit followed), or `Squeeze(Split(src,
+ * axis 0, num_outputs = rows)[t], 0)` (its form in other onnxscript versions): src and t.
+ */
 function stepInput(v: string, ctx: GraphIndex): { src: string; t: number; nodes: Node[] } | undefined {
   const sq = ctx.producer.get(v);
   if (!op(sq, 'Squeeze') || ctx.ints(sq.inputs[1] ?? '')?.join() !== '0') return undefined;
   const sl = ctx.producer.get(sq.inputs[0]);
+  if (sl && sl.opType === 'Split' && !sl.domain) {
+    const t = sl.outputs.indexOf(sq.inputs[0]);
+    const axis = sl.attributes.get('axis')?.value ?? 0;
+    const sizes = sl.inputs[1] ? ctx.ints(sl.inputs[1]) : undefined;
+    const rows = ctx.rows(sl.inputs[0]);
+    if (axis !== 0 || (sizes ? sizes.some((q) => q !== 1) : sl.attributes.get('num_outputs')?.value !== sl.outputs.length)) return undefined;
+    if (rows !== undefined && rows !== sl.outputs.length) return undefined;
+    return { src: sl.inputs[0], t, nodes: [sq, sl] };
+  }
   if (!op(sl, 'Slice')) return undefined;
   const s = ctx.ints(sl.inputs[1]), e = ctx.ints(sl.inputs[2]);
   if (!s || !e || s.length !== 1 || e[0] !== s[0] + 1 || ctx.ints(sl.inputs[3] ?? '')?.join() !== '0' || (sl.inputs[4] && ctx.ints(sl.inputs[4])?.join() !== '1')) return undefined;
@@ -192,6 +205,11 @@ function initialState(c: Chain, j: number, rows: number, ctx: GraphIndex): { src
     v = sq.inputs[0];
   }
   const sl = ctx.producer.get(v);
+  if (nodes.length && sl && sl.opType === 'Split' && !sl.domain && sl.outputs.indexOf(v) === j && sl.outputs.length === rows
+    && (sl.attributes.get('axis')?.value ?? 0) === 0 && (sl.inputs[1] ? ctx.ints(sl.inputs[1])?.every((q) => q === 1) : sl.attributes.get('num_outputs')?.value === rows)) {
+    if (ctx.rows(sl.inputs[0]) !== undefined && ctx.rows(sl.inputs[0]) !== rows) return `the initial states are parts of a tensor without ${rows} rows`;
+    return { src: sl.inputs[0], nodes: [...nodes, sl] };
+  }
   if (op(sl, 'Slice') && ctx.ints(sl.inputs[1])?.join() === `${j}` && ctx.ints(sl.inputs[2])?.join() === `${j + 1}` && ctx.ints(sl.inputs[3] ?? '')?.join() === '0' && (!sl.inputs[4] || ctx.ints(sl.inputs[4])?.join() === '1')) {
     if (ctx.rows(sl.inputs[0]) !== rows) return `the initial states are slices of a tensor without ${rows} rows`;
     return { src: sl.inputs[0], nodes: [...nodes, sl] };
