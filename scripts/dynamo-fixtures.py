@@ -31,16 +31,42 @@ class Holder(nn.Module):
         return getattr(self, self.head)(*args)
 
 
-def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, N=2, doc='', function=False, recovery=None, unbind=None):
+class CellLoop(nn.Module):
+    """Calls the cell once per step of x [T, N, I]; returns the stacked h, and the final state(s)."""
+
+    def __init__(self, path, module):
+        super().__init__()
+        head, _, rest = path.partition('.')
+        setattr(self, head, Holder(rest, module) if rest else module)
+        self.head = head
+
+    def inner(self, *args):
+        return getattr(self, self.head)(*args)
+
+    def forward(self, x, *state):
+        lstm = len(state) == 2
+        st = (state[0], state[1]) if lstm else (state[0] if state else None)
+        ys = []
+        for t in range(x.shape[0]):
+            st = self.inner(x[t], st) if st is not None else self.inner(x[t])
+            ys.append(st[0] if lstm or isinstance(st, tuple) else st)
+        if isinstance(st, tuple):
+            return (torch.stack(ys), st[0], st[1])
+        return (torch.stack(ys), st)
+
+
+def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, N=2, doc='', function=False, recovery=None, unbind=None, loop=0):
     seed = zlib.crc32(name.encode())
     torch.manual_seed(seed)
     mod = getattr(nn, kind)(**kwargs)
-    root = Holder(prefix, mod) if prefix else mod
+    root = CellLoop(prefix, mod) if loop else Holder(prefix, mod) if prefix else mod
     root.eval()
     L, D = kwargs.get('num_layers', 1), 2 if kwargs.get('bidirectional') else 1
     H, I = kwargs['hidden_size'], kwargs['input_size']
     cell = kind.endswith('Cell')
-    if cell:
+    if cell and loop:
+        x = torch.randn(loop, N, I)
+    elif cell:
         x = torch.randn(N, I)
     else:
         x = torch.randn(N, T, I) if kwargs.get('batch_first') else torch.randn(T, N, I)
@@ -56,7 +82,9 @@ def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, 
         else:
             args = (x, inputs['h0']) if state else (x,)
         res = root(*args)
-    if cell:
+    if cell and loop:
+        outs = {'y': res[0], 'hn': res[1], 'cn': res[2]} if kind == 'LSTMCell' else {'y': res[0], 'hn': res[1]}
+    elif cell:
         outs = {'hn': res[0], 'cn': res[1]} if kind == 'LSTMCell' else {'hn': res}
     else:
         y, st = res
@@ -75,6 +103,10 @@ def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, 
         'dynamo': {'dynamic': dynamic, 'function': function}}
     if unbind:
         meta['dynamo']['unbind'] = unbind
+    if loop:
+        meta['dynamo']['loop'] = loop
+        meta['doc'] = 'a module calling nn.%s(%s) at %r once per step of x [%d, N, I], torch.onnx.export(dynamo=True) form' % (
+            kind, ', '.join('%s=%r' % kv for kv in kwargs.items()), prefix, loop)
     if recovery:
         meta['recovery'] = recovery
     with open(os.path.join(d, 'meta.json'), 'w') as f:
@@ -114,6 +146,9 @@ def main():
     fixture('dyn_grucell', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='cell',
             recovery='none: zero initial state and small weights, so the exporter folds the recurrent product '
                      '(weight_hh, bias_hh) into a constant; the module cannot be rebuilt from the file')
+    # a module calling the cell once per step (torch.export unrolls the Python loop)
+    fixture('dyn_lstmcell_loop', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True, loop=4)
+    fixture('dyn_grucell_loop', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='decoder.cell', state=True, loop=3)
     # the cells as model-local functions (the optimizer's inlining off)
     fixture('dyn_lstmcell_fn', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True, function=True)
     fixture('dyn_grucell_fn', 'GRUCell', dict(input_size=6, hidden_size=7), prefix='rnn.cell', state=True, function=True)

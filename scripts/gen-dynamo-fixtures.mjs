@@ -15,13 +15,14 @@ for (const name of fs.readdirSync(root).sort()) {
   if (!meta.dynamo) continue;
   const { class: kind, prefix, kwargs } = meta.module;
   const x = readNpy(fs.readFileSync(path.join(root, name, 'in_x.npy')));
-  const [T, N] = kind.endsWith('Cell') ? [1, x.dims[0]] : kwargs.batch_first ? [x.dims[1], x.dims[0]] : [x.dims[0], x.dims[1]];
+  const loop = meta.dynamo.loop;
+  const [T, N] = kind.endsWith('Cell') ? [1, loop ? x.dims[1] : x.dims[0]] : kwargs.batch_first ? [x.dims[1], x.dims[0]] : [x.dims[0], x.dims[1]];
   const decomposed = kind === 'RNN' || kind.endsWith('Cell');
   const model = (decomposed ? dynamoDecomposedModel : dynamoRecurrentModel)({ nonlinearity: kwargs.nonlinearity,
     kind, prefix, inputSize: kwargs.input_size, hiddenSize: kwargs.hidden_size, numLayers: kwargs.num_layers,
     bias: kwargs.bias, batchFirst: kwargs.batch_first, bidirectional: kwargs.bidirectional,
     params: readNpz(fs.readFileSync(path.join(root, name, 'state_dict.npz'))),
-    state: meta.inputs.includes('h0'), dynamic: meta.dynamo.dynamic, T, N, unbind: meta.dynamo.unbind,
+    state: meta.inputs.includes('h0'), dynamic: meta.dynamo.dynamic, T, N, unbind: meta.dynamo.unbind, loop,
   });
   let bytes = encodeModel(model);
   if (meta.dynamo.function) bytes = wrapAsLocalFunction(bytes, kind, prefix);

@@ -78,7 +78,7 @@ describe('dynamo-form exports', () => {
     else expect(s.metadata?.get(FUSED_FROM)?.split(', ').length).toBe(kw.num_layers ?? 1);
   });
 
-  it.each(cells)('%s is one nn.LSTMCell / nn.GRUCell with PyTorch hyperparameters and state_dict names', (name) => {
+  it.each(cells.filter((d) => !d.endsWith('_loop')))('%s is one nn.LSTMCell / nn.GRUCell with PyTorch hyperparameters and state_dict names', (name) => {
     const meta = metaOf(name);
     const raw = loadModel(file(name), { fuse: false }).graph;
     const g = loadModel(file(name)).graph;
@@ -98,9 +98,28 @@ describe('dynamo-form exports', () => {
     expect(summarize({ ...loadModel(file(name)) }).recurrent.join('\n')).toMatch(new RegExp(`^${meta.module.prefix || 'cell'}: ${meta.module.class}\\(input_size=${kw.input_size}, hidden_size=${kw.hidden_size}(, bias=False)?\\)\\n      recovered from nodes .*; module path '${meta.module.prefix}'`));
   });
 
+  it.each(cells.filter((d) => d.endsWith('_loop')))('%s: a cell called once per step is one module called T times, under one set of names', (name) => {
+    const meta = metaOf(name);
+    const g = loadModel(file(name)).graph;
+    const T = feedsOf(name).x.dims[0];
+    const s = stacks(g);
+    const prefix = meta.module.prefix;
+    expect(s.map((n) => n.name)).toEqual([prefix, ...Array.from({ length: T - 1 }, (_, k) => `${prefix}:call${k + 2}`)]);
+    const state = readNpz(fs.readFileSync(path.join(root, name, 'state_dict.npz')));
+    for (const n of s) {
+      expect(n.opType).toBe(meta.module.class);
+      expect(n.inputs.slice(3)).toEqual([...state.keys()]);
+      expect(n.metadata?.get(MODULE_PATH)).toBe(prefix);
+    }
+    // what is left: x[t] (Gather) per step and the stacking of the outputs
+    expect(g.nodes.filter((n) => !n.domain).map((n) => n.opType).sort()).toEqual([...Array(T).fill('Gather'), ...Array(T).fill('Unsqueeze'), 'Concat'].sort());
+  });
+
   it.each([...dyn, ...cells])('%s: export-weights gives exactly the PyTorch state_dict (what load_state_dict(strict=True) needs)', (name) => {
     const state = readNpz(fs.readFileSync(path.join(root, name, 'state_dict.npz')));
-    const weights = collectWeights(loadModel(file(name)));
+    const all = collectWeights(loadModel(file(name)));
+    // a cell loop also keeps its step indices (x[t]: int64 scalars `val_N`), which are no parameters
+    const weights = new Map([...all].filter(([, t]) => !(name.endsWith('_loop') && t.type === 'int64' && t.size === 1)));
     expect([...weights.keys()].sort()).toEqual([...state.keys()].sort());
     for (const [k, t] of state) {
       expect(weights.get(k)!.dims, k).toEqual(t.dims);

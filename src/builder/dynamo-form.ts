@@ -428,6 +428,8 @@ export type DecomposedSpec = Omit<DynamoSpec, 'kind'> & {
    * ONNXSCRIPT_COMMIT) or 'split' (one Split(num_outputs) + Squeeze per item, other onnxscript versions).
    */
   unbind?: 'slice' | 'split';
+  /** Cells: a module calling the cell once per step of x [loop, N, I] (outputs y, hn[, cn]). */
+  loop?: number;
 };
 
 /**
@@ -527,33 +529,57 @@ function emitUnrolledRnn(e: Emitter, spec: DecomposedSpec, p: (n: string) => str
   };
 }
 
-function emitCell(e: Emitter, spec: DecomposedSpec, p: (n: string) => string): Emitted {
-  const { inputSize: I, hiddenSize: H, N } = spec;
-  const lstm = spec.kind === 'LSTMCell', bias = spec.bias ?? true;
-  const inputs: ValueInfo[] = [{ name: 'x', type: 'float32', shape: [N, I] }];
-  let h = 'h0', c = 'c0';
-  if (spec.state) {
-    inputs.push({ name: 'h0', type: 'float32', shape: [N, H] });
-    if (lstm) inputs.push({ name: 'c0', type: 'float32', shape: [N, H] });
-  } else { h = e.const(new Tensor('float32', new Float32Array(N * H), [N, H])); c = h; } // hx = (zeros, zeros)
+/** One `aten::lstm_cell` / `aten::gru_cell` step (RNN.cpp's CPU code): h', c'. */
+function cellStep(e: Emitter, lstm: boolean, bias: boolean, p: (n: string) => string, x: string, h: string, c: string): { hy: string; cy: string } {
   const linear = (a: string, w: string, b: string) => e.op('Gemm', bias ? [a, p(w), p(b)] : [a, p(w)], { transB: intAttr(1) })[0];
-  const state = (v: string) => ({ value: v, info: { name: v === 'hy' ? 'hn' : 'cn', type: 'float32' as const, shape: [N, H] } });
   if (lstm) {
-    const gh = linear(h, 'weight_hh', 'bias_hh'), gi = linear('x', 'weight_ih', 'bias_ih');
+    const gh = linear(h, 'weight_hh', 'bias_hh'), gi = linear(x, 'weight_ih', 'bias_ih');
     const [gates] = e.op('Add', [gh, gi]);
     const [i, f, g, o] = e.op('Split', [gates], { axis: intAttr(1), num_outputs: intAttr(4) }, 4);
     const [si] = e.op('Sigmoid', [i]), [sf] = e.op('Sigmoid', [f]), [tg] = e.op('Tanh', [g]), [so] = e.op('Sigmoid', [o]);
     const [cy] = e.op('Add', [e.op('Mul', [sf, c])[0], e.op('Mul', [si, tg])[0]]);
     const [hy] = e.op('Mul', [so, e.op('Tanh', [cy])[0]]);
-    return { inputs, outputs: [{ ...state('hy'), value: hy }, { ...state('cy'), value: cy }] };
+    return { hy, cy };
   }
-  const [ir, iz, inn] = e.op('Split', [linear('x', 'weight_ih', 'bias_ih')], { axis: intAttr(1), num_outputs: intAttr(3) }, 3);
+  const [ir, iz, inn] = e.op('Split', [linear(x, 'weight_ih', 'bias_ih')], { axis: intAttr(1), num_outputs: intAttr(3) }, 3);
   const [hr, hz, hnn] = e.op('Split', [linear(h, 'weight_hh', 'bias_hh')], { axis: intAttr(1), num_outputs: intAttr(3) }, 3);
   const [r] = e.op('Sigmoid', [e.op('Add', [hr, ir])[0]]);
   const [z] = e.op('Sigmoid', [e.op('Add', [hz, iz])[0]]);
   const [n] = e.op('Tanh', [e.op('Add', [inn, e.op('Mul', [hnn, r])[0]])[0]]);
   const [hy] = e.op('Add', [e.op('Mul', [e.op('Sub', [h, n])[0], z])[0], n]);
-  return { inputs, outputs: [{ ...state('hy'), value: hy }] };
+  return { hy, cy: '' };
+}
+
+/**
+ * A cell alone (x [N, I]), or with `spec.loop` a module calling it once per step of x [T, N, I]
+ * (`x[t]`: aten.select.int → Gather(x, t, axis 0); outputs stacked: Unsqueeze + Concat), as
+ * torch.export unrolls a Python loop: every call reads the same parameters.
+ */
+function emitCell(e: Emitter, spec: DecomposedSpec, p: (n: string) => string): Emitted {
+  const { inputSize: I, hiddenSize: H, N } = spec;
+  const lstm = spec.kind === 'LSTMCell', bias = spec.bias ?? true;
+  const T = spec.loop ?? 0;
+  const inputs: ValueInfo[] = [{ name: 'x', type: 'float32', shape: T ? [T, N, I] : [N, I] }];
+  let h = 'h0', c = 'c0';
+  if (spec.state) {
+    inputs.push({ name: 'h0', type: 'float32', shape: [N, H] });
+    if (lstm) inputs.push({ name: 'c0', type: 'float32', shape: [N, H] });
+  } else { h = e.const(new Tensor('float32', new Float32Array(N * H), [N, H])); c = h; } // hx = (zeros, zeros)
+  const info = (name: string, shape: Dim[]) => ({ name, type: 'float32' as const, shape });
+  if (!T) {
+    const o = cellStep(e, lstm, bias, p, 'x', h, c);
+    return { inputs, outputs: lstm ? [{ value: o.hy, info: info('hn', [N, H]) }, { value: o.cy, info: info('cn', [N, H]) }] : [{ value: o.hy, info: info('hn', [N, H]) }] };
+  }
+  const ys: string[] = [];
+  for (let t = 0; t < T; t++) {
+    const [xt] = e.op('Gather', ['x', e.const(new Tensor('int64', [BigInt(t)], []))], { axis: intAttr(0) });
+    ({ hy: h, cy: c } = { ...cellStep(e, lstm, bias, p, xt, h, c) });
+    ys.push(e.op('Unsqueeze', [h, e.i64([0])])[0]);
+  }
+  const [y] = e.op('Concat', ys, { axis: intAttr(0) });
+  const outputs = [{ value: y, info: info('y', [T, N, H]) }, { value: h, info: info('hn', [N, H]) }];
+  if (lstm) outputs.push({ value: c, info: info('cn', [N, H]) });
+  return { inputs, outputs };
 }
 
 /** Domain of the functions torch.onnx writes for subgraphs (`_constants.LOCAL_FUNCTION_DOMAIN`). */
