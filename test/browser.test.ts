@@ -31,19 +31,25 @@ let engineImports: string[] = [];
 
 const TYPES: Record<string, string> = { '.js': 'text/javascript', '.mjs': 'text/javascript', '.html': 'text/html', '.wasm': 'application/wasm', '.onnx': 'application/octet-stream', '.wav': 'audio/wav' };
 
-/** /iso/… is cross-origin isolated (SharedArrayBuffer available), /plain/… is not; same files. */
+/**
+ * /iso/… is cross-origin isolated (SharedArrayBuffer available), /plain/… is not, /csp/… has a strict
+ * Content-Security-Policy (scripts from the page's origin, WebAssembly allowed, no eval or
+ * `new Function`: what Chrome extensions (Manifest V3) and many sites enforce); same files.
+ */
 function serve(req: http.IncomingMessage, res: http.ServerResponse): void {
   const url = new URL(req.url ?? '/', 'http://x');
   const [, scope, ...rest] = url.pathname.split('/');
   const name = rest.join('/');
   const headers: Record<string, string> = {};
   if (scope === 'iso') Object.assign(headers, { 'Cross-Origin-Opener-Policy': 'same-origin', 'Cross-Origin-Embedder-Policy': 'require-corp' });
+  if (scope === 'csp') headers['Content-Security-Policy'] = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'";
+  if (scope === 'csp-nowasm') headers['Content-Security-Policy'] = "default-src 'self'; script-src 'self'";
   let body = files.get(name);
   if (body === undefined && name.startsWith('ortwasm/') && /^[\w.-]+$/.test(name.slice(8))) {
     const f = path.join(ortDist, name.slice(8));
     if (fs.existsSync(f)) body = fs.readFileSync(f);
   }
-  if ((scope !== 'iso' && scope !== 'plain') || body === undefined) {
+  if (!['iso', 'plain', 'csp', 'csp-nowasm'].includes(scope) || body === undefined) {
     res.writeHead(404, headers).end('not found');
     return;
   }
@@ -63,7 +69,7 @@ async function bundle(entry: string, ortTo?: string): Promise<{ js: string; impo
   return { js: r.outputFiles[0].text, imports: Object.values(r.metafile.outputs).flatMap((o) => o.imports.map((i) => i.path)) };
 }
 
-async function open(page: string, scope: 'iso' | 'plain' = 'plain'): Promise<Page> {
+async function open(page: string, scope: 'iso' | 'plain' | 'csp' | 'csp-nowasm' = 'plain'): Promise<Page> {
   const p = await browser.newPage();
   const errors: string[] = [];
   p.on('pageerror', (e) => errors.push(String(e)));
@@ -185,6 +191,23 @@ describe('rnnx in headless Chromium', () => {
       console.log(`browser ${model}: ${steps.length} run(s) ${got.ran.toFixed(1)} ms (create ${got.created.toFixed(1)} ms), SIMD kernels, bit-identical to Node`);
     }
     await page.close();
+  });
+
+  it('runs under a strict Content-Security-Policy (no eval, no new Function; WebAssembly allowed): Silero v5 bit for bit as Node', async () => {
+    const page = await open('engine.html', 'csp');
+    const got = await page.evaluate((s, c) => (globalThis as never as { rnnxTest: { runModel: Function } }).rnnxTest.runModel('silero_v5.onnx', s, c, 1, true), sileroSteps, { stateN: 'state' });
+    expect(got.kernels).toEqual({ simd: true, threads: 1 });
+    expect(same(got.out, await nodeRun(files.get('silero_v5.onnx') as Uint8Array, sileroSteps, { stateN: 'state' })), 'under CSP: browser and Node outputs differ').toBe(true);
+    await page.close();
+    // Without 'wasm-unsafe-eval' no WebAssembly compiles: the plain TypeScript kernels run, and say why.
+    const plain = await open('engine.html', 'csp-nowasm');
+    const got2 = await plain.evaluate((s, c) => (globalThis as never as { rnnxTest: { runModel: Function } }).rnnxTest.runModel('silero_v5.onnx', s, c, 1, true), sileroSteps, { stateN: 'state' });
+    expect(got2.kernels.simd).toBe(false);
+    expect(got2.info.simd).toBe(false);
+    expect(String(got2.info.reason)).toMatch(/\S/);
+    expect(got2.out.length).toBe(sileroSteps.length);
+    console.log(`CSP without 'wasm-unsafe-eval': ${JSON.stringify(got2.info)}`);
+    await plain.close();
   });
 
   it('InferenceSession.create takes an ArrayBuffer, a Uint8Array, a Blob and a URL; a missing URL is a named error', async () => {

@@ -179,6 +179,45 @@ describe('runs are bounded', () => {
   });
 });
 
+describe('run() inside long loops', () => {
+  // Loop(M) { a + 1 }: one top-level node whose whole run is its body iterations.
+  const counter = () => {
+    const body = graph('body', [node('Add', ['a', 'one'], ['a2']), node('Identity', ['c_in'], ['c_out'])],
+      [{ name: 'i', type: 'int64', shape: [] }, { name: 'c_in', type: 'bool', shape: [] }, { name: 'a', type: 'float32', shape: [1] }], ['c_out', 'a2']);
+    const g = graph('g', [node('Loop', ['M', '', 'x'], ['y'], [['body', { type: 'graph', value: body }]])],
+      [{ name: 'M', type: 'int64', shape: [] }, { name: 'x', type: 'float32', shape: [1] }], ['y'], [['one', f32([1], [1])]]);
+    return InferenceSession.createSync(model(g, 13));
+  };
+  const M = (n: number) => new Tensor('int64', BigInt64Array.of(BigInt(n)), []);
+
+  it('yields to the event loop between iterations of one long Loop', async () => {
+    const s = counter();
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const t0 = performance.now();
+    const out = await s.run({ M: M(5000), x: f32([0]) });
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    expect([...out.y.data]).toEqual([5000]);
+    expect([...s.runSync({ M: M(5000), x: f32([0]) }).y.data]).toEqual([5000]);
+    // The run takes far more than one 4 ms slice: a 1 ms timer fires while it runs.
+    if (ms > 30) expect(ticks).toBeGreaterThan(0);
+  });
+
+  it('an AbortSignal ends a long Loop with an RnnxError', async () => {
+    const s = counter();
+    const ac = new AbortController();
+    // 5 million iterations would take many seconds; the abort ends the run at its next yield.
+    const p = s.run({ M: M(5_000_000), x: f32([0]) }, { signal: ac.signal });
+    setTimeout(() => ac.abort(new Error('user pressed stop')), 5);
+    const err = await p.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(RnnxError);
+    expect((err as Error).message).toMatch(/aborted: user pressed stop/);
+    // The session runs on after an aborted run.
+    expect([...(await s.run({ M: M(3), x: f32([1]) })).y.data]).toEqual([4]);
+  });
+});
+
 describe('onnxruntime-style run arguments and options', () => {
   const g = graph('g', [node('Relu', ['x'], ['y']), node('Neg', ['x'], ['z'])], [{ name: 'x', type: 'float32', shape: [2] }], ['y', 'z']);
   const s = InferenceSession.createSync(model(g));

@@ -33,25 +33,64 @@ function blockOf(small: readonly number[], out: readonly number[]): { inner: num
 const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
- * Loops for the four arithmetic ops on float arrays, generated once per op so each has its own
+ * Loops for the four arithmetic ops on float arrays, one per op so each has its own
  * monomorphic loop (a shared loop calling `f` would be megamorphic): same shape, or the other
  * operand a block broadcast (blockOf) with A (mode 1) or B (mode 2) the full shape.
  */
 type FastLoop = (A: ArrayLike<number>, B: ArrayLike<number>, out: { [i: number]: number }, n: number, inner: number, block: number, mode: number) => void;
-const FAST: Record<string, FastLoop> = {};
-for (const [name, op] of [['add', '+'], ['sub', '-'], ['mul', '*'], ['div', '/']] as const) {
-  FAST[name] = new Function('A', 'B', 'out', 'n', 'inner', 'block', 'mode', `
-    if (mode === 0) { for (let i = 0; i < n; i++) out[i] = A[i] ${op} B[i]; return; }
+// Written out per op (each loop its own function literal, so V8 keeps its feedback monomorphic and
+// inlines the arithmetic), not generated with `new Function`: a page whose Content-Security-Policy
+// forbids eval (Chrome extensions, many sites) must be able to load rnnx.
+const add = (x: number, y: number) => x + y;
+const sub = (x: number, y: number) => x - y;
+const mul = (x: number, y: number) => x * y;
+const div = (x: number, y: number) => x / y;
+const FAST: Record<string, FastLoop> = {
+  add: (A, B, out, n, inner, block, mode) => {
+    if (mode === 0) { for (let i = 0; i < n; i++) out[i] = add(A[i], B[i]); return; }
     let i = 0;
     if (mode === 1) {
-      if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = A[i] ${op} B[j]; return; }
-      while (i < n) for (let j = 0; j < block; j++) { const v = B[j], e = i + inner; for (; i < e; i++) out[i] = A[i] ${op} v; }
+      if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = add(A[i], B[j]); return; }
+      while (i < n) for (let j = 0; j < block; j++) { const v = B[j], e = i + inner; for (; i < e; i++) out[i] = add(A[i], v); }
       return;
     }
-    if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = A[j] ${op} B[i]; return; }
-    while (i < n) for (let j = 0; j < block; j++) { const v = A[j], e = i + inner; for (; i < e; i++) out[i] = v ${op} B[i]; }
-  `) as FastLoop;
-}
+    if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = add(A[j], B[i]); return; }
+    while (i < n) for (let j = 0; j < block; j++) { const v = A[j], e = i + inner; for (; i < e; i++) out[i] = add(v, B[i]); }
+  },
+  sub: (A, B, out, n, inner, block, mode) => {
+    if (mode === 0) { for (let i = 0; i < n; i++) out[i] = sub(A[i], B[i]); return; }
+    let i = 0;
+    if (mode === 1) {
+      if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = sub(A[i], B[j]); return; }
+      while (i < n) for (let j = 0; j < block; j++) { const v = B[j], e = i + inner; for (; i < e; i++) out[i] = sub(A[i], v); }
+      return;
+    }
+    if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = sub(A[j], B[i]); return; }
+    while (i < n) for (let j = 0; j < block; j++) { const v = A[j], e = i + inner; for (; i < e; i++) out[i] = sub(v, B[i]); }
+  },
+  mul: (A, B, out, n, inner, block, mode) => {
+    if (mode === 0) { for (let i = 0; i < n; i++) out[i] = mul(A[i], B[i]); return; }
+    let i = 0;
+    if (mode === 1) {
+      if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = mul(A[i], B[j]); return; }
+      while (i < n) for (let j = 0; j < block; j++) { const v = B[j], e = i + inner; for (; i < e; i++) out[i] = mul(A[i], v); }
+      return;
+    }
+    if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = mul(A[j], B[i]); return; }
+    while (i < n) for (let j = 0; j < block; j++) { const v = A[j], e = i + inner; for (; i < e; i++) out[i] = mul(v, B[i]); }
+  },
+  div: (A, B, out, n, inner, block, mode) => {
+    if (mode === 0) { for (let i = 0; i < n; i++) out[i] = div(A[i], B[i]); return; }
+    let i = 0;
+    if (mode === 1) {
+      if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = div(A[i], B[j]); return; }
+      while (i < n) for (let j = 0; j < block; j++) { const v = B[j], e = i + inner; for (; i < e; i++) out[i] = div(A[i], v); }
+      return;
+    }
+    if (inner === 1) { while (i < n) for (let j = 0; j < block; j++, i++) out[i] = div(A[j], B[i]); return; }
+    while (i < n) for (let j = 0; j < block; j++) { const v = A[j], e = i + inner; for (; i < e; i++) out[i] = div(v, B[i]); }
+  },
+};
 
 function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false, reuseB = false): Tensor | null {
   if ((a.type !== 'float32' && a.type !== 'float64') || a.type !== b.type) return null;

@@ -36,6 +36,27 @@ export interface SubgraphPlan {
   run(scope: Scope, inputs: readonly Value[], node: NodeRef): Value[];
 }
 
+/**
+ * The body runs of one call of an op with subgraphs (If, Loop, Scan), driven by the executor:
+ * `next()` says whether another body run is wanted (then `body` and `inputs` name it), `take`
+ * receives that run's outputs, `result` gives the op's outputs. Between body runs the executor
+ * may pause (an async run yields to the event loop there), so long loops stay responsive.
+ */
+export interface BodyRuns {
+  /** The body the next run executes, and its inputs (valid after `next()` returned true). */
+  readonly body: SubgraphPlan;
+  readonly inputs: readonly Value[];
+  next(): boolean;
+  take(outs: readonly Value[]): void;
+  result(): (Value | undefined)[];
+}
+
+/** Drives body runs to the end without pausing (an op's synchronous `run`). */
+export function runBodies(runs: BodyRuns, scope: Scope, node: NodeRef): (Value | undefined)[] {
+  while (runs.next()) runs.take(runs.body.run(scope, runs.inputs, node));
+  return runs.result();
+}
+
 export type Inputs = readonly (Tensor | undefined)[];
 /** Inputs of ops that take sequences and optionals too. */
 export type ValueInputs = readonly (Value | undefined)[];
@@ -53,6 +74,11 @@ export interface OpDef<A = unknown> {
    * overwritten. `scope`: the enclosing run, for ops that run subgraphs.
    */
   run(inputs: Inputs, attrs: A, ctx: OpContext, reuse?: (i: number) => boolean, scope?: Scope): (Tensor | undefined)[];
+  /**
+   * Ops that run subgraphs may give their call as body runs (see BodyRuns): the executor then
+   * drives those instead of calling `run`, and can pause between them.
+   */
+  readonly bodies?: (inputs: ValueInputs, attrs: A, ctx: OpContext, scope: Scope) => BodyRuns;
 }
 
 export function defineOp<A>(def: OpDef<A>): OpDef<A> {
@@ -63,6 +89,7 @@ export function defineOp<A>(def: OpDef<A>): OpDef<A> {
 export function defineValueOp<A>(def: {
   parse(ctx: OpContext, attrs: AttrReader): A;
   run(inputs: ValueInputs, attrs: A, ctx: OpContext, scope?: Scope): (Value | undefined)[];
+  bodies?: OpDef<A>['bodies'];
 }): OpDef<A> {
   return {
     values: true,
@@ -71,6 +98,7 @@ export function defineValueOp<A>(def: {
     // and use the results as tensors; value ops are only ever called by the executor, whose value
     // map holds any Value.
     run: (inputs, attrs, ctx, _reuse, scope) => def.run(inputs, attrs, ctx, scope) as (Tensor | undefined)[],
+    bodies: def.bodies,
   };
 }
 

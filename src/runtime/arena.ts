@@ -28,8 +28,16 @@ export class Arena {
     }
     this.held -= buf.byteLength;
     this.hits++;
-    if (buf instanceof BigInt64Array || buf instanceof BigUint64Array) buf.fill(0n);
-    else buf.fill(0);
+    // TypedArray#fill is a runtime call (~0.1 µs): a plain loop is faster for short buffers.
+    const n2 = buf.length;
+    if (buf instanceof BigInt64Array || buf instanceof BigUint64Array) {
+      if (n2 <= 16) for (let i = 0; i < n2; i++) buf[i] = 0n;
+      else buf.fill(0n);
+    } else if (n2 <= 16) {
+      for (let i = 0; i < n2; i++) buf[i] = 0;
+    } else {
+      buf.fill(0);
+    }
     return buf;
   }
 

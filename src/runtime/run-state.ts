@@ -53,8 +53,13 @@ export interface RunLimits {
  */
 export class RunState {
   iterations = 0;
-  /** The frame whose step is running: arrays the allocator makes are recorded as born there. */
-  frame: { readonly born: Set<TensorData> } | null = null;
+  /** An async run's time slice ends here (`now()` ms): the executor pauses at the next step boundary. Infinity: never. */
+  sliceEnd = Infinity;
+  /** Milliseconds the run spent yielded to the event loop (not counted in profiled node times). */
+  paused = 0;
+  /** Arrays the allocator made since the running step started (with an arena: those may go back to it). */
+  private readonly made: TensorData[] = [];
+  recent = 0;
   private lastCheck = 0;
 
   constructor(
@@ -114,10 +119,26 @@ export class RunState {
   readonly alloc = (type: DataType, n: number, ctor: new (n: number) => TensorData): TensorData => {
     const bytes = n * bytesPer(type);
     if (bytes >= LARGE_ALLOCATION) this.checkMemory(bytes, this.current);
-    const data = this.arena?.take(ctor, n) ?? new ctor(n);
-    if (this.arena && this.frame) this.frame.born.add(data);
+    const arena = this.arena;
+    if (arena === null) return new ctor(n);
+    const data = arena.take(ctor, n) ?? new ctor(n);
+    this.made[this.recent++] = data;
     return data;
   };
+
+  /** Whether the allocator made `data` since the running step started. */
+  madeRecently(data: TensorData): boolean {
+    const made = this.made;
+    for (let i = this.recent - 1; i >= 0; i--) if (made[i] === data) return true;
+    return false;
+  }
+
+  /** Drops the references to what the step allocated (the step is over). */
+  forgetRecent(): void {
+    const made = this.made;
+    for (let i = 0; i < this.recent; i++) made[i] = undefined as unknown as TensorData;
+    this.recent = 0;
+  }
 }
 
 function bytesPer(type: DataType): number {

@@ -6,7 +6,7 @@ import { loadModel, type LoadOptions } from '../import/model.js';
 import { GemmPool } from '../wasm/threads.js';
 import { loadKernels, wasmModule } from '../wasm/runtime.js';
 import { resolveSource, resolveSourceSync, type ModelSource, type ResolvedSource } from '../platform/source.js';
-import { AttrReader, type OpContext, type OpDef, type Scope, type SubgraphPlan } from '../ops/op.js';
+import { AttrReader, type BodyRuns, type OpContext, type OpDef, type Scope, type SubgraphPlan } from '../ops/op.js';
 import { checkArity, knownOp, lookupOp } from '../ops/registry.js';
 import { Arena } from './arena.js';
 import { fuseBiasAdds } from './epilogue.js';
@@ -87,6 +87,20 @@ export interface Step {
   readonly hasBodies: boolean;
   /** Its outputs follow from the feeds' shapes alone (in a body: its inputs' and the enclosing values' shapes): computed once per those shapes. */
   readonly shapeOnly: boolean;
+  /** The op's call is body runs the executor drives (If/Loop/Scan: an async run may yield between them). */
+  readonly driven: boolean;
+}
+
+/** A step with the scratch the executor reuses from run to run (nothing allocated per step). */
+interface PlanStep extends Step {
+  /** The inputs of the running call (steps not driven: their call never pauses, so one array serves every run). */
+  readonly args: (Value | undefined)[];
+  /** `reuse(i)` for the op, reading `args` and `frame` (undefined when no input dies here). */
+  readonly reuse: ((i: number) => boolean) | undefined;
+  /** The frame whose call of this step is running (set around the call). */
+  frame: Frame | null;
+  /** Slots whose arrays become pinned after the step: a value op's inputs, and what its bodies read from this graph. */
+  readonly pinSlots: Int32Array;
 }
 
 export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims: readonly number[] }>;
@@ -94,25 +108,56 @@ export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims:
 export type ValueFeeds = Record<string, Value | Feeds[string] | readonly Feeds[string][] | null>;
 
 /**
- * The slots of one execution of a plan; the scope ops hand to their subgraphs. `refs` counts the
- * live values holding each data array produced by this frame's steps (Infinity: pinned, never
- * reused); values from outside the frame (feeds bound by a caller, enclosing values, body inputs)
- * are not in it, so they are never overwritten or recycled here. Ops return fresh arrays or an
- * input's own data array, never a view into another array's memory, so the data array
- * identifies the memory. `born` holds the arrays the run's allocator made for this frame: the
- * only ones that may go back to the arena.
+ * The slots of one execution of a plan; the scope ops hand to their subgraphs. Ownership of
+ * memory is tracked by slot: `own[slot]` is the buffer id of the slot's data array (the slot that
+ * first held it in this execution), or -1 when this frame does not own it (feeds, constants,
+ * enclosing values, body inputs, cached shape values, what value ops return: never overwritten
+ * or recycled here). `count[id]` is the number of live slots holding buffer `id` (PINNED: never
+ * reused), `born[id]` whether the run's allocator made it during the step that produced it (the
+ * only arrays that may go back to the arena). Ops return fresh arrays or an input's own data
+ * array, never a view into another array's memory, so an output is matched to its inputs by
+ * data array identity.
  */
 export class Frame implements Scope {
-  readonly refs = new Map<TensorData, number>();
-  readonly born = new Set<TensorData>();
-  /** Top-level frames: the feeds' shapes, and the shape-only values this run computes (to cache). */
-  shapeKey?: string;
-  shapeValues?: Map<number, Value>;
-  constructor(readonly slots: (Value | undefined)[], readonly state: RunState) {}
+  readonly own: Int32Array;
+  readonly count: Int32Array;
+  readonly born: Uint8Array;
+  /** The feeds' (a body's inputs' and enclosing values') types and shapes, when this execution fills the shape cache. */
+  shapeKey?: ShapeKey;
+  /** The shape-only values this execution computes, by slot (to cache). */
+  shapeValues?: (Value | undefined)[];
+  /** Where the execution is: the next step to run, and the cached shape-only values it uses (null: none). */
+  pc = 0;
+  cached: (Value | undefined)[] | null = null;
+  /** A step with bodies that is between body runs: the step, its inputs, its body runs, when it started. */
+  step: PlanStep | null = null;
+  args: (Value | undefined)[] | null = null;
+  runs: BodyRuns | null = null;
+  t0 = 0;
+  paused0 = 0;
+  /** For a body execution: the node that runs it (named in errors). */
+  node: NodeRef | null = null;
+  constructor(readonly plan: ExecutionPlan, readonly slots: (Value | undefined)[], public state: RunState) {
+    this.own = new Int32Array(slots.length).fill(-1);
+    this.count = new Int32Array(slots.length);
+    this.born = new Uint8Array(slots.length);
+  }
   tick(node: NodeRef): void {
     this.state.tick(node);
   }
 }
+
+/** What keys a plan's shape cache: per key slot, the value's type and dims (null: not a tensor). */
+interface ShapeKey {
+  readonly types: (string | null)[];
+  readonly dims: (readonly number[] | null)[];
+}
+
+/** A buffer count that never reaches 0: the array is never overwritten in place or recycled. */
+const PINNED = 1 << 30;
+
+/** Frames kept per body plan for reuse (more than one only while concurrent async runs interleave). */
+const FRAME_POOL = 4;
 
 /**
  * A prepared graph: ops resolved, attributes parsed and validated, constants folded, execution
@@ -121,7 +166,7 @@ export class Frame implements Scope {
  * once too.
  */
 export class ExecutionPlan implements SubgraphPlan {
-  readonly steps: readonly Step[];
+  readonly steps: readonly PlanStep[];
   readonly graph: Graph;
   /** Initializers, constants of enclosing graphs this graph reads, and constant-folded values. */
   readonly constants: ReadonlyMap<string, Tensor>;
@@ -185,7 +230,14 @@ export class ExecutionPlan implements SubgraphPlan {
       // Arity errors wait until every unsupported op has been listed (that error comes first).
       try { checkArity(node, opset); } catch (e) { arityError ??= e as Error; }
       const constant = (i: number) => (node.inputs[i] ? constants.get(node.inputs[i]) : undefined);
-      const frozen = (i: number) => { const n = node.inputs[i]; return !!n && (constants.has(n) || frozenNames.has(n)); };
+      // Answered from the names until the plan is complete (folding calls ops), then from a table made once.
+      let frozenInputs: Uint8Array | undefined;
+      const frozen = (i: number) => {
+        if (frozenInputs !== undefined) return frozenInputs[i] === 1;
+        const isFrozen = (n: string) => !!n && (constants.has(n) || frozenNames.has(n));
+        if (this.prepared) frozenInputs = Uint8Array.from(node.inputs, (n) => (isFrozen(n) ? 1 : 0));
+        return isFrozen(node.inputs[i]);
+      };
       const path = this.path ? `${this.path}/${node.name || node.opType}` : node.name || node.opType;
       // Bodies see this graph's values; they are prepared when this node is parsed, by which time
       // every node before it (in topological order) has been folded where it could be.
@@ -262,14 +314,26 @@ export class ExecutionPlan implements SubgraphPlan {
       for (const o of r.node.outputs) if (o && !lastUse.has(o) && !keep.has(o)) release.push(o);
       const dying = r.node.inputs.flatMap((n, k) =>
         n && release.includes(n) && !feeds.has(n) && r.node.inputs.indexOf(n) === k && r.node.inputs.lastIndexOf(n) === k ? [k] : []);
-      return {
+      const hasBodies = subgraphsOf(r.node).length > 0;
+      const step: PlanStep = {
         ...r, release, dying,
         inSlots: Int32Array.from(r.node.inputs, (n) => (n ? slotOf(n) : -1)),
         outSlots: Int32Array.from(r.node.outputs, (n) => (n ? slotOf(n) : -1)),
         releaseSlots: Int32Array.from(release, slotOf),
-        hasBodies: subgraphsOf(r.node).length > 0,
+        hasBodies,
         shapeOnly: shapeOnly[i] && !r.def.values,
+        driven: r.def.bodies !== undefined,
+        args: new Array<Value | undefined>(r.node.inputs.length).fill(undefined),
+        reuse: dying.length === 0 ? undefined : (k: number) => {
+          const f = step.frame;
+          if (f === null || !dying.includes(k)) return false;
+          const id = f.own[step.inSlots[k]];
+          return id >= 0 && f.count[id] === 1;
+        },
+        frame: null,
+        pinSlots: Int32Array.from(r.def.values ? reads[i] : hasBodies ? reads[i].filter((n) => !r.node.inputs.includes(n)) : [], (n) => (n ? slotOf(n) : -1)).filter((k) => k >= 0),
       };
+      return step;
     });
     this.hasShapeOnly = this.steps.some((st) => st.shapeOnly);
     for (const o of graph.outputs) slotOf(o.name);
@@ -277,31 +341,71 @@ export class ExecutionPlan implements SubgraphPlan {
     this.outputSlots = Int32Array.from(graph.outputs, (v) => slotOf(v.name));
     this.imports = Int32Array.from(imports);
     this.keySlots = Int32Array.from([...graph.inputs.map((v) => v.name), ...outerFeeds], slotOf);
+    this.prepared = true;
     this.template = new Array<Value | undefined>(this.index.size).fill(undefined);
     for (const [name, t] of constants) this.template[this.index.get(name)!] = t;
   }
 
-  /** Runs the graph as a subgraph: `inputs` bind its graph inputs, `scope` is the enclosing frame. */
+  /** Runs the graph as a subgraph to its end: `inputs` bind its graph inputs, `scope` is the enclosing frame. */
   run(scope: Scope, inputs: readonly Value[], node: NodeRef): Value[] {
+    const parent = scope as Frame;
+    const state = parent.state;
+    const frame = this.enter(parent, inputs, node);
+    const sliceEnd = state.sliceEnd, prevNode = state.current;
+    state.sliceEnd = Infinity;
+    try {
+      ExecutionPlan.drive([frame]);
+    } finally {
+      state.sliceEnd = sliceEnd;
+      state.current = prevNode;
+    }
+    return this.leave(frame);
+  }
+
+  /** A frame for one execution of this graph as a body of `parent`'s plan: its inputs and the enclosing values it reads bound. */
+  private enter(parent: Frame, inputs: readonly Value[], node: NodeRef): Frame {
     const g = this.graph;
     if (inputs.length !== g.inputs.length) {
       throw nodeError(node, `body '${g.name}' takes ${g.inputs.length} inputs, the op passes ${inputs.length}`);
     }
-    const parent = scope as Frame;
-    const slots = this.template.slice();
+    // A frame from the pool is clean: slots as the template. (Its ownership arrays need no reset:
+    // every slot a step reads was written earlier in the same execution.)
+    const frame = this.framePool.pop() ?? new Frame(this, this.template.slice(), parent.state);
+    frame.state = parent.state;
+    frame.node = node;
+    const slots = frame.slots;
     const imp = this.imports;
     for (let k = 0; k < imp.length; k += 2) slots[imp[k]] = parent.slots[imp[k + 1]];
     for (let k = 0; k < inputs.length; k++) slots[this.inputSlots[k]] = inputs[k];
-    const frame = new Frame(slots, parent.state);
-    this.executeFrame(frame, true);
+    frame.cached = this.shapeCacheFor(frame);
+    return frame;
+  }
+
+  /** The outputs of a finished body execution; its frame goes back to the pool. */
+  private leave(frame: Frame): Value[] {
+    const slots = frame.slots;
     const out: Value[] = new Array(this.outputSlots.length);
     for (let k = 0; k < out.length; k++) {
       const v = slots[this.outputSlots[k]];
-      if (v === undefined) throw nodeError(node, `body '${g.name}' did not produce output '${g.outputs[k].name}'`);
+      if (v === undefined) throw nodeError(frame.node!, `body '${this.graph.name}' did not produce output '${this.graph.outputs[k].name}'`);
       out[k] = v;
+    }
+    if (this.framePool.length < FRAME_POOL) {
+      const t = this.template;
+      for (let k = 0; k < slots.length; k++) slots[k] = t[k];
+      frame.shapeKey = undefined;
+      frame.shapeValues = undefined;
+      frame.pc = 0;
+      frame.cached = null;
+      frame.node = null;
+      this.framePool.push(frame);
     }
     return out;
   }
+
+  private readonly framePool: Frame[] = [];
+  /** Set when the constructor is done: constants and shape-only values are final. */
+  private prepared = false;
 
   /** A fresh frame for a top-level run: constants in place, feeds bound by name. */
   newFrame(state: RunState, feeds: ReadonlyMap<string, Value>): Frame {
@@ -310,7 +414,9 @@ export class ExecutionPlan implements SubgraphPlan {
       const i = this.index.get(name);
       if (i !== undefined) slots[i] = v;
     }
-    return new Frame(slots, state);
+    const frame = new Frame(this, slots, state);
+    frame.cached = this.shapeCacheFor(frame);
+    return frame;
   }
 
   /** The value of `name` in a frame (undefined once released). */
@@ -319,63 +425,181 @@ export class ExecutionPlan implements SubgraphPlan {
     return i === undefined ? undefined : frame.slots[i];
   }
 
-  /** Runs every step on `frame`, synchronously. */
-  executeFrame(frame: Frame, nested = false): void {
-    const cached = this.shapeCacheFor(frame);
-    for (let i = 0; i < this.steps.length; i++) {
-      const s = this.steps[i];
-      if (s.shapeOnly && cached) this.skipCached(s, frame, cached);
-      else this.runOne(s, frame, nested);
+  /** Runs every step on a top-level `frame`, synchronously. */
+  executeFrame(frame: Frame): void {
+    const prevAlloc = setAllocator(frame.state.alloc);
+    try {
+      ExecutionPlan.drive([frame]);
+    } finally {
+      setAllocator(prevAlloc);
     }
-    this.commitShapeCache(frame);
   }
 
-  /** Runs the steps, yielding to the event loop whenever `sliceMs` have passed since the last yield. */
+  /**
+   * Runs the steps of a top-level `frame`, yielding to the event loop whenever `sliceMs` have
+   * passed since the last yield (between steps or body runs, at any nesting depth), and checking
+   * the abort signal after each yield.
+   */
   async executeFrameAsync(frame: Frame, sliceMs: number): Promise<void> {
-    let last = now();
-    const cached = this.shapeCacheFor(frame);
-    for (let i = 0; i < this.steps.length; i++) {
-      const s = this.steps[i];
-      if (s.shapeOnly && cached) {
+    const state = frame.state;
+    const stack = [frame];
+    try {
+      for (;;) {
+        state.sliceEnd = now() + sliceMs;
+        // The allocator is the run's only while its steps run: other work may run during a yield.
+        const prevAlloc = setAllocator(state.alloc);
+        let done: boolean;
+        try {
+          done = ExecutionPlan.drive(stack);
+        } finally {
+          setAllocator(prevAlloc);
+        }
+        if (done) return;
+        const t = now();
+        await yieldToEventLoop();
+        state.paused += now() - t;
+        state.checkAbort();
+      }
+    } finally {
+      state.sliceEnd = Infinity;
+    }
+  }
+
+  /**
+   * The executor. `stack` holds the frames of the executions in progress: the bottom one is the
+   * frame the caller runs, each frame above it a body execution of a step of the frame below.
+   * Runs until the bottom frame ends (true) or the run's time slice is spent (false: call again
+   * to resume). No recursion and nothing allocated per step; a body execution costs a pooled
+   * frame.
+   */
+  private static drive(stack: Frame[]): boolean {
+    for (;;) {
+      const f = stack[stack.length - 1];
+      const plan = f.plan;
+      const state = f.state;
+      const runs = f.runs;
+      if (runs !== null) {
+        // A step with bodies, between body runs.
+        if (state.sliceEnd !== Infinity && now() > state.sliceEnd) return false;
+        const s = f.step!;
+        state.current = s.node;
+        let more: boolean;
+        try {
+          more = runs.next();
+        } catch (e) {
+          throw stepError(e, s.ctx);
+        }
+        if (more) {
+          stack.push((runs.body as ExecutionPlan).enter(f, runs.inputs, s.node));
+          continue;
+        }
+        let outs: (Value | undefined)[];
+        state.forgetRecent();
+        try {
+          outs = runs.result();
+        } catch (e) {
+          throw stepError(e, s.ctx);
+        }
+        f.runs = null;
+        f.step = null;
+        const args = f.args!;
+        f.args = null;
+        const prof = state.profiler;
+        // Time spent yielded to the event loop is not the node's.
+        if (prof) prof.record(s.node, plan.path, f.t0, now() - (state.paused - f.paused0), s.hasBodies);
+        plan.settle(s, f, args, outs as (Tensor | undefined)[]);
+        f.pc++;
+      }
+      const n = plan.steps.length;
+      const pc = plan.runSteps(f, f.pc);
+      f.pc = pc;
+      if (pc < n) {
+        if (state.sliceEnd !== Infinity && now() > state.sliceEnd) return false;
+        plan.startDriven(plan.steps[pc], f);
+        continue;
+      }
+      plan.commitShapeCache(f);
+      if (stack.length === 1) return true;
+      // A body execution ended: its outputs go to the step that asked for it.
+      stack.pop();
+      const outs = plan.leave(f);
+      const parent = stack[stack.length - 1];
+      state.current = parent.step!.node;
+      try {
+        parent.runs!.take(outs);
+      } catch (e) {
+        throw stepError(e, parent.step!.ctx);
+      }
+    }
+  }
+
+  /**
+   * Runs steps from `i` on until one is driven (its index is returned), the run's time slice is
+   * spent (the next index is returned), or the plan ends (steps.length).
+   */
+  private runSteps(frame: Frame, i: number): number {
+    const steps = this.steps;
+    const n = steps.length;
+    const state = frame.state;
+    const cached = frame.cached;
+    for (; i < n; i++) {
+      const s = steps[i];
+      if (s.shapeOnly && cached !== null) {
         this.skipCached(s, frame, cached);
         continue;
       }
-      this.runOne(s, frame, false);
-      if (i + 1 < this.steps.length && now() - last > sliceMs) {
-        await yieldToEventLoop();
-        frame.state.checkAbort();
-        last = now();
-      }
+      if (s.driven) return i;
+      this.runLeaf(s, frame);
+      if (state.sliceEnd !== Infinity && now() > state.sliceEnd) return i + 1;
     }
-    this.commitShapeCache(frame);
+    return n;
   }
 
   /** Shape-only values cached by the feeds' shapes (key), from the last run that computed them. */
   private readonly hasShapeOnly: boolean;
-  private shapeCache: { key: string; values: Map<number, Value> } | null = null;
+  private shapeCache: { key: ShapeKey; values: (Value | undefined)[] } | null = null;
   /** The graph inputs and enclosing values whose types and shapes key the cache. */
   private readonly keySlots: Int32Array;
 
   /** The cached shape-only values when the feeds have the shapes they were computed for; else starts a new cache. */
-  private shapeCacheFor(frame: Frame): Map<number, Value> | null {
+  private shapeCacheFor(frame: Frame): (Value | undefined)[] | null {
     if (!this.hasShapeOnly) return null;
-    let key = '';
-    for (let k = 0; k < this.keySlots.length; k++) {
-      const v = frame.slots[this.keySlots[k]];
-      key += v instanceof Tensor ? `${v.type}[${v.dims.join(',')}]` : '?';
+    const ks = this.keySlots;
+    const slots = frame.slots;
+    const c = this.shapeCache;
+    if (c !== null) {
+      let k = 0;
+      for (; k < ks.length; k++) {
+        const v = slots[ks[k]];
+        if (v instanceof Tensor) {
+          if (v.type !== c.key.types[k] || !sameDims(v.dims, c.key.dims[k])) break;
+        } else if (c.key.types[k] !== null) {
+          break;
+        }
+      }
+      if (k === ks.length) return c.values;
     }
-    frame.shapeKey = key;
-    if (this.shapeCache && this.shapeCache.key === key) return this.shapeCache.values;
-    frame.shapeValues = new Map();
+    const types: (string | null)[] = [];
+    const dims: (readonly number[] | null)[] = [];
+    for (let k = 0; k < ks.length; k++) {
+      const v = slots[ks[k]];
+      types.push(v instanceof Tensor ? v.type : null);
+      dims.push(v instanceof Tensor ? v.dims : null);
+    }
+    frame.shapeKey = { types, dims };
+    frame.shapeValues = new Array<Value | undefined>(slots.length).fill(undefined);
     return null;
   }
 
   /** A shape-only step whose outputs are cached: its outputs come from the cache, its releases happen. */
-  private skipCached(s: Step, frame: Frame, cached: Map<number, Value>): void {
+  private skipCached(s: PlanStep, frame: Frame, cached: (Value | undefined)[]): void {
     const slots = frame.slots;
     for (let k = 0; k < s.outSlots.length; k++) {
       const slot = s.outSlots[k];
-      if (slot >= 0) slots[slot] = cached.get(slot);
+      if (slot >= 0) {
+        slots[slot] = cached[slot];
+        frame.own[slot] = -1;
+      }
     }
     for (let k = 0; k < s.releaseSlots.length; k++) slots[s.releaseSlots[k]] = undefined;
   }
@@ -384,85 +608,143 @@ export class ExecutionPlan implements SubgraphPlan {
     if (frame.shapeValues && frame.shapeKey !== undefined) this.shapeCache = { key: frame.shapeKey, values: frame.shapeValues };
   }
 
-  private runOne(s: Step, frame: Frame, nested: boolean): void {
+  /** Fills `args` with the step's inputs from the frame's slots. */
+  private gather(s: Step, frame: Frame, args: (Value | undefined)[]): void {
     const slots = frame.slots;
-    const state = frame.state;
-    if (!nested) state.checkAbort();
     const n = s.inSlots.length;
-    const inputs: (Value | undefined)[] = new Array(n);
     for (let k = 0; k < n; k++) {
       const slot = s.inSlots[k];
       if (slot < 0) continue;
       const v = slots[slot];
       if (v === undefined) throw nodeError(s.node, `input '${s.node.inputs[k]}' has no value`);
       if (!s.def.values && !(v instanceof Tensor)) throw nodeError(s.node, `input '${s.node.inputs[k]}' is a ${describeValue(v)}; this op takes tensors`);
-      inputs[k] = v;
+      args[k] = v;
     }
-    const refs = frame.refs;
-    const reuse = s.dying.length
-      ? (i: number) => {
-        if (!s.dying.includes(i)) return false;
-        const t = inputs[i];
-        return t instanceof Tensor && refs.get(t.data) === 1;
-      }
-      : undefined;
+  }
+
+  /** Runs a step whose op is a plain call. */
+  private runLeaf(s: PlanStep, frame: Frame): void {
+    const state = frame.state;
+    const args = s.args;
+    this.gather(s, frame, args);
     const prof = state.profiler;
     const t0 = prof ? now() : 0;
-    const prevNode = state.current, prevFrame = state.frame;
     state.current = s.node;
-    state.frame = frame;
-    const prevAlloc = setAllocator(state.alloc);
+    state.forgetRecent();
+    s.frame = frame;
     let outs: (Tensor | undefined)[];
     try {
-      outs = runStep(s.def, inputs as (Tensor | undefined)[], s.attrs, s.ctx, reuse, frame);
+      outs = runStep(s.def, args as (Tensor | undefined)[], s.attrs, s.ctx, s.reuse, frame);
     } finally {
-      setAllocator(prevAlloc);
-      state.current = prevNode;
-      state.frame = prevFrame;
+      s.frame = null;
     }
     if (prof) prof.record(s.node, this.path, t0, now(), s.hasBodies);
+    this.settle(s, frame, args, outs);
+    for (let k = 0; k < args.length; k++) args[k] = undefined;
+  }
+
+  /** Starts a driven step (If/Loop/Scan): its body runs follow in `drive`. */
+  private startDriven(s: PlanStep, frame: Frame): void {
+    const state = frame.state;
+    // Its own array: the step may pause, and a concurrent run may run the same step meanwhile.
+    const args = new Array<Value | undefined>(s.inSlots.length);
+    this.gather(s, frame, args);
+    state.current = s.node;
+    frame.t0 = state.profiler ? now() : 0;
+    frame.paused0 = state.paused;
+    try {
+      frame.runs = s.def.bodies!(args, s.attrs, s.ctx, frame);
+    } catch (e) {
+      throw stepError(e, s.ctx);
+    }
+    frame.step = s;
+    frame.args = args;
+  }
+
+  /** After a step: checks, stores its outputs in their slots, tracks their buffers, releases dead values. */
+  private settle(s: PlanStep, frame: Frame, inputs: readonly (Value | undefined)[], outs: readonly (Tensor | undefined)[]): void {
+    const slots = frame.slots;
+    const own = frame.own, count = frame.count;
+    const state = frame.state;
     if (CHECK_ALIASING) checkAliasing(s.node, inputs, outs);
     const record = s.shapeOnly ? frame.shapeValues : undefined;
-    for (let k = 0; k < s.outSlots.length; k++) {
-      const slot = s.outSlots[k];
+    const outSlots = s.outSlots, inSlots = s.inSlots;
+    for (let k = 0; k < outSlots.length; k++) {
+      const slot = outSlots[k];
       if (slot < 0) continue;
       const v = outs[k] as Value | undefined;
       if (v === undefined) throw nodeError(s.node, `output ${k} ('${s.node.outputs[k]}') was requested but not produced`);
       slots[slot] = v;
-      if (record) {
+      if (record !== undefined) {
         // Kept for later runs: never overwritten in place or recycled.
-        record.set(slot, v);
-        pinValue(v, refs);
-      } else if (v instanceof Tensor && !s.def.values) {
-        const data = v.data;
-        if (!this.constantData.has(data)) {
-          const c = refs.get(data);
-          // First seen now: produced by this run (a feed's data was pinned when bound).
-          refs.set(data, c === undefined ? 1 : c + 1);
-        }
-      } else {
-        pinValue(v, refs);
-      }
-    }
-    if (s.def.values) for (const v of inputs) if (v !== undefined) pinValue(v, refs);
-    const arena = state.arena;
-    for (let k = 0; k < s.releaseSlots.length; k++) {
-      const slot = s.releaseSlots[k];
-      const v = slots[slot];
-      slots[slot] = undefined;
-      if (!(v instanceof Tensor)) continue;
-      const data = v.data;
-      const c = refs.get(data);
-      if (c === undefined) continue;
-      if (c > 1) {
-        refs.set(data, c - 1);
+        record[slot] = v;
+        own[slot] = -1;
         continue;
       }
-      refs.delete(data);
-      // Only arrays this run's allocator made go back: whole arrays, never views of other memory.
-      if (arena && frame.born.has(data)) arena.give(data as Exclude<TensorData, string[]>);
+      if (s.def.values || !(v instanceof Tensor)) {
+        own[slot] = -1;
+        continue;
+      }
+      const data = v.data;
+      // An input's own array (Reshape, Identity, in-place arithmetic) or an earlier output's: the same buffer.
+      let id = -2;
+      for (let j = 0; j < inSlots.length; j++) {
+        const a = inputs[j];
+        if (a instanceof Tensor && a.data === data) {
+          id = own[inSlots[j]];
+          break;
+        }
+      }
+      for (let j = 0; id === -2 && j < k; j++) {
+        if (outSlots[j] >= 0 && outs[j]?.data === data) id = own[outSlots[j]];
+      }
+      if (id === -2) {
+        const fresh = state.madeRecently(data);
+        // A driven step (Scan) may hand out what its bodies read from enclosing graphs: not ours.
+        if (fresh || (!s.driven && !this.constantData.has(data))) {
+          id = slot;
+          count[slot] = 0;
+          frame.born[slot] = fresh ? 1 : 0;
+        } else {
+          id = -1;
+        }
+      }
+      own[slot] = id;
+      if (id >= 0) count[id]++;
     }
+    const pins = s.pinSlots;
+    for (let k = 0; k < pins.length; k++) {
+      const id = own[pins[k]];
+      if (id >= 0) count[id] = PINNED;
+    }
+    const arena = state.arena;
+    const rel = s.releaseSlots;
+    for (let k = 0; k < rel.length; k++) {
+      const slot = rel[k];
+      const v = slots[slot];
+      slots[slot] = undefined;
+      const id = own[slot];
+      if (id < 0) continue;
+      // Only arrays this run's allocator made go back: whole arrays, never views of other memory.
+      if (--count[id] === 0 && frame.born[id] === 1 && arena !== null && v instanceof Tensor) arena.give(v.data as Exclude<TensorData, string[]>);
+    }
+    state.forgetRecent();
   }
+
+  /** Whether the caller may keep the value in `name` as it is (its memory is this run's and no other value's). */
+  ownsOutput(frame: Frame, name: string): boolean {
+    const slot = this.index.get(name);
+    if (slot === undefined) return false;
+    const id = frame.own[slot];
+    return id >= 0 && frame.count[id] < PINNED;
+  }
+}
+
+function sameDims(a: readonly number[], b: readonly number[] | null): boolean {
+  if (a === b) return true;
+  if (b === null || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 const CHECK_ALIASING = Boolean((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.RNNX_CHECK_ALIASING);
@@ -483,17 +765,6 @@ function checkAliasing(node: Node, inputs: readonly (Value | undefined)[], outs:
         throw nodeError(node, 'output views the memory of an input through another array (ops must return fresh arrays or the input\'s own array)');
       }
     }
-  }
-}
-
-/** Marks the data of `v` as never reusable in this run (feeds, sequences, values crossing value ops). */
-function pinValue(v: Value, refs: Map<TensorData, number>): void {
-  if (v instanceof Tensor) {
-    refs.set(v.data, Infinity);
-  } else if (v instanceof TensorSequence) {
-    for (const t of v.items) pinValue(t, refs);
-  } else if (v.value) {
-    pinValue(v.value, refs);
   }
 }
 
@@ -521,12 +792,17 @@ function runStep(
   try {
     return def.run(inputs, attrs, ctx, reuse, scope);
   } catch (e) {
-    if (e instanceof RnnxError) throw e;
-    if (e instanceof RangeError && /allocation failed|Invalid typed array length|Array buffer allocation/i.test(e.message)) {
-      throw new NodeError(ctx.node.name, ctx.node.opType, `out of memory: ${e.message}`);
-    }
-    throw new NodeError(ctx.node.name, ctx.node.opType, `kernel failed: ${(e as Error).message}`);
+    throw stepError(e, ctx);
   }
+}
+
+/** An error thrown by an op, as the RnnxError that names its node. */
+function stepError(e: unknown, ctx: OpContext): Error {
+  if (e instanceof RnnxError) return e;
+  if (e instanceof RangeError && /allocation failed|Invalid typed array length|Array buffer allocation/i.test(e.message)) {
+    return new NodeError(ctx.node.name, ctx.node.opType, `out of memory: ${e.message}`);
+  }
+  return new NodeError(ctx.node.name, ctx.node.opType, `kernel failed: ${(e as Error).message}`);
 }
 
 /** The engine's entry point, shaped like onnxruntime-node's InferenceSession. */
@@ -678,7 +954,6 @@ export class InferenceSession {
     const values = new Map<string, Value>();
     for (const info of this.inputMetadata) values.set(info.name, feedValue(info, feeds[info.name]));
     const frame = this.plan.newFrame(state, values);
-    for (const v of values.values()) pinValue(v, frame.refs);
     return { frame, names, start: now() };
   }
 
@@ -694,7 +969,7 @@ export class InferenceSession {
       if (info?.type && v instanceof Tensor && v.type !== info.type && (info.kind ?? 'tensor') === 'tensor') {
         throw new RnnxError(`Output '${name}': the graph declares ${info.type}, the model computed ${v.type}`);
       }
-      result[name] = ownValue(v, this.plan.constantData, frame.refs, given);
+      result[name] = ownValue(v, this.plan.constantData, this.plan.ownsOutput(frame, name), given);
     }
     return result;
   }
@@ -742,22 +1017,19 @@ function tensorsOnly(out: Record<string, Value>): Record<string, Tensor> {
   return out as Record<string, Tensor>;
 }
 
-/** `v`, or a copy of it where it shares memory with a constant, a feed or an output already given. */
-function ownValue(v: Value, constants: ReadonlySet<TensorData>, refs: Map<TensorData, number>, given: Set<TensorData>): Value {
+/** `v`, or a copy of it where it shares memory with a constant, a feed or an output already given (`owned`: the run's own memory, held by no other value). */
+function ownValue(v: Value, constants: ReadonlySet<TensorData>, owned: boolean, given: Set<TensorData>): Value {
   if (v instanceof Tensor) {
     const data = v.data;
-    // Only values this run's steps produced have a finite count; anything else (feeds, values that
-    // crossed sequence/control ops, cached shape values) is copied.
-    const c = refs.get(data);
-    const foreign = constants.has(data) || c === undefined || c === Infinity || given.has(data);
+    const foreign = !owned || constants.has(data) || given.has(data);
     given.add(data);
     if (!foreign) return v;
     const copy = data.slice() as TensorData;
     given.add(copy);
     return new Tensor(v.type, copy, v.dims);
   }
-  if (v instanceof TensorSequence) return new TensorSequence(v.elemType, v.items.map((t) => ownValue(t, constants, refs, given) as Tensor));
-  return v.value === undefined ? v : new OptionalValue(ownValue(v.value, constants, refs, given) as Tensor | TensorSequence);
+  if (v instanceof TensorSequence) return new TensorSequence(v.elemType, v.items.map((t) => ownValue(t, constants, false, given) as Tensor));
+  return v.value === undefined ? v : new OptionalValue(ownValue(v.value, constants, false, given) as Tensor | TensorSequence);
 }
 
 /** A feed as the graph input declares it: a tensor, a sequence, or an optional. */

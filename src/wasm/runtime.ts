@@ -100,7 +100,16 @@ async function loadAsync(which: Which): Promise<WebAssembly.Module | null> {
   else if (src instanceof ArrayBuffer || ArrayBuffer.isView(src)) raw = asBytes(src);
   else raw = await fetchBytes(src);
   const bytes = checked(raw, which);
-  const m = bytes ? await WebAssembly.compile(bytes) : null;
+  let m: WebAssembly.Module | null = null;
+  if (bytes) {
+    try {
+      m = await WebAssembly.compile(bytes);
+    } catch (e) {
+      // The bytes validate, so the engine refused to compile them: a Content-Security-Policy
+      // without 'wasm-unsafe-eval' does this. The plain TypeScript kernels run, and say why.
+      reasons.set(which, `WebAssembly compilation refused (${(e as Error).message})`);
+    }
+  }
   compiled.set(which, m);
   return m;
 }
