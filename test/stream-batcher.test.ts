@@ -108,6 +108,27 @@ describe('createStreamBatcher', () => {
     for (const k of [0, 1, 3, 4, 5, 6, 7]) expect(compareTensors(batcher.stream(`s${k}`).state.h0, alone[k].state.h0, TOL).message ?? '', `s${k}`).toBe('');
   });
 
+  it('new streams share the initial state until they run; reset returns to it; the given initialState is copied once', async () => {
+    const s = gruModel('N');
+    const r = rng(13);
+    const init = randTensor(r, [1, 1, 4]);
+    const want = Float32Array.from(init.data as Float32Array);
+    const batcher = s.createStreamBatcher({ maxBatch: 4, maxWaitMs: 20, initialState: { h0: init } });
+    (init.data as Float32Array).fill(7); // the caller's tensor changes after creation: the streams keep the value given
+    const alone = s.createStream({ initialState: { h0: new Tensor('float32', want, [1, 1, 4]) } });
+    const xs = Array.from({ length: 3 }, () => randTensor(r, [2, 1, 3]));
+    const outs = await Promise.all([0, 1, 2].map((k) => batcher.stream(`s${k}`).run({ x: xs[k] })));
+    for (let k = 0; k < 3; k++) {
+      alone.reset();
+      expect(compareTensors(outs[k].y, alone.runSync({ x: xs[k] }).y, TOL).message ?? '', `s${k}`).toBe('');
+    }
+    const st = batcher.stream('s0');
+    st.state.h0.data.fill(9); // a read gives the stream's own copy
+    st.reset();
+    expect(Array.from(st.state.h0.data as Float32Array)).toEqual(Array.from(want));
+    expect(Array.from(batcher.stream('fresh').state.h0.data as Float32Array)).toEqual(Array.from(want));
+  });
+
   it('a model whose batch is fixed at 1 is refused at creation, or run stream by stream with fallback: sequential', async () => {
     const s = gruModel(1);
     expect(() => s.createStreamBatcher()).toThrow(/fixed batch of 1.*fallback: 'sequential'/);

@@ -235,7 +235,7 @@ export class StreamBatcher {
   private feedsFor(s: BatchedStream, job: Job): Record<string, Tensor> {
     const all: Record<string, Tensor> = { ...job.feeds };
     for (const [k, v] of this.spec.constants) all[k] = v;
-    for (const [k, v] of s.states) all[k] = v;
+    for (const p of this.spec.pairs) all[p.input] = s.block ? s.ownStates().get(p.input)! : s.stateRows(p.input).t;
     return all;
   }
 
@@ -392,17 +392,19 @@ class StateBlock {
 
 /** One stream of a batcher: `await stream.run(feeds)` resolves when the batch carrying its chunk has run. */
 export class BatchedStream {
-  /** Own state tensors, or null while the stream's states are rows of `block`. */
-  private own: Map<string, Tensor> | null;
+  /**
+   * Own state tensors; null while the stream's states are rows of `block`, or, with no block
+   * either, while it is at the initial states (shared by such streams: an idle new stream costs
+   * no state memory).
+   */
+  private own: Map<string, Tensor> | null = null;
   /** @internal The batched run whose state outputs hold this stream's states (row `index`), or null. */
   block: StateBlock | null = null;
   private index = 0;
   /** @internal */
   readonly pending: Job[] = [];
 
-  constructor(private readonly batcher: StreamBatcher, readonly id: string) {
-    this.own = batcher.spec.initialStates();
-  }
+  constructor(private readonly batcher: StreamBatcher, readonly id: string) {}
 
   /** @internal The stream's states as tensors of its own (copied out of a block first). */
   get states(): Map<string, Tensor> {
@@ -413,7 +415,7 @@ export class BatchedStream {
   stateRows(name: string): RowSpan {
     const b = this.block;
     if (b) return { t: b.tensors.get(name)!, at: b.at[this.index], n: b.n[this.index] };
-    const t = this.own!.get(name)!;
+    const t = this.own ? this.own.get(name)! : this.batcher.spec.initialState(name);
     return { t, at: 0, n: t.dims[this.batcher.axes.get(name)!] };
   }
 
@@ -423,11 +425,11 @@ export class BatchedStream {
       const own = new Map<string, Tensor>();
       for (const p of this.batcher.spec.pairs) own.set(p.input, gatherAlong([this.stateRows(p.input)], this.batcher.axes.get(p.input)!));
       this.setOwn(own);
-    }
+    } else if (!this.own) this.own = this.batcher.spec.initialStates();
     return this.own!;
   }
 
-  private setOwn(states: Map<string, Tensor>): void {
+  private setOwn(states: Map<string, Tensor> | null): void {
     const b = this.block;
     this.own = states;
     this.block = null;
@@ -470,7 +472,7 @@ export class BatchedStream {
   }
 
   get state(): Readonly<Record<string, Tensor>> { return Object.fromEntries(this.ownStates()); }
-  reset(): void { this.setOwn(this.batcher.spec.initialStates()); }
+  reset(): void { this.setOwn(null); }
   saveState(): Uint8Array { return encodeState(this.batcher.spec.pairs.map((p) => [p.input, this.ownStates().get(p.input)!])); }
   loadState(bytes: Uint8Array): void { this.setOwn(decodeState(bytes, this.batcher.spec.stateExpectations())); }
   /** Leaves the batcher (pending chunks are rejected). */

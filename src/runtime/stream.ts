@@ -79,10 +79,16 @@ export class StreamSpec {
     const initial = new Map<string, Tensor>();
     for (const [k, v] of Object.entries(options.initialState ?? {})) {
       if (!stateInputs.has(k)) throw new RnnxError(`options.initialState: '${k}' is not a state input (states: ${[...stateInputs].join(', ')})`);
-      initial.set(k, asTensor(v, `options.initialState.${k}`));
+      const t = asTensor(v, `options.initialState.${k}`);
+      initial.set(k, new Tensor(t.type, t.data.slice(), t.dims)); // the spec's own: streams share it until they run
     }
     for (const p of this.pairs) if (!initial.has(p.input)) initial.set(p.input, zeroState(inputs.get(p.input)!));
     this.initial = initial;
+  }
+
+  /** The initial value of state `name`, shared: feed it, never modify it. */
+  initialState(name: string): Tensor {
+    return this.initial.get(name)!;
   }
 
   /** A fresh copy of the initial states. */

@@ -11,6 +11,12 @@ function packTransposed(f32: Float32Array, ptr: number, W: ArrayLike<number>, N:
   packPanels(f32, ptr, K, N, (k, n) => W[n * K + k]);
 }
 
+/** N rows of w values: dst rows dStride apart from dOff ← src rows sStride apart from sOff (one copy when both are packed). */
+function copyRows(dst: Float32Array | Float64Array, dOff: number, dStride: number, src: Float32Array | Float64Array, sOff: number, sStride: number, N: number, w: number): void {
+  if (dStride === w && sStride === w) dst.set(src.subarray(sOff, sOff + N * w), dOff);
+  else for (let n = 0; n < N; n++) dst.set(src.subarray(sOff + n * sStride, sOff + n * sStride + w), dOff + n * dStride);
+}
+
 interface DirPack {
   wih: number; // panels of W_ihᵀ [I, GHp]
   whh: number; // panels of W_hhᵀ [S, GHp]
@@ -103,13 +109,10 @@ export class FastLayer {
       this.gemm.gemm(xPtr, I, q.wih, I, GHp, xw, GHp, rows, 0);
       k.add_bias(xw, q.bias, rows, GHp, GHp);
       f32 = a.f32();
-      for (let n = 0; n < N; n++) {
-        const ho = (h >> 2) + n * Sp, co = (c >> 2) + n * H;
-        if (r.h0) f32.set(r.h0.subarray(stateAt(d, n, S), stateAt(d, n, S) + S), ho);
-        else f32.fill(0, ho, ho + S);
-        if (r.c0) f32.set(r.c0.subarray(stateAt(d, n, H), stateAt(d, n, H) + H), co);
-        else f32.fill(0, co, co + H);
-      }
+      if (r.h0) copyRows(f32, h >> 2, Sp, r.h0, stateAt(d, 0, S), stateAt(d, 1, S) - stateAt(d, 0, S), N, S);
+      else f32.fill(0, h >> 2, (h >> 2) + N * Sp);
+      if (r.c0) copyRows(f32, c >> 2, H, r.c0, stateAt(d, 0, H), stateAt(d, 1, H) - stateAt(d, 0, H), N, H);
+      else f32.fill(0, c >> 2, (c >> 2) + N * H);
       for (let s = 0; s < T; s++) {
         const t = reverse ? T - 1 - s : s;
         const g0 = stepPtr(t);
@@ -132,17 +135,18 @@ export class FastLayer {
         }
         if (out.Y) {
           const Y = out.Y;
-          for (let n = 0; n < N; n++) {
-            const o = yAt(t, d, n), src = (h >> 2) + n * Sp;
-            for (let j = 0; j < S; j++) Y[o + j] = f32[src + j]; // no view objects inside the step loop
+          const y0 = yAt(t, d, 0);
+          if (Sp === S && (N === 1 || yAt(t, d, 1) - y0 === S)) Y.set(f32.subarray(h >> 2, (h >> 2) + N * S), y0); // rows contiguous on both sides
+          else {
+            for (let n = 0; n < N; n++) {
+              const o = yAt(t, d, n), src = (h >> 2) + n * Sp;
+              for (let j = 0; j < S; j++) Y[o + j] = f32[src + j]; // no view objects inside the step loop
+            }
           }
         }
       }
-      for (let n = 0; n < N; n++) {
-        const ho = (h >> 2) + n * Sp, co = (c >> 2) + n * H;
-        out.Yh?.set(f32.subarray(ho, ho + S), stateAt(d, n, S));
-        out.Yc?.set(f32.subarray(co, co + H), stateAt(d, n, H));
-      }
+      if (out.Yh) copyRows(out.Yh, stateAt(d, 0, S), stateAt(d, 1, S) - stateAt(d, 0, S), f32, h >> 2, Sp, N, S);
+      if (out.Yc) copyRows(out.Yc, stateAt(d, 0, H), stateAt(d, 1, H) - stateAt(d, 0, H), f32, c >> 2, H, N, H);
     }
     a.reset(mark);
   }
