@@ -220,4 +220,46 @@ describe('fast paths against onnxruntime-node', () => {
     const res = await crossCheck({ opType: 'ReduceSum', inputs: [X(randTensor(r, [3, 4, 5], 'int32', -99, 99)), C(new Tensor('int64', [1n, 2n], [2]), 'axes')], outputs: ['y'], opset: 13 }, OP_TOL);
     expect(res.messages.join('; ')).toBe('');
   });
+
+  // General broadcasts (neither operand a block of the other): row plans instead of index maps.
+  const general: [number[], number[]][] = [[[2, 3, 1], [1, 1, 4]], [[2, 1, 4], [2, 3, 4]], [[3, 1, 5], [1, 4, 1]], [[2, 3, 4], [2, 1, 4]], [[4, 1], [3]], [[1, 3, 1, 2], [2, 1, 5, 1]], [[2, 3, 4], [1, 3, 1]], [[0, 3], [2, 1, 3]]];
+  for (const [a, b] of general) {
+    for (const op of ['Add', 'Sub', 'Mul', 'Div']) {
+      it(`${op} general broadcast [${a}] [${b}]`, async () => {
+        const res = await crossCheck({ opType: op, inputs: [X(f(a)), X(randTensor(r, b, 'float32', 0.5, 2), 'y')], outputs: ['z'] }, OP_TOL);
+        expect(res.messages.join('; ')).toBe('');
+      });
+    }
+    it(`Less (bool out) and Max general broadcast [${a}] [${b}]`, async () => {
+      for (const [op, outputTypes] of [['Less', ['bool']], ['Max', undefined]] as const) {
+        const res = await crossCheck({ opType: op, inputs: [X(f(a)), X(f(b), 'y')], outputs: ['z'], ...(outputTypes ? { outputTypes: [...outputTypes] } : {}) }, OP_TOL);
+        expect(res.messages.join('; ')).toBe('');
+      }
+    });
+    it(`Where general broadcast [${a}] [${b}]`, async () => {
+      const res = await crossCheck({ opType: 'Where', inputs: [X(randTensor(r, b, 'bool'), 'c'), X(f(a)), X(f([a[a.length - 1]]), 'y')], outputs: ['z'], outputTypes: ['float32'] }, OP_TOL);
+      expect(res.messages.join('; ')).toBe('');
+    });
+  }
+  it('Add int64 general broadcast', async () => {
+    const res = await crossCheck({ opType: 'Add', inputs: [X(i64([2, 3, 1], -9, 9)), X(i64([1, 1, 4], -9, 9), 'y')], outputs: ['z'] }, OP_TOL);
+    expect(res.messages.join('; ')).toBe('');
+  });
+  for (const keep of [false, true]) {
+    it(`Mul general broadcast writing into a ${keep ? 'kept' : 'dying'} full-shaped intermediate`, async () => {
+      const x = f([2, 3, 4]);
+      const res = await crossCheckModel(fedByIntermediate('Mul', x, [{ name: 'b', tensor: f([2, 1, 4]) }], new Map(), keep), { x }, OP_TOL);
+      expect(res.messages.join('; ')).toBe('');
+    });
+  }
+  const expands: [Tensor, number[]][] = [
+    [f([3, 1]), [2, 3, 4]], [f([1, 4]), [3, 4]], [f([2, 1, 3]), [2, 5, 3]], [f([]), [2, 3]], [f([3, 1, 2]), [1, 3, 4, 2]],
+    [i64([3, 1], -9, 9), [2, 3, 4]], [i64([1, 4], -9, 9), [3, 4]], [f([2, 3]), [2, 3]], [f([2, 3]), [1, 2, 3]], [f([1, 3]), [0, 3]],
+  ];
+  for (const [x, shape] of expands) {
+    it(`Expand ${x.type} [${x.dims}] to [${shape}]`, async () => {
+      const res = await crossCheck({ opType: 'Expand', inputs: [X(x), C(new Tensor('int64', shape.map(BigInt), [shape.length]), 's')], outputs: ['y'] }, OP_TOL);
+      expect(res.messages.join('; ')).toBe('');
+    });
+  }
 });

@@ -9,8 +9,10 @@ import { compareTensors } from '../runtime/compare.js';
 import { InferenceSession } from '../runtime/session.js';
 import { loadModel } from '../import/model.js';
 import { mutate, rngFor, type Mutant } from './mutate.js';
+import { widenModel } from './widen.js';
 
-export type Outcome = 'ok' | 'error' | 'crash' | 'skip' | 'hang' | 'memory' | 'died' | 'diff-agree' | 'diff-mismatch' | 'diff-nonfinite' | 'diff-ort-refused';
+export type Outcome = 'ok' | 'error' | 'crash' | 'skip' | 'hang' | 'slow' | 'memory' | 'died' | 'diff-agree' | 'diff-mismatch' | 'diff-nonfinite'
+  | 'diff-ort-refused' | 'diff-ort-float32' | 'diff-ort-died';
 
 export interface Result {
   readonly index: number;
@@ -105,36 +107,82 @@ function hasNonFinite(file: string): boolean {
 /** Differential tolerance: onnxruntime and rnnx may sum in other orders. */
 const DIFF_TOL = { rtol: 1e-3, atol: 1e-4 };
 
+type OrtOutputs = Record<string, { type: string; data: unknown; dims: readonly number[] }>;
+
+async function runOrt(model: string | Uint8Array, feeds: Record<string, Tensor>): Promise<OrtOutputs> {
+  const ort = await import('onnxruntime-node');
+  const s = await ort.InferenceSession.create(model as never, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 });
+  try {
+    return await s.run(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.type as never, t.data as never, t.dims)]))) as never;
+  } finally {
+    await s.release();
+  }
+}
+
+/** The first output on which rnnx and onnxruntime disagree, as a message; undefined if none. */
+function disagreement(ours: Record<string, Tensor>, theirs: OrtOutputs, narrow = false): { name: string; message: string; unreadable?: boolean } | undefined {
+  for (const [name, t] of Object.entries(ours)) {
+    const o = theirs[name];
+    if (!o) return { name, message: 'onnxruntime gave none' };
+    let ref: Tensor;
+    try {
+      ref = narrow && o.type === 'float64' && t.type === 'float32'
+        ? new Tensor('float32', Float32Array.from(o.data as Float64Array), o.dims) : new Tensor(o.type as never, o.data as never, o.dims);
+    } catch (e) {
+      return { name, message: (e as Error).message, unreadable: true };
+    }
+    const c = compareTensors(t, ref, DIFF_TOL);
+    if (!c.ok) return { name, message: c.message ?? '' };
+  }
+  return undefined;
+}
+
+/**
+ * onnxruntime's second opinion: the same graph in float64, its LSTM/GRU/RNN nodes expanded into
+ * Loops of primitive ops (onnxruntime has no float64 GRU/RNN). onnxruntime's float32 recurrent
+ * kernels clip every pre-activation to ±FLT_MAX (so a NaN becomes a bound and an Inf a finite
+ * number) and use sigmoid/tanh approximations accurate to about 1e-7 absolute (its GRU gate
+ * sigmoid is 0 below -18 and 17 % off at -15), which a huge initial state multiplied by a gate
+ * makes visible. If onnxruntime's float64 answer agrees with rnnx's float32 one, the disagreement
+ * is onnxruntime's float32 kernels, and the result says so.
+ */
+async function ortSecondOpinion(file: string, feeds: Record<string, Tensor>, ours: Record<string, Tensor>): Promise<{ agrees: boolean; why: string }> {
+  if (Object.values(feeds).some((t) => t.type === 'float64') || Object.values(ours).some((t) => t.type === 'float64')) return { agrees: false, why: 'no float64 second opinion: float64 values already' };
+  let theirs: OrtOutputs;
+  try {
+    const inits = loadModel(file, { fuse: false }).graph.initializers;
+    const wide = widenModel(new Uint8Array(fs.readFileSync(file)), (name) => {
+      const t = inits.get(name);
+      return t?.type === 'float32' ? (t.data as Float32Array) : undefined;
+    });
+    const wideFeeds = Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, t.type === 'float32' ? new Tensor('float64', Float64Array.from(t.data as Float32Array), t.dims) : t]));
+    theirs = await runOrt(wide, wideFeeds);
+  } catch (e) {
+    // an op without float64 in onnxruntime, external data, a form the expansion does not cover
+    return { agrees: false, why: `no float64 second opinion: ${String((e as Error).message).split('\n')[0].slice(0, 120)}` };
+  }
+  const d = disagreement(ours, theirs, true);
+  if (d) return { agrees: false, why: `onnxruntime's float64 run disagrees with rnnx too: output '${d.name}': ${d.message}` };
+  const nan = Object.values(ours).some((t) => t.type === 'float32' && (t.data as Float32Array).some(Number.isNaN));
+  return { agrees: true, why: `onnxruntime's float64 run of the ONNX definitions agrees with rnnx${nan ? '; its float32 kernels turn NaN into finite numbers' : '; its float32 kernels are inexact here'}` };
+}
+
 /** Runs the same file and feeds in onnxruntime-node and compares every output. */
 export async function runDifferential(file: string, feeds: Record<string, Tensor>, ours: Record<string, Tensor>): Promise<Omit<Result, 'index'>> {
-  const ort = await import('onnxruntime-node');
-  let theirs: Record<string, { type: string; data: unknown; dims: readonly number[] }>;
+  let theirs: OrtOutputs;
   try {
-    const s = await ort.InferenceSession.create(file, { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 4 });
-    try {
-      theirs = await s.run(Object.fromEntries(Object.entries(feeds).map(([k, t]) => [k, new ort.Tensor(t.type as never, t.data as never, t.dims)]))) as never;
-    } finally {
-      await s.release();
-    }
+    theirs = await runOrt(file, feeds);
   } catch (e) {
     return { outcome: 'diff-ort-refused', detail: String((e as Error).message).split('\n')[0].slice(0, 200) };
   }
-  for (const [name, t] of Object.entries(ours)) {
-    const o = theirs[name];
-    if (!o) return { outcome: 'diff-mismatch', detail: `output '${name}': onnxruntime gave none` };
-    let ref: Tensor;
-    try {
-      ref = new Tensor(o.type as never, o.data as never, o.dims);
-    } catch (e) {
-      return { outcome: 'diff-ort-refused', detail: `output '${name}': ${(e as Error).message}` };
-    }
-    const c = compareTensors(t, ref, DIFF_TOL);
-    if (!c.ok) {
-      // NaN/Inf weights: the engines' activations treat NaN differently (onnxruntime's clamp NaN
-      // to a bound), so these are reported apart from disagreements on finite weights.
-      const outcome = hasNonFinite(file) ? 'diff-nonfinite' : 'diff-mismatch';
-      return { outcome, kind: errorKind(c.message ?? ''), detail: `output '${name}': ${c.message}` };
-    }
-  }
-  return { outcome: 'diff-agree' };
+  const d = disagreement(ours, theirs);
+  if (!d) return { outcome: 'diff-agree' };
+  if (d.unreadable) return { outcome: 'diff-ort-refused', detail: `output '${d.name}': ${d.message}` };
+  const detail = `output '${d.name}': ${d.message}`;
+  const second = await ortSecondOpinion(file, feeds, ours);
+  if (second.agrees) return { outcome: 'diff-ort-float32', kind: errorKind(d.message), detail: `${detail} (${second.why})` };
+  // NaN/Inf weights without a float64 second opinion: the engines' activations treat NaN and Inf
+  // differently (onnxruntime's recurrent ops clip every pre-activation to ±FLT_MAX, which turns a
+  // NaN into a bound and an Inf into a finite number), so these are reported apart.
+  return { outcome: hasNonFinite(file) ? 'diff-nonfinite' : 'diff-mismatch', kind: errorKind(d.message), detail: `${detail} (${second.why})` };
 }

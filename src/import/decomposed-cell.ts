@@ -99,10 +99,27 @@ function operands(v: string, opType: string, isA: (x: string) => boolean, ctx: G
   return undefined;
 }
 
-/** A state input: a value, or '' for a zero constant. */
-function stateOf(v: string, ctx: GraphIndex): string {
+/**
+ * A state input: a value, or '' for a zero constant that stands for the cell's own [N, H] zeros
+ * (dims [1, H] or [N, H] with N x's static batch: another shape would broadcast the outputs to it),
+ * or undefined for a zero constant of another shape.
+ */
+function stateOf(v: string, x: string, H: number, ctx: GraphIndex): string | undefined {
   const c = ctx.constant(v);
-  return c && c.type === 'float32' && (c.data as Float32Array).every((q) => q === 0) ? '' : v;
+  if (!c || c.type !== 'float32' || !(c.data as Float32Array).every((q) => q === 0)) return v;
+  return c.dims.length === 2 && c.dims[1] === H && (c.dims[0] === 1 || c.dims[0] === batchOf(x, ctx)) ? '' : undefined;
+}
+
+/** The static batch size of a cell input x [N, I]: declared, or dim 1 of a [T, N, I] input it is step t of (Gather on axis 0). */
+function batchOf(x: string, ctx: GraphIndex): number | undefined {
+  const declared = (v: string, axis: number) => {
+    const info = ctx.g.inputs.find((i) => i.name === v) ?? ctx.g.valueInfo.get(v);
+    const d = info?.shape?.[axis];
+    return typeof d === 'number' ? d : undefined;
+  };
+  const p = ctx.producer.get(x);
+  if (p && p.opType === 'Gather' && !p.domain && (p.attributes.get('axis')?.value ?? 0) === 0 && ctx.constant(p.inputs[1])?.dims.length === 0) return declared(p.inputs[0], 1);
+  return declared(x, 0);
 }
 
 /** Whether `s` looks like the gate Split of a cell (so inspect reports why it was not recovered). */
@@ -150,8 +167,10 @@ export function matchLstmCell(s: Node, ctx: GraphIndex): DecomposedCell | string
   const internal = [...s.outputs, si.outputs[0], sf.outputs[0], tg.outputs[0], so.outputs[0], fcv, igv, tcv, gates.outputs[0], ...gates.inputs];
   const nodes = [s, si, sf, tg, so, hyNode, tc, addC, fc, ig, gates, ...lh.nodes, ...lx.nodes];
   if (!onlyInside(nodes, internal, ctx)) return 'a value inside the cell is also read outside it';
+  const hs = stateOf(lh.a, lx.a, H, ctx), cs = stateOf(c, lx.a, H, ctx);
+  if (hs === undefined || cs === undefined) return `a zero state constant is not [N, ${H}] or [1, ${H}]`;
   return {
-    mode: 'LSTM', x: lx.a, h: stateOf(lh.a, ctx), c: stateOf(c, ctx), hy: hyNode.outputs[0], cy,
+    mode: 'LSTM', x: lx.a, h: hs, c: cs, hy: hyNode.outputs[0], cy,
     weightIh: lx.w, weightHh: lh.w, ...biases(lx, lh, G4), sources: [...lx.sources, ...lh.sources], nodes,
   };
 }
@@ -204,8 +223,10 @@ export function matchGruCell(s: Node, ctx: GraphIndex): DecomposedCell | string 
   const nodes = [s, si, addR, addZ, r, z, mul, addN, tn, sub, mz, out, ...lh.nodes, ...lx.nodes];
   const internal = [...s.outputs, ...si.outputs, addR.outputs[0], addZ.outputs[0], r.outputs[0], z.outputs[0], mul.outputs[0], addN.outputs[0], n, sub.outputs[0], mz.outputs[0], s.inputs[0], si.inputs[0]];
   if (!onlyInside(nodes, internal, ctx)) return 'a value inside the cell is also read outside it';
+  const hs = stateOf(h, lx.a, G3 / 3, ctx);
+  if (hs === undefined) return `the zero state constant is not [N, ${G3 / 3}] or [1, ${G3 / 3}]`;
   return {
-    mode: 'GRU', x: lx.a, h: stateOf(h, ctx), c: '', hy: out.outputs[0], cy: '',
+    mode: 'GRU', x: lx.a, h: hs, c: '', hy: out.outputs[0], cy: '',
     weightIh: lx.w, weightHh: lh.w, ...biases(lx, lh, G3), sources: [...lx.sources, ...lh.sources], nodes,
   };
 }

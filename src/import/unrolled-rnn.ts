@@ -121,6 +121,8 @@ export interface Chain {
   act: string;
   /** The state before the first step: a value, or 'zero'. */
   init: string;
+  /** Dims of the constant standing for a zero state (the folded first recurrent term), if any. */
+  zeroDims?: readonly number[];
   last: string;
   T: number;
   nodes: Node[];
@@ -187,14 +189,21 @@ export function matchChain(cat: Node, ctx: GraphIndex): Chain | string {
     if (!s0.folded && bhh) return `${cat.name}: step 0 has no recurrent term although the steps have a bias`;
     init = 'zero';
   }
-  return { reverse, out: cat.outputs[0], input: pre.a, pre, whh, bhh, act: ss[0].act, init, last: val(T - 1), T, nodes, first: at(0).nodes[0] };
+  const zeroDims = s0.folded ? ctx.constant(s0.folded)!.dims : undefined;
+  return { reverse, out: cat.outputs[0], input: pre.a, pre, whh, bhh, act: ss[0].act, init, zeroDims, last: val(T - 1), T, nodes, first: at(0).nodes[0] };
 }
 
 /** Where chain j's initial state comes from: 'zero', or [h0, nodes] for row j of h0 [L·D, N, H]. */
-function initialState(c: Chain, j: number, rows: number, ctx: GraphIndex): { src: string; nodes: Node[] } | { zero: true } | string {
-  if (c.init === 'zero') return { zero: true };
+function initialState(c: Chain, j: number, rows: number, N: number | undefined, H: number, ctx: GraphIndex): { src: string; nodes: Node[] } | { zero: true } | string {
+  // A constant zero state broadcasts against each step's [N, H]: it stands for the stack's own
+  // [1, N, H] zeros only as [1, 1, H] or [1, N, H] with N the input's static batch size.
+  const fits = (d: readonly number[]) => d.length === 3 && d[0] === 1 && d[2] === H && (d[1] === 1 || d[1] === N);
+  if (c.init === 'zero') return !c.zeroDims || fits(c.zeroDims) ? { zero: true } : `the zero state of ${c.first.name} has dims [${c.zeroDims}], not [1, N, ${H}]`;
   const z = ctx.constant(c.init);
-  if (z) return isAll(z, (v) => v === 0) ? { zero: true } : `the initial state of ${c.first.name} is a non-zero constant`;
+  if (z) {
+    if (!isAll(z, (v) => v === 0)) return `the initial state of ${c.first.name} is a non-zero constant`;
+    return fits(z.dims) ? { zero: true } : `the zero state of ${c.first.name} has dims [${z.dims}], not [1, N, ${H}]`;
+  }
   const nodes: Node[] = [];
   let v = c.init;
   const un = ctx.producer.get(v);
@@ -283,7 +292,8 @@ export function matchUnrolledRnn(first: Chain, chains: ReadonlyMap<string, Chain
     y = post.outputs[0];
   }
   // initial states: all zero, or rows k·D+d of one h0
-  const inits = all.map((c, j) => initialState(c, j, L * D, ctx));
+  const N = batchFirst ? (ctx.rows(x) ?? staticDim(x, 0, ctx)) : staticDim(x, 1, ctx);
+  const inits = all.map((c, j) => initialState(c, j, L * D, N, H, ctx));
   const why = inits.find((s): s is string => typeof s === 'string');
   if (why) return why;
   const srcs = inits as ({ src: string; nodes: Node[] } | { zero: true })[];

@@ -60,3 +60,59 @@ export function stridesOf(dims: readonly number[]): number[] {
   }
   return s;
 }
+
+/**
+ * Broadcasting without a per-element index map: `out` is walked as rows along its innermost axes,
+ * where every input either runs along (step 1) or repeats one element (step 0). Adjacent axes on
+ * which each input behaves the same are merged first, so rows are as long as the shapes allow
+ * ([B, T, 1] · [1, 1, C] gives rows of C; [B, 1, C] + [B, T, C] rows of T·C for the second).
+ * `offs[k][r]` is input k's offset at the start of row r.
+ */
+export interface RowPlan {
+  readonly rows: number;
+  readonly len: number;
+  readonly steps: readonly number[];
+  readonly offs: readonly Int32Array[];
+}
+
+export function rowPlan(shapes: readonly (readonly number[])[], out: readonly number[]): RowPlan {
+  const rank = out.length, k = shapes.length;
+  // Merged axes: size, and per input whether it runs along (1) or repeats (0).
+  const sizes: number[] = [], kinds: number[][] = [];
+  for (let d = 0; d < rank; d++) {
+    const size = out[d];
+    if (size === 1) continue;
+    const kind = shapes.map((s) => (s.length - rank + d >= 0 && s[s.length - rank + d] === size ? 1 : 0));
+    const last = kinds.length - 1;
+    if (last >= 0 && kinds[last].every((v, i) => v === kind[i])) sizes[last] *= size;
+    else { sizes.push(size); kinds.push(kind); }
+  }
+  const m = sizes.length;
+  const len = m ? sizes[m - 1] : 1;
+  const steps = shapes.map((_, i) => (m ? kinds[m - 1][i] : 0));
+  let rows = 1;
+  for (let d = 0; d < m - 1; d++) rows *= sizes[d];
+  if (sizeOf(out) === 0) rows = 0;
+  // Each input's stride on each merged axis (0 where it repeats).
+  const strides = shapes.map((_, i) => {
+    const st = new Array<number>(m).fill(0);
+    for (let d = m - 1, acc = 1; d >= 0; d--) {
+      if (kinds[d][i]) { st[d] = acc; acc *= sizes[d]; }
+    }
+    return st;
+  });
+  const offs = shapes.map(() => new Int32Array(rows));
+  const counter = new Array<number>(Math.max(0, m - 1)).fill(0);
+  const cur = new Array<number>(k).fill(0);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < k; i++) offs[i][r] = cur[i];
+    for (let d = m - 2; d >= 0; d--) {
+      counter[d]++;
+      for (let i = 0; i < k; i++) cur[i] += strides[i][d];
+      if (counter[d] < sizes[d]) break;
+      for (let i = 0; i < k; i++) cur[i] -= strides[i][d] * sizes[d];
+      counter[d] = 0;
+    }
+  }
+  return { rows, len, steps, offs };
+}

@@ -1,6 +1,6 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, isBig, type DataType, type TensorData } from '../ir/tensor.js';
-import { broadcastIndex, broadcastShapes } from './broadcast.js';
+import { broadcastShapes, rowPlan } from './broadcast.js';
 import { castTensor } from './cast.js';
 import { viaFloat32 } from './float-io.js';
 import { checkType, defineOp, need, NUMERIC, type OpContext, type OpDef } from './op.js';
@@ -92,7 +92,36 @@ const FAST: Record<string, FastLoop> = {
   },
 };
 
-function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false, reuseB = false): Tensor | null {
+/** The same four ops over any other broadcast, row by row (rowPlan). */
+type RowsLoop = (A: ArrayLike<number>, B: ArrayLike<number>, out: { [i: number]: number }, rows: number, len: number, sa: number, sb: number, oa: Int32Array, ob: Int32Array) => void;
+const FAST_ROWS: Record<string, RowsLoop> = {
+  add: (A, B, out, rows, len, sa, sb, oa, ob) => {
+    for (let r = 0, o = 0; r < rows; r++) {
+      let ia = oa[r], ib = ob[r];
+      for (let j = 0; j < len; j++, ia += sa, ib += sb) out[o++] = add(A[ia], B[ib]);
+    }
+  },
+  sub: (A, B, out, rows, len, sa, sb, oa, ob) => {
+    for (let r = 0, o = 0; r < rows; r++) {
+      let ia = oa[r], ib = ob[r];
+      for (let j = 0; j < len; j++, ia += sa, ib += sb) out[o++] = sub(A[ia], B[ib]);
+    }
+  },
+  mul: (A, B, out, rows, len, sa, sb, oa, ob) => {
+    for (let r = 0, o = 0; r < rows; r++) {
+      let ia = oa[r], ib = ob[r];
+      for (let j = 0; j < len; j++, ia += sa, ib += sb) out[o++] = mul(A[ia], B[ib]);
+    }
+  },
+  div: (A, B, out, rows, len, sa, sb, oa, ob) => {
+    for (let r = 0, o = 0; r < rows; r++) {
+      let ia = oa[r], ib = ob[r];
+      for (let j = 0; j < len; j++, ia += sa, ib += sb) out[o++] = div(A[ia], B[ib]);
+    }
+  },
+};
+
+function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false, reuseB = false, ctx?: OpContext): Tensor | null {
   if ((a.type !== 'float32' && a.type !== 'float64') || a.type !== b.type) return null;
   const loop = FAST[name];
   if (sameDims(a.dims, b.dims)) {
@@ -113,7 +142,15 @@ function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false, reuseB = 
     if (b.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, b.size, ab.inner, ab.block, 2);
     return new Tensor(a.type, out, b.dims);
   }
-  return null;
+  if (!ctx) return null;
+  // Any other broadcast ([B, T, 1] · [1, 1, C], [B, 1, C] + [B, T, C], …): rows, no index map. An
+  // input of the output's shape is read at the position being written, so it may be the output.
+  const dims = broadcastShapes([a.dims, b.dims], ctx);
+  const p = rowPlan([a.dims, b.dims], dims);
+  const out = reuseA && sameDims(a.dims, dims) ? (a.data as Float32Array)
+    : reuseB && sameDims(b.dims, dims) ? (b.data as Float32Array) : (allocData(a.type, p.rows * p.len) as Float32Array);
+  FAST_ROWS[name](a.data as Float32Array, b.data as Float32Array, out, p.rows, p.len, p.steps[0], p.steps[1], p.offs[0], p.offs[1]);
+  return new Tensor(a.type, out, dims);
 }
 
 /** out[i] = f(a[ia], b[ib]) over the broadcast shape. */
@@ -131,16 +168,15 @@ export function binaryMap(a: Tensor, b: Tensor, outType: DataType, f: Fn2, ctx: 
     else while (i < n) for (let j = 0; j < bl.block; j++) { const v = A0[j], e = i + bl.inner; for (; i < e; i++) out[i] = f(v, B0[i]); }
     return new Tensor(outType, out as unknown as TensorData, dims);
   }
-  const ia = broadcastIndex(a.dims, dims);
-  const ib = broadcastIndex(b.dims, dims);
+  // Any other broadcast: rows along the innermost axes (rowPlan), no per-element index map.
+  const p = rowPlan([a.dims, b.dims], dims);
   const out = allocData(outType, dims.reduce((x, y) => x * y, 1)) as Scalar[];
-  const A = a.data as Scalar[];
-  const B = b.data as Scalar[];
-  const n = out.length;
-  if (!ia && !ib) for (let i = 0; i < n; i++) out[i] = f(A[i], B[i]);
-  else if (!ia) for (let i = 0; i < n; i++) out[i] = f(A[i], B[ib![i]]);
-  else if (!ib) for (let i = 0; i < n; i++) out[i] = f(A[ia[i]], B[i]);
-  else for (let i = 0; i < n; i++) out[i] = f(A[ia[i]], B[ib[i]]);
+  const sa = p.steps[0], sb = p.steps[1], oa = p.offs[0], ob = p.offs[1], len = p.len;
+  let o = 0;
+  for (let r = 0; r < p.rows; r++) {
+    let ia = oa[r], ib = ob[r];
+    for (let j = 0; j < len; j++, ia += sa, ib += sb) out[o++] = f(A0[ia], B0[ib]);
+  }
   return new Tensor(outType, out as unknown as TensorData, dims);
 }
 
@@ -159,7 +195,7 @@ function arith(name: string, num: (a: number, b: number) => number, big: (a: big
       const b = need(inputs, 1, ctx, 'B');
       checkType(a, NUMERIC, 0, ctx, 'A');
       sameType(a, b, ctx);
-      const fast = fastArith(name, a, b, reuse?.(0) ?? false, reuse?.(1) ?? false);
+      const fast = fastArith(name, a, b, reuse?.(0) ?? false, reuse?.(1) ?? false, ctx);
       if (fast) return [fast];
       if (isBig(a.type)) return [binaryMap(a, b, a.type, big, ctx)];
       const isInt = a.type !== 'float32' && a.type !== 'float64';
@@ -365,15 +401,16 @@ export const Where = defineOp({
     checkType(c, ['bool'], 0, ctx, 'condition');
     sameType(x, y, ctx);
     const dims = broadcastShapes([c.dims, x.dims, y.dims], ctx);
-    const ic = broadcastIndex(c.dims, dims);
-    const ix = broadcastIndex(x.dims, dims);
-    const iy = broadcastIndex(y.dims, dims);
-    const out = allocData(x.type, dims.reduce((p, q) => p * q, 1)) as Scalar[];
+    const p = rowPlan([c.dims, x.dims, y.dims], dims);
+    const out = allocData(x.type, dims.reduce((q, v) => q * v, 1)) as Scalar[];
     const C = c.data as Uint8Array;
     const X = x.data as Scalar[];
     const Y = y.data as Scalar[];
-    for (let i = 0; i < out.length; i++) {
-      out[i] = C[ic ? ic[i] : i] ? X[ix ? ix[i] : i] : Y[iy ? iy[i] : i];
+    const [sc, sx, sy] = p.steps, [oc, ox, oy] = p.offs, len = p.len;
+    let o = 0;
+    for (let r = 0; r < p.rows; r++) {
+      let ic = oc[r], ix = ox[r], iy = oy[r];
+      for (let j = 0; j < len; j++, ic += sc, ix += sx, iy += sy) out[o++] = C[ic] ? X[ix] : Y[iy];
     }
     return [new Tensor(x.type, out as unknown as TensorData, dims)];
   },

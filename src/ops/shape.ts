@@ -1,6 +1,6 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
-import { broadcastIndex, broadcastShapes, stridesOf } from './broadcast.js';
+import { broadcastShapes, rowPlan, stridesOf } from './broadcast.js';
 import { copySlots, indexNumbers, wordsOf } from './copy.js';
 import { checkType, defineOp, intsOf, need, normAxis, type Inputs, type OpContext } from './op.js';
 
@@ -367,12 +367,22 @@ export const Gather = defineOp({
 });
 
 export function expandTo(x: Tensor, dims: readonly number[]): Tensor {
-  const idx = broadcastIndex(x.dims, dims);
-  if (!idx) return x;
-  const X = x.data as AnyArr;
-  const out = allocData(x.type, idx.length) as AnyArr;
-  for (let i = 0; i < idx.length; i++) out[i] = X[idx[i]];
-  return new Tensor(x.type, out as TensorData, dims);
+  if (x.dims.length === dims.length && x.dims.every((d, i) => d === dims[i])) return x;
+  // Rows along the innermost axes: a run of x copied, or one element of x repeated.
+  const p = rowPlan([x.dims], dims);
+  const out = allocData(x.type, p.rows * p.len);
+  const X = wordsOf(x.data), O = wordsOf(out).a, w = X.w, XA = X.a, len = p.len, offs = p.offs[0];
+  if (p.steps[0] === 1) {
+    for (let r = 0; r < p.rows; r++) copySlots(O, r * len * w, XA, offs[r] * w, len * w);
+  } else if (w === 1) {
+    for (let r = 0, o = 0; r < p.rows; r++) { const v = XA[offs[r]]; for (let j = 0; j < len; j++) O[o++] = v; }
+  } else {
+    for (let r = 0, o = 0; r < p.rows; r++) {
+      const lo = XA[2 * offs[r]], hi = XA[2 * offs[r] + 1];
+      for (let j = 0; j < len; j++, o += 2) { O[o] = lo; O[o + 1] = hi; }
+    }
+  }
+  return new Tensor(x.type, out, dims);
 }
 
 export const Expand = defineOp({

@@ -16,7 +16,8 @@ type Loop = (X: NumArr, out: NumArr, n: number, f: (v: number) => number) => voi
  */
 const SHARED_LOOP: Loop = (X, out, n, f) => { for (let i = 0; i < n; i++) out[i] = f(X[i]); };
 const neg = (v: number) => -v;
-const relu = (v: number) => (v > 0 ? v : 0);
+// max(0, x): a NaN stays NaN (numpy's maximum and onnxruntime's Relu propagate it).
+const relu = (v: number) => (v > 0 || v !== v ? v : 0);
 const reciprocal = (v: number) => 1 / v;
 const LOOPS = {
   neg: ((X, out, n) => { for (let i = 0; i < n; i++) out[i] = neg(X[i]); }) as Loop,

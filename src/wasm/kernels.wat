@@ -357,13 +357,13 @@
       (br $lp))))
 
   ;; x[i] = max(0, x[i]) in place for i < n rounded up to a multiple of 4: Relu as rnnx's own op
-  ;; computes it (x > 0 ? x : 0, so NaN and -0 give 0): pmax(0, x) is 0 < x ? x : 0.
+  ;; computes it (a NaN stays NaN, -0 gives +0): pmax(x, 0) is x < 0 ? 0 : x, and + 0 makes -0 +0.
   (func (export "relu") (param $x i32) (param $n i32)
     (local $end i32)
     (local.set $end (i32.add (local.get $x) (i32.shl (local.get $n) (i32.const 2))))
     (block $d (loop $l
       (br_if $d (i32.ge_u (local.get $x) (local.get $end)))
-      (v128.store (local.get $x) (f32x4.pmax (v128.const f32x4 0 0 0 0) (v128.load (local.get $x))))
+      (v128.store (local.get $x) (f32x4.add (f32x4.pmax (v128.load (local.get $x)) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))
       (local.set $x (i32.add (local.get $x) (i32.const 16)))
       (br $l))))
 

@@ -21,7 +21,7 @@ interface ActivationSpec {
  * agree with it; note ThresholdedRelu and Affine then differ from their standalone ops' 1.0.
  */
 const SPECS: readonly ActivationSpec[] = [
-  { name: 'Relu', make: () => (x) => (x > 0 ? x : 0) },
+  { name: 'Relu', make: () => (x) => (x > 0 || x !== x ? x : 0) }, // NaN stays NaN, as max(0, NaN)
   { name: 'Tanh', make: () => Math.tanh },
   { name: 'Sigmoid', make: () => sigmoid },
   { name: 'Affine', alpha: 0, beta: 0, make: (a, b) => (x) => a * x + b },
