@@ -10,7 +10,7 @@ import { ConvKernel, ConvTransposeKernel, type ConvGeom } from '../src/wasm/conv
 import { wasmModule } from '../src/wasm/runtime.js';
 import { encodeModel, singleNodeModel } from '../src/export/onnx.js';
 import { InferenceSession } from '../src/runtime/session.js';
-import { crossCheck, randTensor, rng, runOrt } from './helpers.js';
+import { crossCheck, crossCheckModel, randTensor, rng, runOrt } from './helpers.js';
 
 /** float32 sums in a different order from onnxruntime's: |a − b| ≤ 1e-5 + 1e-4·|b|. */
 const SIMD_TOL: Tolerance = { rtol: 1e-4, atol: 1e-5 };
@@ -233,5 +233,89 @@ describe('packed constant weights are reused across runs', () => {
       const c = compareTensors(session.runSync(feeds).y, want.y, SIMD_TOL);
       expect(c.message ?? '', `run ${run}`).toBe('');
     }
+  });
+});
+
+describe.skipIf(!wasmModule())('SIMD depthwise Conv kernel against the TypeScript reference', () => {
+  const geoms: ConvGeom[] = [];
+  for (let i = 0; i < 24; i++) {
+    const sp2 = i % 2 === 0;
+    const C = 1 + Math.floor(r() * 9), mult = 1 + (i % 3 === 0 ? 1 : 0);
+    const KH = sp2 ? 1 + Math.floor(r() * 3) : 1, KW = 1 + Math.floor(r() * 5);
+    const dH = sp2 ? 1 + Math.floor(r() * 2) : 1, dW = 1 + Math.floor(r() * 2);
+    const H = sp2 ? KH * dH + Math.floor(r() * 5) : 1, W = KW * dW + Math.floor(r() * 30);
+    const sH = 1 + Math.floor(r() * 2), sW = 1 + Math.floor(r() * 3);
+    const pT = sp2 ? Math.floor(r() * KH) : 0, pL = Math.floor(r() * (KW + 1));
+    const OH = Math.floor((H + 2 * pT - dH * (KH - 1) - 1) / sH) + 1, OW = Math.floor((W + 2 * pL - dW * (KW - 1) - 1) / sW) + 1;
+    geoms.push({ N: 1 + (i % 4), C, H, W, M: C * mult, G: C, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL });
+  }
+  it.each(geoms.map((g) => [JSON.stringify(g), g] as const))('%s', (_n, g) => {
+    const X = f([g.N * g.C * g.H * g.W]).data as Float32Array;
+    const W = f([g.M * g.KH * g.KW]).data as Float32Array;
+    const B = f([g.M]).data as Float32Array;
+    const want = new Float32Array(g.N * g.M * g.OH * g.OW);
+    convReference(X, W, B, g, want);
+    for (const k of [ConvKernel.forConstant(W, g.M, W.length / g.M), ConvKernel.perCall()]) {
+      for (const bias of [B, undefined]) {
+        const exp = bias ? want : new Float32Array(want.length);
+        if (!bias) convReference(X, W, undefined, g, exp);
+        const got = new Float32Array(want.length).fill(NaN);
+        k!.runDepthwise(X, W, bias, g, got);
+        const c = compareTensors(new Tensor('float32', got, [got.length]), new Tensor('float32', exp, [exp.length]), SIMD_TOL);
+        expect(c.message ?? '').toBe('');
+      }
+    }
+  });
+});
+
+/** Conv → Relu as a two-node model; `alsoOutput` makes the Conv's result a graph output too (no fusion). */
+function convRelu(xd: number[], wd: number[], attrs: Attrs, fed: boolean, alsoOutput = false, type: 'float32' | 'float16' = 'float32') {
+  const x = randTensor(r, xd, type, -1, 1), w = randTensor(r, wd, type, -1, 1), b = randTensor(r, [wd[0]], type, -1, 1);
+  const base = singleNodeModel({ opType: 'Conv', inputs: [{ name: 'x', tensor: x }, { name: 'w', tensor: w, constant: !fed }, { name: 'b', tensor: b, constant: !fed }], outputs: ['c'], attrs });
+  const relu = { name: 'Relu_1', opType: 'Relu', domain: '', inputs: ['c'], outputs: ['y'], attributes: new Map() };
+  const outputs = [...(alsoOutput ? base.graph.outputs : []), { ...base.graph.outputs[0], name: 'y' }];
+  const model = { ...base, graph: { ...base.graph, nodes: [...base.graph.nodes, relu], outputs } };
+  const feeds: Record<string, Tensor> = fed ? { x, w, b } : { x };
+  return { model, feeds };
+}
+
+describe('Conv + Relu fused in the plan', () => {
+  const shapes: [string, number[], number[], Attrs][] = [
+    ['1-D k3 P=24', [1, 16, 24], [20, 16, 3], { pads: [1, 1] }],
+    ['1-D P=3 (tall)', [1, 12, 3], [10, 12, 3], { pads: [1, 1] }],
+    ['1-D batch 7 P=2', [7, 12, 4], [10, 12, 3], { pads: [1, 0], strides: [2] }],
+    ['1-D depthwise', [2, 9, 20], [9, 1, 5], { group: 9, pads: [2, 2] }],
+    ['2-D groups 2 stride', [1, 8, 4, 17], [6, 4, 2, 3], { group: 2, strides: [1, 2], pads: [0, 1, 1, 1] }],
+  ];
+  for (const [name, xd, wd, attrs] of shapes) {
+    for (const fed of [false, true]) {
+      it(`${name}${fed ? ' weights fed' : ''} against onnxruntime-node`, async () => {
+        const { model, feeds } = convRelu(xd, wd, attrs, fed);
+        const res = await crossCheckModel(model, feeds, SIMD_TOL);
+        expect(res.messages).toEqual([]);
+      });
+    }
+  }
+
+  it('fuses, and gives the unfused result bit for bit (NaN and -0 included)', () => {
+    const { model, feeds } = convRelu([1, 6, 30], [8, 6, 3], { pads: [1, 1] }, false);
+    const x = feeds.x.data as Float32Array;
+    x[3] = NaN;
+    const s = InferenceSession.createSync(model);
+    s.startProfiling();
+    const fused = s.runSync(feeds).y;
+    expect(s.endProfiling().ops.map((o) => o.opType)).toEqual(['Conv+Relu']);
+    const plain = InferenceSession.createSync({ ...model, graph: { ...model.graph, outputs: [...model.graph.outputs, { ...model.graph.outputs[0], name: 'c' }] } }).runSync(feeds).y;
+    expect(Array.from(fused.data as Float32Array)).toEqual(Array.from(plain.data as Float32Array));
+    expect(Array.from(fused.data as Float32Array).some((v) => v === 0)).toBe(true);
+  });
+
+  it('float16 runs the two ops as written', () => {
+    const { model, feeds } = convRelu([1, 4, 12], [5, 4, 3], {}, false, false, 'float16');
+    const fused = InferenceSession.createSync(model).runSync(feeds).y;
+    const { model: m2 } = { model: { ...model, graph: { ...model.graph, outputs: [...model.graph.outputs, { ...model.graph.outputs[0], name: 'c' }] } } };
+    const plain = InferenceSession.createSync(m2).runSync(feeds).y;
+    expect(fused.type).toBe('float16');
+    expect(Array.from(fused.data as Uint16Array)).toEqual(Array.from(plain.data as Uint16Array));
   });
 });

@@ -248,6 +248,29 @@ for (const [name, xd, wd, attrs] of convTs) {
 add('QuantizeLinear uint8', { opType: 'QuantizeLinear', inputs: [X(f([3, 4], -3, 3)), C(new Tensor('float32', [0.02], []), 's'), C(new Tensor('uint8', [128], []), 'z')], outputs: ['y'], outputTypes: ['uint8'], opset: 13 });
 add('QuantizeLinear int8 per-axis', { opType: 'QuantizeLinear', inputs: [X(f([2, 3, 4], -3, 3)), C(new Tensor('float32', [0.02, 0.05, 0.1], [3]), 's'), C(new Tensor('int8', [0, -3, 5], [3]), 'z')], outputs: ['y'], outputTypes: ['int8'], opset: 13 });
 add('DequantizeLinear', { opType: 'DequantizeLinear', inputs: [X(randTensor(r, [3, 4], 'uint8', 0, 255)), C(new Tensor('float32', [0.03], []), 's'), C(new Tensor('uint8', [100], []), 'z')], outputs: ['y'], outputTypes: ['float32'], opset: 13 });
+add('QuantizeLinear int8 per-tensor saturating', { opType: 'QuantizeLinear', inputs: [X(f([2, 7], -5, 5)), C(new Tensor('float32', [0.03], []), 's'), C(new Tensor('int8', [-4], []), 'z')], outputs: ['y'], outputTypes: ['int8'], opset: 13 });
+add('QuantizeLinear no zero point', { opType: 'QuantizeLinear', inputs: [X(f([9], -1, 4)), C(new Tensor('float32', [0.015], []), 's')], outputs: ['y'], outputTypes: ['uint8'], opset: 13 });
+add('QuantizeLinear scale fed', { opType: 'QuantizeLinear', inputs: [X(f([1, 3], -1, 1)), X(new Tensor('float32', [0.01], []), 's'), X(new Tensor('int8', [3], []), 'z')], outputs: ['y'], outputTypes: ['int8'], opset: 13 });
+add('DequantizeLinear int8', { opType: 'DequantizeLinear', inputs: [X(randTensor(r, [1, 3], 'int8', -128, 127)), C(new Tensor('float32', [0.07], []), 's'), C(new Tensor('int8', [-5], []), 'z')], outputs: ['y'], outputTypes: ['float32'], opset: 13 });
+add('DequantizeLinear int32 no zero point', { opType: 'DequantizeLinear', inputs: [X(randTensor(r, [2, 3], 'int32', -100000, 100000)), C(new Tensor('float32', [0.0007], []), 's')], outputs: ['y'], outputTypes: ['float32'], opset: 13 });
+{
+  const q = (type: 'uint8' | 'int8', dims: number[]) => randTensor(r, dims, type, type === 'uint8' ? 0 : -128, type === 'uint8' ? 255 : 127);
+  const sc = (v: number[]) => new Tensor('float32', v, v.length > 1 ? [v.length] : []);
+  const qconv = (name: string, xt: 'uint8' | 'int8', wt: 'uint8' | 'int8', xd: number[], wd: number[], perChannel: boolean, fedW: boolean, attrs: Record<string, number[] | number | string>) => {
+    const M = wd[0];
+    const W = fedW ? X : C;
+    add(`QLinearConv ${name}`, {
+      opType: 'QLinearConv', outputs: ['y'], outputTypes: [xt], opset: 10, attrs,
+      inputs: [X(q(xt, xd)), C(sc([0.05]), 'sx'), C(new Tensor(xt, [xt === 'uint8' ? 120 : -3], []), 'zx'),
+        W(q(wt, wd), 'w'), C(sc(perChannel ? Array.from({ length: M }, (_, i) => 0.002 + 0.001 * i) : [0.004]), 'sw'), C(new Tensor(wt, [wt === 'uint8' ? 130 : 0], []), 'zw'),
+        C(sc([0.11]), 'sy'), C(new Tensor(xt, [xt === 'uint8' ? 128 : 2], []), 'zy'), C(randTensor(r, [M], 'int32', -3000, 3000), 'b')],
+    });
+  };
+  qconv('uint8 1-D k3 pads', 'uint8', 'uint8', [1, 5, 9], [6, 5, 3], false, false, { pads: [1, 1] });
+  qconv('uint8 x int8 w per-channel', 'uint8', 'int8', [2, 4, 7], [5, 4, 2], true, false, { strides: [2] });
+  qconv('int8 P=1 VALID', 'int8', 'int8', [1, 5, 1], [12, 5, 1], false, false, { auto_pad: 'VALID' });
+  qconv('int8 weights fed', 'int8', 'int8', [1, 3, 6], [4, 3, 3], true, true, { pads: [1, 1] });
+}
 add('DynamicQuantizeLinear', { opType: 'DynamicQuantizeLinear', inputs: [X(f([3, 5], -2, 4))], outputs: ['y', 's', 'z'], outputTypes: ['uint8', 'float32', 'uint8'], opset: 11 });
 
 const resizes: [string, Record<string, number | string>, number[] | null, number[] | null][] = [

@@ -1,6 +1,7 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData } from '../ir/tensor.js';
-import { ConvKernel, ConvTransposeKernel, type ConvGeom } from '../wasm/conv.js';
+import { ConvKernel, ConvTransposeKernel, type ConvAct, type ConvGeom } from '../wasm/conv.js';
+import { viaFloat32 } from './float-io.js';
 import { checkType, defineOp, FLOATS, need, type AttrReader, type Inputs, type OpContext } from './op.js';
 
 export interface ConvAttrs {
@@ -41,8 +42,14 @@ function lift2d(sp: number, inSp: readonly number[], kSp: readonly number[], out
   return { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
 }
 
-/** Conv for 1-D and 2-D inputs (1-D runs as 2-D with height 1): groups, pads, strides, dilations, auto_pad. */
-export const Conv = defineOp<ConvAttrs & { simd?: { w: Tensor; kernel: ConvKernel } }>({
+export type ConvParsed = ConvAttrs & { simd?: { w: Tensor; kernel: ConvKernel } };
+
+/**
+ * Conv for 1-D and 2-D inputs (1-D runs as 2-D with height 1): groups, pads, strides, dilations,
+ * auto_pad. float16/bfloat16 run in float32 (viaFloat32), wrapped here so the plan's Conv+Relu
+ * fusion (src/runtime/epilogue.ts) sees this identity.
+ */
+export const Conv = viaFloat32(defineOp<ConvParsed>({
   parse: (ctx, a) => {
     const attrs = parseConvAttrs(a);
     // A constant float32 W gets its own SIMD kernel, which keeps the weights in WebAssembly memory.
@@ -50,41 +57,52 @@ export const Conv = defineOp<ConvAttrs & { simd?: { w: Tensor; kernel: ConvKerne
     const kernel = w && w.type === 'float32' && w.dims.length >= 3 ? ConvKernel.forConstant(w.data as Float32Array, w.dims[0], w.size / w.dims[0]) : null;
     return kernel ? { ...attrs, simd: { w: w!, kernel } } : attrs;
   },
-  run(inputs, p, ctx) {
-    const { x, w, b, sp } = convInputs(inputs, ctx, 'convolutions');
-    if (w.dims.length !== x.dims.length) throw nodeError(ctx.node, `W rank ${w.dims.length} differs from X rank ${x.dims.length}`);
-    const [N, C] = x.dims;
-    const [M, CperG] = w.dims;
-    const G = p.group;
-    if (C !== CperG * G || M % G !== 0) {
-      throw nodeError(ctx.node, `channels do not match: X has ${C}, W is [${w.dims}] with group=${G}`);
-    }
-    if (b && (b.dims.length !== 1 || b.dims[0] !== M)) throw nodeError(ctx.node, `input 2 (B): expected shape [${M}], got [${b.dims}]`);
-    const inSp = x.dims.slice(2);
-    const kSp = w.dims.slice(2);
-    if (p.kernelShape && p.kernelShape.some((k, i) => k !== kSp[i])) {
-      throw nodeError(ctx.node, `attribute 'kernel_shape' [${p.kernelShape}] disagrees with W [${w.dims}]`);
-    }
-    const strides = p.strides ?? kSp.map(() => 1);
-    const dil = p.dilations ?? kSp.map(() => 1);
-    const pads = resolvePads(p, inSp, kSp, strides, dil, ctx);
-    const outSp = inSp.map((d, i) => Math.floor((d + pads[i] + pads[i + sp] - dil[i] * (kSp[i] - 1) - 1) / strides[i]) + 1);
-    if (outSp.some((d) => d < 1)) throw nodeError(ctx.node, `output spatial shape [${outSp}] is empty for X [${x.dims}], W [${w.dims}]`);
-    const { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = lift2d(sp, inSp, kSp, outSp, strides, dil, pads);
-    const X = x.data as Float32Array, Wt = w.data as Float32Array, B = b?.data as Float32Array | undefined;
-    const out = allocData(x.type, N * M * OH * OW) as Float32Array;
-    const geom: ConvGeom = { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
-    const f32 = x.type === 'float32' && (!b || b.type === 'float32');
-    // Depthwise (one input channel per group, several groups) would be a tiny GEMM per channel:
-    // tap loops instead. One group with one input channel (an STFT-like front end) stays a GEMM.
-    const depthwise = f32 && CperG === 1 && G > 1;
-    const kernel = !f32 || depthwise ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvKernel.perCall();
-    if (kernel) kernel.run(X, Wt, B, geom, out);
-    else if (depthwise) convDepthwise(X, Wt, B, geom, out);
+  run: (inputs, p, ctx) => [convForward(inputs, p, ctx, 'none')],
+}));
+
+/**
+ * Conv of float32 or float64 inputs followed by `act` (Relu as the Relu op computes it: NaN
+ * stays NaN, -0 becomes +0). On the SIMD path the activation is applied in WebAssembly memory before the
+ * copy out; otherwise on the result.
+ */
+export function convForward(inputs: Inputs, p: ConvParsed, ctx: OpContext, act: ConvAct): Tensor {
+  const { x, w, b, sp } = convInputs(inputs, ctx, 'convolutions');
+  if (w.dims.length !== x.dims.length) throw nodeError(ctx.node, `W rank ${w.dims.length} differs from X rank ${x.dims.length}`);
+  const [N, C] = x.dims;
+  const [M, CperG] = w.dims;
+  const G = p.group;
+  if (C !== CperG * G || M % G !== 0) {
+    throw nodeError(ctx.node, `channels do not match: X has ${C}, W is [${w.dims}] with group=${G}`);
+  }
+  if (b && (b.dims.length !== 1 || b.dims[0] !== M)) throw nodeError(ctx.node, `input 2 (B): expected shape [${M}], got [${b.dims}]`);
+  const inSp = x.dims.slice(2);
+  const kSp = w.dims.slice(2);
+  if (p.kernelShape && p.kernelShape.some((k, i) => k !== kSp[i])) {
+    throw nodeError(ctx.node, `attribute 'kernel_shape' [${p.kernelShape}] disagrees with W [${w.dims}]`);
+  }
+  const strides = p.strides ?? kSp.map(() => 1);
+  const dil = p.dilations ?? kSp.map(() => 1);
+  const pads = resolvePads(p, inSp, kSp, strides, dil, ctx);
+  const outSp = inSp.map((d, i) => Math.floor((d + pads[i] + pads[i + sp] - dil[i] * (kSp[i] - 1) - 1) / strides[i]) + 1);
+  if (outSp.some((d) => d < 1)) throw nodeError(ctx.node, `output spatial shape [${outSp}] is empty for X [${x.dims}], W [${w.dims}]`);
+  const { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = lift2d(sp, inSp, kSp, outSp, strides, dil, pads);
+  const X = x.data as Float32Array, Wt = w.data as Float32Array, B = b?.data as Float32Array | undefined;
+  const out = allocData(x.type, N * M * OH * OW) as Float32Array;
+  const geom: ConvGeom = { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
+  const f32 = x.type === 'float32' && (!b || b.type === 'float32');
+  // Depthwise (one input channel per group, several groups) would be a tiny GEMM per channel:
+  // tap loops instead (dwconv). One group with one input channel (an STFT-like front end) stays a GEMM.
+  const depthwise = f32 && CperG === 1 && G > 1;
+  const kernel = !f32 ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvKernel.perCall();
+  if (kernel && depthwise) kernel.runDepthwise(X, Wt, B, geom, out, act);
+  else if (kernel) kernel.run(X, Wt, B, geom, out, act);
+  else {
+    if (depthwise) convDepthwise(X, Wt, B, geom, out);
     else convReference(X, Wt, B, geom, out);
-    return [new Tensor(x.type, out, [N, M, ...outSp])];
-  },
-});
+    if (act === 'relu') for (let i = 0; i < out.length; i++) out[i] = out[i] > 0 || out[i] !== out[i] ? out[i] : 0;
+  }
+  return new Tensor(x.type, out, [N, M, ...outSp]);
+}
 
 /** The plain TypeScript Conv (sums in doubles), the reference the SIMD path is checked against. */
 export function convReference(X: ArrayLike<number>, Wt: ArrayLike<number>, B: ArrayLike<number> | undefined, g: ConvGeom, out: { [i: number]: number }): void {

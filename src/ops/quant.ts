@@ -69,6 +69,8 @@ function floatOut(t: DataType, n: number): { data: TensorData; set: (i: number, 
 }
 
 const FLOAT_OUT: readonly DataType[] = ['float32', 'float16', 'bfloat16'];
+/** Integer types whose data holds each element's value in one typed-array slot. */
+const DIRECT_INTS = new Set<DataType>(['int8', 'uint8', 'int16', 'uint16', 'int32']);
 
 interface QuantAttrs {
   readonly axis: number;
@@ -104,6 +106,19 @@ export const QuantizeLinear = defineOp({
     if (z) checkType(z, QUANT_TYPES, 2, ctx, 'y_zero_point');
     if (z && p.outputDtype && z.type !== p.outputDtype) throw nodeError(ctx.node, `output_dtype ${p.outputDtype} does not match y_zero_point's type ${z.type}`);
     const type = z?.type ?? p.outputDtype ?? 'uint8';
+    const range = RANGE[type];
+    // Per-tensor float32 scale on float32 x to an integer type (the common case, often on a few
+    // elements inside a loop body): the same arithmetic as below, without the per-element closures.
+    if (range && !p.precision && x.type === 'float32' && s.type === 'float32' && s.size === 1 && s.dims.length <= 1 && (!z || z.size === 1)) {
+      const [lo, hi] = range;
+      const X = x.data as Float32Array, sc = (s.data as Float32Array)[0], zp = z ? Number(z.data[0]) : 0;
+      const out = allocData(type, x.size) as Uint8Array;
+      for (let i = 0; i < X.length; i++) {
+        const q = Math.fround(X[i] / sc);
+        out[i] = Number.isNaN(q) ? lo : Math.min(hi, Math.max(lo, roundHalfEven(q) + zp));
+      }
+      return [new Tensor(type, out, x.dims)];
+    }
     const at = paramIndex(x, s, p.axis, p.blockSize, ctx);
     const getX = reader(x) as (i: number) => number, getS = reader(s) as (i: number) => number;
     const getZ = z ? (reader(z) as (i: number) => number) : () => 0;
@@ -114,7 +129,6 @@ export const QuantizeLinear = defineOp({
     const rq = rounder(qt);
     const rin = p.precision ? rq : (v: number) => v;
     const out = allocData(type, x.size) as Uint8Array;
-    const range = RANGE[type];
     if (range) {
       const [lo, hi] = range;
       for (let i = 0; i < x.size; i++) {
@@ -150,6 +164,14 @@ export const DequantizeLinear = defineOp({
     if (z && z.type !== x.type) throw nodeError(ctx.node, `x_zero_point must be ${x.type} like x, got ${z.type}`);
     const type = p.outputDtype ?? s.type;
     if (type === 'float8e8m0') throw nodeError(ctx.node, 'x_scale of type float8e8m0 needs the output_dtype attribute');
+    // Per-tensor float32 scale from an integer x held one element a slot (the common case, often on
+    // a few elements inside a loop body): the same arithmetic as below, without the closures.
+    if (type === 'float32' && s.type === 'float32' && s.size === 1 && s.dims.length <= 1 && (!z || z.size === 1) && DIRECT_INTS.has(x.type)) {
+      const X = x.data as Int32Array, sc = (s.data as Float32Array)[0], zp = z ? Number(z.data[0]) : 0;
+      const out = allocData('float32', X.length) as Float32Array;
+      for (let i = 0; i < X.length; i++) out[i] = Math.fround(X[i] - zp) * sc;
+      return [new Tensor('float32', out, x.dims)];
+    }
     const at = paramIndex(x, s, p.axis, p.blockSize, ctx);
     const getX = reader(x) as (i: number) => number, getS = reader(s) as (i: number) => number;
     const getZ = z ? (reader(z) as (i: number) => number) : () => 0;
@@ -202,21 +224,30 @@ export const ConvInteger = defineOp({
 
 /** QLinearConv: quantised Conv, int32 bias, requantised to y_scale / y_zero_point. */
 export const QLinearConv = defineOp({
-  parse: (ctx, a) => Conv.parse(ctx, a),
+  parse: (ctx, a) => {
+    const conv = Conv.parse(ctx, a);
+    // Constant w and w_zero_point (the usual case): w − w_zero_point centred once.
+    const w = ctx.constant?.(3), zw = ctx.constant?.(5);
+    const wc = w && zw && (w.type === 'uint8' || w.type === 'int8') ? { w, zw, centred: centered(w, zw, true) } : undefined;
+    return { conv, wc };
+  },
   run(inputs: Inputs, p, ctx) {
     const [x, sx, zx, w, sw, zw, sy, zy] = [0, 1, 2, 3, 4, 5, 6, 7].map((i) => need(inputs, i, ctx, `input ${i}`));
     const bias = inputs[8];
     checkType(x, ['uint8', 'int8'], 0, ctx, 'x');
-    const y = Conv.run([centered(x, zx, false), centered(w, zw, true), bias ? new Tensor('float64', Float64Array.from(bias.data as Int32Array), bias.dims) : undefined], p, ctx)[0]!;
+    const wc = p.wc && p.wc.w === w && p.wc.zw === zw ? p.wc.centred : centered(w, zw, true);
+    const y = Conv.run([centered(x, zx, false), wc, bias ? new Tensor('float64', Float64Array.from(bias.data as Int32Array), bias.dims) : undefined], p.conv, ctx)[0]!;
     const M = y.dims[1], per = sizeOf(y.dims.slice(2));
     const SW = sw.data as Float32Array;
     const [lo, hi] = zy.type === 'uint8' ? [0, 255] : [-128, 127];
     const Y = y.data as Float64Array;
     const out = allocData(zy.type, Y.length) as Uint8Array;
+    const sxv = Number(sx.data[0]), syv = Number(sy.data[0]), zyv = Number(zy.data[0]);
+    const scales = new Float64Array(M);
+    for (let m = 0; m < M; m++) scales[m] = (sxv * SW[SW.length > 1 ? m : 0]) / syv;
     for (let i = 0; i < Y.length; i++) {
-      const m = Math.floor(i / per) % M;
-      const scale = (Number(sx.data[0]) * SW[SW.length > 1 ? m : 0]) / Number(sy.data[0]);
-      out[i] = Math.min(hi, Math.max(lo, roundHalfEven(Math.fround(Y[i] * scale)) + Number(zy.data[0])));
+      const scale = scales[Math.floor(i / per) % M];
+      out[i] = Math.min(hi, Math.max(lo, roundHalfEven(Math.fround(Y[i] * scale)) + zyv));
     }
     return [new Tensor(zy.type, out, y.dims)];
   },

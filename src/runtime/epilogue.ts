@@ -1,5 +1,6 @@
 import type { Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
+import { Conv, convForward, type ConvParsed } from '../ops/conv.js';
 import { Add } from '../ops/elementwise.js';
 import { MatMul } from '../ops/matmul.js';
 import { defineOp, type OpContext, type OpDef } from '../ops/op.js';
@@ -78,6 +79,53 @@ export function fuseBiasAdds(
     };
     const attrs: MatMulBiasAttrs = { packed, bias, biasFirst: yi === 1, add: { attrs: add.attrs, ctx: add.ctx } };
     out[i] = { node, def: MatMulBias as OpDef<unknown>, ctx: s.ctx, attrs };
+    dropped.add(j);
+  });
+  return out.filter((_, i) => !dropped.has(i));
+}
+
+interface ConvActAttrs {
+  readonly conv: ConvParsed;
+  readonly act: { readonly def: OpDef<unknown>; readonly attrs: unknown; readonly ctx: OpContext };
+}
+
+/**
+ * Conv followed by the Relu that alone reads its result: the Relu is applied in WebAssembly memory
+ * before the Conv's one copy out (float32), with the Relu op's own arithmetic (NaN stays NaN).
+ * Other types run the two ops as written.
+ */
+const ConvRelu = defineOp<ConvActAttrs>({
+  parse: () => {
+    throw new Error('Conv+Relu steps are made by fuseConvActivations, never parsed');
+  },
+  run(inputs, f, ctx) {
+    if (inputs[0]?.type === 'float32') return [convForward(inputs, f.conv, ctx, 'relu')];
+    const [y] = Conv.run(inputs, f.conv, ctx);
+    return f.act.def.run([y], f.act.attrs, f.act.ctx, () => true);
+  },
+});
+
+/**
+ * Fuses each Conv with a Relu that alone reads its output (neither is a graph output): one pass
+ * over the result less, and no intermediate tensor. `reads(name)` counts the steps (and
+ * subgraphs) that read a value.
+ */
+export function fuseConvActivations(steps: readonly ParsedStep[], reads: (name: string) => number, isOutput: (name: string) => boolean): ParsedStep[] {
+  const readerOf = new Map<string, number>();
+  steps.forEach((s, i) => s.node.inputs.forEach((n) => n && readerOf.set(n, i)));
+  const out: ParsedStep[] = steps.slice();
+  const dropped = new Set<number>();
+  steps.forEach((s, i) => {
+    if (s.def !== Conv || s.node.outputs.length !== 1) return;
+    const y = s.node.outputs[0];
+    if (!y || isOutput(y) || reads(y) !== 1) return;
+    const j = readerOf.get(y);
+    if (j === undefined) return;
+    const act = steps[j];
+    if (act.node.opType !== 'Relu' || act.node.domain !== '' || act.node.inputs.length !== 1 || act.node.inputs[0] !== y) return;
+    const node: Node = { ...s.node, name: `${s.node.name} + ${act.node.name}`, opType: 'Conv+Relu', outputs: act.node.outputs };
+    const attrs: ConvActAttrs = { conv: s.attrs as ConvParsed, act: { def: act.def, attrs: act.attrs, ctx: act.ctx } };
+    out[i] = { node, def: ConvRelu as OpDef<unknown>, ctx: s.ctx, attrs };
     dropped.add(j);
   });
   return out.filter((_, i) => !dropped.has(i));

@@ -89,6 +89,27 @@ export class ConvKernel {
     else this.runWide(X, W, B, g, out, act);
   }
 
+  /**
+   * Depthwise Conv (one input channel per group, G = C): tap by tap in WebAssembly (dwconv), in
+   * float32, bias first. W [M, 1, KH, KW] is used as stored.
+   */
+  runDepthwise(X: Float32Array, W: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array, act: ConvAct = 'none'): void {
+    const { N, C, M } = g;
+    const P = g.OH * g.OW;
+    const a = this.s.arena;
+    const kept = this.weights ? this.constRows() : -1;
+    const mark = a.mark();
+    const wp = kept >= 0 ? kept : this.copyRows(W);
+    const xp = a.alloc(X.length), yp = a.alloc(N * M * P), bp = B ? a.alloc(M) : 0;
+    const f32 = this.s.f32();
+    f32.set(X, xp >> 2);
+    if (B) f32.set(B.subarray(0, M), bp >> 2);
+    a.k.dwconv(xp, yp, wp, bp, N, C, M, g.H, g.W, g.KH, g.KW, g.OH, g.OW, g.sH, g.sW, g.dH, g.dW, g.pT, g.pL);
+    if (act === 'relu') a.k.relu(yp, N * M * P);
+    out.set(f32.subarray(yp >> 2, (yp >> 2) + N * M * P));
+    a.reset(mark);
+  }
+
   private runWide(X: Float32Array, W: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array, act: ConvAct): void {
     const { N, C, H, M, G, KH, KW } = g;
     const MperG = M / G, CperG = C / G;

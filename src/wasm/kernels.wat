@@ -335,6 +335,98 @@
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $lc))))
 
+  ;; Depthwise convolution (one input channel per group, M/C output channels per input channel),
+  ;; 2-D (1-D: H = 1), N batch items: y[n, m] = b[m] + Σ_{kh, kw} w[m, kh, kw]·x[n, m / (M/C)]
+  ;; shifted, tap by tap over each output row's valid range (a SIMD axpy when sW = 1), summed in
+  ;; float32 in tap order. Planes are contiguous; b = 0 means no bias.
+  (func (export "dwconv")
+    (param $x i32) (param $y i32) (param $w i32) (param $b i32) (param $N i32) (param $C i32) (param $M i32)
+    (param $H i32) (param $W i32) (param $KH i32) (param $KW i32) (param $OH i32) (param $OW i32)
+    (param $sH i32) (param $sW i32) (param $dH i32) (param $dW i32) (param $pT i32) (param $pL i32)
+    (local $n i32) (local $m i32) (local $kh i32) (local $kw i32) (local $oh i32) (local $xp i32) (local $yp i32)
+    (local $offh i32) (local $offw i32) (local $ohLo i32) (local $ohHi i32) (local $owLo i32) (local $owHi i32)
+    (local $mper i32) (local $wt f32) (local $i i32) (local $P i32) (local $xr i32) (local $yr i32)
+    (local.set $mper (i32.div_u (local.get $M) (local.get $C)))
+    (local.set $P (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $n (i32.const 0))
+    (block $dn (loop $ln
+      (br_if $dn (i32.ge_u (local.get $n) (local.get $N)))
+      (local.set $m (i32.const 0))
+      (block $dm (loop $lm
+        (br_if $dm (i32.ge_u (local.get $m) (local.get $M)))
+        (local.set $xp (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (local.get $n) (local.get $C)) (i32.div_u (local.get $m) (local.get $mper)))
+          (i32.mul (local.get $H) (local.get $W))) (i32.const 2))))
+        (local.set $yp (i32.add (local.get $y) (i32.shl (i32.mul (i32.add (i32.mul (local.get $n) (local.get $M)) (local.get $m)) (local.get $P)) (i32.const 2))))
+        (local.set $wt (if (result f32) (local.get $b) (then (f32.load (i32.add (local.get $b) (i32.shl (local.get $m) (i32.const 2))))) (else (f32.const 0))))
+        (local.set $i (i32.const 0))
+        (block $df (loop $lf
+          (br_if $df (i32.ge_u (local.get $i) (local.get $P)))
+          (f32.store (i32.add (local.get $yp) (i32.shl (local.get $i) (i32.const 2))) (local.get $wt))
+          (local.set $i (i32.add (local.get $i) (i32.const 1)))
+          (br $lf)))
+        (local.set $kh (i32.const 0))
+        (block $dkh (loop $lkh
+          (br_if $dkh (i32.ge_u (local.get $kh) (local.get $KH)))
+          (local.set $offh (i32.sub (i32.mul (local.get $kh) (local.get $dH)) (local.get $pT)))
+          (local.set $ohLo (call $rangeLo (local.get $sH) (local.get $offh)))
+          (local.set $ohHi (call $rangeHi (local.get $OH) (local.get $sH) (local.get $offh) (local.get $H)))
+          (local.set $kw (i32.const 0))
+          (block $dkw (loop $lkw
+            (br_if $dkw (i32.ge_u (local.get $kw) (local.get $KW)))
+            (local.set $offw (i32.sub (i32.mul (local.get $kw) (local.get $dW)) (local.get $pL)))
+            (local.set $owLo (call $rangeLo (local.get $sW) (local.get $offw)))
+            (local.set $owHi (call $rangeHi (local.get $OW) (local.get $sW) (local.get $offw) (local.get $W)))
+            (local.set $wt (f32.load (i32.add (local.get $w) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $m) (local.get $KH)) (local.get $kh)) (local.get $KW)) (local.get $kw)) (i32.const 2)))))
+            (if (i32.lt_s (local.get $owLo) (local.get $owHi)) (then
+              (local.set $oh (local.get $ohLo))
+              (block $doh (loop $loh
+                (br_if $doh (i32.ge_s (local.get $oh) (local.get $ohHi)))
+                (local.set $xr (i32.add (local.get $xp) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (local.get $oh) (local.get $sH)) (local.get $offh)) (local.get $W))
+                  (i32.add (i32.mul (local.get $owLo) (local.get $sW)) (local.get $offw))) (i32.const 2))))
+                (local.set $yr (i32.add (local.get $yp) (i32.shl (i32.add (i32.mul (local.get $oh) (local.get $OW)) (local.get $owLo)) (i32.const 2))))
+                (call $axpy (local.get $yr) (local.get $xr) (local.get $wt) (i32.sub (local.get $owHi) (local.get $owLo)) (i32.shl (local.get $sW) (i32.const 2)))
+                (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+                (br $loh)))))
+            (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
+            (br $lkw)))
+          (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
+          (br $lkh)))
+        (local.set $m (i32.add (local.get $m) (i32.const 1)))
+        (br $lm)))
+      (local.set $n (i32.add (local.get $n) (i32.const 1)))
+      (br $ln))))
+
+  ;; First o ≥ 0 with o·s + off ≥ 0.
+  (func $rangeLo (param $s i32) (param $off i32) (result i32)
+    (if (result i32) (i32.ge_s (local.get $off) (i32.const 0)) (then (i32.const 0))
+      (else (i32.div_s (i32.sub (i32.add (i32.sub (i32.const 0) (local.get $off)) (local.get $s)) (i32.const 1)) (local.get $s)))))
+  ;; One past the last o < count with o·s + off < size (at least 0).
+  (func $rangeHi (param $count i32) (param $s i32) (param $off i32) (param $size i32) (result i32)
+    (local $t i32)
+    (local.set $t (i32.sub (i32.sub (local.get $size) (i32.const 1)) (local.get $off)))
+    (if (result i32) (i32.lt_s (local.get $t) (i32.const 0)) (then (i32.const 0))
+      (else
+        (local.set $t (i32.add (i32.div_s (local.get $t) (local.get $s)) (i32.const 1)))
+        (select (local.get $t) (local.get $count) (i32.lt_s (local.get $t) (local.get $count))))))
+  ;; y[i] += w·x[i·sx] for i < n (sx in bytes): four lanes at a time when x is contiguous.
+  (func $axpy (param $y i32) (param $x i32) (param $w f32) (param $n i32) (param $sx i32)
+    (local $wv v128) (local $end i32)
+    (local.set $end (i32.add (local.get $y) (i32.shl (local.get $n) (i32.const 2))))
+    (if (i32.eq (local.get $sx) (i32.const 4)) (then
+      (local.set $wv (f32x4.splat (local.get $w)))
+      (block $d4 (loop $l4
+        (br_if $d4 (i32.gt_s (i32.add (local.get $y) (i32.const 16)) (local.get $end)))
+        (v128.store (local.get $y) (f32x4.add (v128.load (local.get $y)) (f32x4.mul (local.get $wv) (v128.load (local.get $x)))))
+        (local.set $y (i32.add (local.get $y) (i32.const 16)))
+        (local.set $x (i32.add (local.get $x) (i32.const 16)))
+        (br $l4)))))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.ge_u (local.get $y) (local.get $end)))
+      (f32.store (local.get $y) (f32.add (f32.load (local.get $y)) (f32.mul (local.get $w) (f32.load (local.get $x)))))
+      (local.set $y (i32.add (local.get $y) (i32.const 4)))
+      (local.set $x (i32.add (local.get $x) (local.get $sx)))
+      (br $l1))))
+
   ;; Packs a row-major matrix B [K, ≥ npad] (rows ld floats apart) into gemm's 8-column panels at
   ;; dst: panel p = B[k, 8p .. 8p+7] for k = 0..K-1. Columns past B's width copy whatever follows
   ;; the row (the caller ignores their results; reads stay within K·ld + 8 floats of src).

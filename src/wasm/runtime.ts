@@ -10,6 +10,8 @@ export interface Kernels {
   relu(x: number, n: number): void;
   im2col(x: number, xn: number, dst: number, s1: number, sk: number, s8: number, N: number, Cg: number, H: number, W: number, KH: number, KW: number,
     OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, pT: number, pL: number, j0: number, j1: number): void;
+  dwconv(x: number, y: number, w: number, b: number, N: number, C: number, M: number, H: number, W: number, KH: number, KW: number,
+    OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, pT: number, pL: number): void;
   pack_rows(src: number, ld: number, K: number, npad: number, dst: number): void;
   lstm_cell(g: number, c: number, h: number, H: number): void;
   gru_cell(x: number, hh: number, bhn: number, h: number, H: number): void;
