@@ -149,6 +149,8 @@ def main():
     # a module calling the cell once per step (torch.export unrolls the Python loop)
     fixture('dyn_lstmcell_loop', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True, loop=4)
     fixture('dyn_grucell_loop', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='decoder.cell', state=True, loop=3)
+    fixture('dyn_rnncell', 'RNNCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True)
+    fixture('dyn_rnncell_relu_big', 'RNNCell', dict(input_size=16, hidden_size=96, nonlinearity='relu'), prefix='cell', N=1)
     # the cells as model-local functions (the optimizer's inlining off)
     fixture('dyn_lstmcell_fn', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True, function=True)
     fixture('dyn_grucell_fn', 'GRUCell', dict(input_size=6, hidden_size=7), prefix='rnn.cell', state=True, function=True)

@@ -95,7 +95,7 @@ describe('dynamo-form exports', () => {
     expect(s.metadata?.get(MODULE_PATH)).toBe(meta.module.prefix);
     // where it came from: every node of the decomposition, by name
     expect(s.metadata?.get(FUSED_FROM)?.split(', ').sort()).toEqual(raw.nodes.map((n) => n.name).sort());
-    expect(summarize({ ...loadModel(file(name)) }).recurrent.join('\n')).toMatch(new RegExp(`^${meta.module.prefix || 'cell'}: ${meta.module.class}\\(input_size=${kw.input_size}, hidden_size=${kw.hidden_size}(, bias=False)?\\)\\n      recovered from nodes .*; module path '${meta.module.prefix}'`));
+    expect(summarize({ ...loadModel(file(name)) }).recurrent.join('\n')).toMatch(new RegExp(`^${meta.module.prefix || 'cell'}: ${meta.module.class}\\(input_size=${kw.input_size}, hidden_size=${kw.hidden_size}(, bias=False)?(, nonlinearity='relu')?\\)\\n      recovered from nodes .*; module path '${meta.module.prefix}'`));
   });
 
   it.each(cells.filter((d) => d.endsWith('_loop')))('%s: a cell called once per step is one module called T times, under one set of names', (name) => {

@@ -421,7 +421,7 @@ export function dynamoBenchModel(kind: 'LSTM' | 'GRU', rec: Omit<RecurrentSpec, 
 
 /** What `dynamoDecomposedModel` writes: an nn.RNN (unrolled), or a cell. */
 export type DecomposedSpec = Omit<DynamoSpec, 'kind'> & {
-  kind: 'RNN' | 'LSTMCell' | 'GRUCell';
+  kind: 'RNN' | 'LSTMCell' | 'GRUCell' | 'RNNCell';
   nonlinearity?: 'tanh' | 'relu';
   /**
    * How `aten_unbind` with a static dim is written: 'slice' (Slice + Squeeze per item, torch_lib at
@@ -458,8 +458,9 @@ export function dynamoDecomposedModel(spec: DecomposedSpec): Model {
   const { kind, prefix } = spec;
   const e = new Emitter();
   const cls = kind.endsWith('Cell') ? `torch.nn.modules.rnn.${kind}` : 'torch.nn.modules.rnn.RNN';
-  const target = kind === 'RNN' ? `aten.rnn_${spec.nonlinearity ?? 'tanh'}.input` : `aten.${kind === 'LSTMCell' ? 'lstm' : 'gru'}_cell.default`;
-  e.meta = torchMetadata(prefix, cls, spec.rootClass ?? '__main__.Model', kind === 'RNN' ? `rnn_${spec.nonlinearity ?? 'tanh'}` : kind.toLowerCase().replace('cell', '_cell'), target);
+  const nl = spec.nonlinearity ?? 'tanh';
+  const target = kind === 'RNN' ? `aten.rnn_${nl}.input` : kind === 'RNNCell' ? `aten.rnn_${nl}_cell.default` : `aten.${kind === 'LSTMCell' ? 'lstm' : 'gru'}_cell.default`;
+  e.meta = torchMetadata(prefix, cls, spec.rootClass ?? '__main__.Model', kind === 'RNN' ? `rnn_${nl}` : kind === 'RNNCell' ? `rnn_${nl}_cell` : kind.toLowerCase().replace('cell', '_cell'), target);
   const p = (n: string) => {
     const name = join(prefix, n);
     const t = spec.params.get(name);
@@ -530,8 +531,12 @@ function emitUnrolledRnn(e: Emitter, spec: DecomposedSpec, p: (n: string) => str
 }
 
 /** One `aten::lstm_cell` / `aten::gru_cell` step (RNN.cpp's CPU code): h', c'. */
-function cellStep(e: Emitter, lstm: boolean, bias: boolean, p: (n: string) => string, x: string, h: string, c: string): { hy: string; cy: string } {
+function cellStep(e: Emitter, lstm: boolean, bias: boolean, p: (n: string) => string, x: string, h: string, c: string, rnn?: 'tanh' | 'relu'): { hy: string; cy: string } {
   const linear = (a: string, w: string, b: string) => e.op('Gemm', bias ? [a, p(w), p(b)] : [a, p(w)], { transB: intAttr(1) })[0];
+  if (rnn) { // SimpleCell: act(linear_hh(h) + linear_ih(x))
+    const gh = linear(h, 'weight_hh', 'bias_hh'), gi = linear(x, 'weight_ih', 'bias_ih');
+    return { hy: e.op(rnn === 'relu' ? 'Relu' : 'Tanh', [e.op('Add', [gh, gi])[0]])[0], cy: '' };
+  }
   if (lstm) {
     const gh = linear(h, 'weight_hh', 'bias_hh'), gi = linear(x, 'weight_ih', 'bias_ih');
     const [gates] = e.op('Add', [gh, gi]);
@@ -558,6 +563,7 @@ function cellStep(e: Emitter, lstm: boolean, bias: boolean, p: (n: string) => st
 function emitCell(e: Emitter, spec: DecomposedSpec, p: (n: string) => string): Emitted {
   const { inputSize: I, hiddenSize: H, N } = spec;
   const lstm = spec.kind === 'LSTMCell', bias = spec.bias ?? true;
+  const rnn = spec.kind === 'RNNCell' ? spec.nonlinearity ?? 'tanh' : undefined;
   const T = spec.loop ?? 0;
   const inputs: ValueInfo[] = [{ name: 'x', type: 'float32', shape: T ? [T, N, I] : [N, I] }];
   let h = 'h0', c = 'c0';
@@ -567,13 +573,13 @@ function emitCell(e: Emitter, spec: DecomposedSpec, p: (n: string) => string): E
   } else { h = e.const(new Tensor('float32', new Float32Array(N * H), [N, H])); c = h; } // hx = (zeros, zeros)
   const info = (name: string, shape: Dim[]) => ({ name, type: 'float32' as const, shape });
   if (!T) {
-    const o = cellStep(e, lstm, bias, p, 'x', h, c);
+    const o = cellStep(e, lstm, bias, p, 'x', h, c, rnn);
     return { inputs, outputs: lstm ? [{ value: o.hy, info: info('hn', [N, H]) }, { value: o.cy, info: info('cn', [N, H]) }] : [{ value: o.hy, info: info('hn', [N, H]) }] };
   }
   const ys: string[] = [];
   for (let t = 0; t < T; t++) {
     const [xt] = e.op('Gather', ['x', e.const(new Tensor('int64', [BigInt(t)], []))], { axis: intAttr(0) });
-    ({ hy: h, cy: c } = { ...cellStep(e, lstm, bias, p, xt, h, c) });
+    ({ hy: h, cy: c } = { ...cellStep(e, lstm, bias, p, xt, h, c, rnn) });
     ys.push(e.op('Unsqueeze', [h, e.i64([0])])[0]);
   }
   const [y] = e.op('Concat', ys, { axis: intAttr(0) });

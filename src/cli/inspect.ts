@@ -72,7 +72,7 @@ export function describeRecurrentNode(node: Node, constant: ReadonlyMap<string, 
 /** A recovered PyTorch module: `rnn: LSTM(input_size=7, hidden_size=9, num_layers=3, …)`. */
 export function describeStackNode(n: Node): string {
   const i = (k: string, d: number) => (n.attributes.get(k)?.value as number | undefined) ?? d;
-  if (n.opType === 'LSTMCell' || n.opType === 'GRUCell') return `${n.name}: ${describeCell(n.opType, i('input_size', 0), i('hidden_size', 0), i('bias', 1) !== 0)}`;
+  if (n.opType.endsWith('Cell')) return `${n.name}: ${describeCell(n.opType, i('input_size', 0), i('hidden_size', 0), i('bias', 1) !== 0, n.attributes.get('nonlinearity')?.value as string | undefined)}`;
   return `${n.name}: ${describeStack({
     mode: n.opType as RecMode, inputSize: i('input_size', 0), hiddenSize: i('hidden_size', 0), numLayers: i('num_layers', 1),
     bias: i('bias', 1) !== 0, batchFirst: i('batch_first', 0) !== 0, bidirectional: i('bidirectional', 0) !== 0,
@@ -104,7 +104,7 @@ function recurrentLines(g: Graph, opsets: ReadonlyMap<string, number>, where: st
       out.push(`${where}${describeRecurrentNode(n, (v) => ctx.constant(v))}`);
     } else if (n.metadata?.get(NOT_FUSED)) {
       // a decomposed module (unrolled nn.RNN, LSTMCell/GRUCell) found only in part
-      const path = ['RNN', 'LSTMCell', 'GRUCell'].map((m) => torchModulePath(n, m)).find((p) => p !== undefined);
+      const path = ['RNN', 'LSTMCell', 'GRUCell', 'RNNCell'].map((m) => torchModulePath(n, m)).find((p) => p !== undefined);
       out.push(`${where}${n.name || n.opType} (${n.opType})${path !== undefined ? `, module '${path}'` : ''}: not fused: ${n.metadata.get(NOT_FUSED)}`);
     }
     for (const [k, a] of n.attributes) {

@@ -20,7 +20,7 @@ export function lowerStacks(model: Model, opset: number): Model {
   const nodes: Node[] = [];
   for (const n of g.nodes) {
     if (n.domain !== RNNX_DOMAIN) nodes.push(n);
-    else if (n.opType === 'LSTMCell' || n.opType === 'GRUCell') nodes.push(...lowerCell(n, g, inits, opset));
+    else if (n.opType === 'LSTMCell' || n.opType === 'GRUCell' || n.opType === 'RNNCell') nodes.push(...lowerCell(n, g, inits, opset));
     else nodes.push(...lowerStack(n, g, inits, opset));
   }
   const opsets = new Map(model.opsets);
@@ -153,7 +153,7 @@ function lowerStack(stack: Node, g: Graph, inits: Map<string, Tensor>, opset: nu
  * recurrent node (gates reordered), Squeeze(0) of Y_h (and Y_c).
  */
 function lowerCell(cell: Node, g: Graph, inits: Map<string, Tensor>, opset: number): Node[] {
-  const mode = cell.opType === 'LSTMCell' ? 'LSTM' : 'GRU';
+  const mode = cell.opType === 'LSTMCell' ? 'LSTM' : cell.opType === 'GRUCell' ? 'GRU' : 'RNN';
   const H = (cell.attributes.get('hidden_size')?.value as number | undefined) ?? 0;
   const bias = ((cell.attributes.get('bias')?.value as number | undefined) ?? 1) !== 0;
   const G = GATES[mode];
@@ -191,6 +191,7 @@ function lowerCell(cell: Node, g: Graph, inits: Map<string, Tensor>, opset: numb
   while (inputs[inputs.length - 1] === '') inputs.pop();
   const attrs: [string, Attribute][] = [['hidden_size', int(H)]];
   if (mode === 'GRU') attrs.push(['linear_before_reset', int(1)]);
+  if (mode === 'RNN' && cell.attributes.get('nonlinearity')?.value === 'relu') attrs.push(['activations', { type: 'strings', value: ['Relu'] }]);
   const Yh = `${base}/Y_h`, Yc = mode === 'LSTM' ? `${base}/Y_c` : '';
   add(mode, inputs, mode === 'LSTM' ? ['', Yh, Yc] : ['', Yh], attrs);
   if (hy) squeeze(Yh, hy);

@@ -16,7 +16,8 @@ import type { GraphIndex } from './graph-index.js';
  * any [N, H] values, or zero constants (the module called without a state).
  */
 export interface DecomposedCell {
-  mode: 'LSTM' | 'GRU';
+  mode: 'LSTM' | 'GRU' | 'RNN';
+  nonlinearity?: 'tanh' | 'relu';
   x: string;
   h: string; // '' for zeros
   c: string; // '' for zeros (LSTM)
@@ -248,4 +249,31 @@ function gh(v: string, ctx: GraphIndex): number {
 function onlyInside(nodes: Node[], internal: string[], ctx: GraphIndex): boolean {
   const inside = new Set(nodes);
   return internal.every((v) => !ctx.outputs.has(v) && (ctx.consumers.get(v) ?? []).every((c) => inside.has(c)));
+}
+
+/**
+ * An nn.RNNCell (`aten::rnn_tanh_cell` / `rnn_relu_cell`, RNN.cpp's SimpleCell:
+ * `act(linear(h, W_hh, b_hh) + linear(x, W_ih, b_ih))`) at its activation `act`. The pattern is
+ * too common to trust alone (`tanh(W₁a + W₂b)` is also e.g. additive attention), so it is
+ * recovered only when the node metadata says the activation came from an nn.RNNCell.
+ */
+export function matchRnnCell(act: Node, ctx: GraphIndex): DecomposedCell | string {
+  const add = ctx.producer.get(act.inputs[0]);
+  if (!op(add, 'Add')) return 'the activation does not read the sum of two linear maps';
+  if (add.inputs.some((v) => ctx.constant(v)?.dims.length === 2)) return 'the recurrent product is a constant (the exporter folded it: zero state, small weights), so weight_hh is not in the graph';
+  const lin = add.inputs.map((v) => linear(v, gh(v, ctx), ctx));
+  if (!lin[0] || !lin[1]) return 'the activation does not read the sum of two linear maps of x and h (Gemm, or MatMul [+ Add])';
+  const H = lin[0].w.dims[0];
+  if (lin[1].w.dims[0] !== H) return 'the two linear maps have different widths';
+  const kh = [0, 1].filter((k) => lin[k]!.w.dims[1] === H);
+  if (kh.length === 0) return `neither linear map reads a state of hidden_size ${H}`;
+  const lh = lin[kh[0]]!, lx = lin[1 - kh[0]]!;
+  const nodes = [act, add, ...lh.nodes, ...lx.nodes];
+  if (!onlyInside(nodes, [add.outputs[0], ...add.inputs], ctx)) return 'a value inside the cell is also read outside it';
+  const hs = stateOf(lh.a, lx.a, H, ctx);
+  if (hs === undefined) return `the zero state constant is not [N, ${H}] or [1, ${H}]`;
+  return {
+    mode: 'RNN', nonlinearity: act.opType === 'Relu' ? 'relu' : 'tanh', x: lx.a, h: hs, c: '', hy: act.outputs[0], cy: '',
+    weightIh: lx.w, weightHh: lh.w, ...biases(lx, lh, H), sources: [...lx.sources, ...lh.sources], nodes,
+  };
 }

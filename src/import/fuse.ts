@@ -3,7 +3,7 @@ import { Tensor } from '../ir/tensor.js';
 import { readsOf, subgraphsOf } from '../ir/graph.js';
 import { GraphIndex } from './graph-index.js';
 import { matchChain, matchUnrolledRnn, type Chain } from './unrolled-rnn.js';
-import { cellCandidate, matchGruCell, matchLstmCell } from './decomposed-cell.js';
+import { cellCandidate, matchGruCell, matchLstmCell, matchRnnCell } from './decomposed-cell.js';
 import { cellParamNames } from '../ops/rec/cell.js';
 import { GATES, modulePrefix, paramsFromOnnx, type RecMode } from '../ops/rec/layer.js';
 import { RNNX_DOMAIN } from '../ops/registry.js';
@@ -189,7 +189,26 @@ function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: Graph
       ]),
     });
   }
-  // nn.LSTMCell / nn.GRUCell, from their gate Split
+  // nn.LSTMCell / nn.GRUCell, from their gate Split; nn.RNNCell from its activation (metadata only)
+  for (const node of g.nodes) {
+    if (removed.has(node) || (node.opType !== 'Tanh' && node.opType !== 'Relu') || node.domain) continue;
+    const path = torchModulePath(node, 'RNNCell');
+    if (path === undefined) continue;
+    const m = matchRnnCell(node, ctx);
+    if (typeof m === 'string') { reasons.set(node, `decomposed nn.RNNCell: ${m}`); continue; }
+    if (!free(m.nodes, [m.hy])) { reasons.set(node, 'decomposed nn.RNNCell: a value inside the pattern is also read outside it'); continue; }
+    const bias = !!m.biasIh;
+    const order = new Map(g.nodes.map((n, i) => [n, i]));
+    recover({
+      opType: 'RNNCell', fallback: 'cell', bare: cellParamNames(bias), path, nodes: m.nodes,
+      tensors: [m.weightIh, m.weightHh, ...(bias ? [m.biasIh!, m.biasHh!] : [])], sources: m.sources, inputs: [m.x, m.h, ''], outputs: [m.hy],
+      from: [...m.nodes].sort((p, q) => order.get(p)! - order.get(q)!).map((n) => n.name || '(unnamed)').join(', '),
+      attributes: new Map<string, Attribute>([
+        ['input_size', { type: 'int', value: m.weightIh.dims[1] }], ['hidden_size', { type: 'int', value: m.weightHh.dims[1] }],
+        ['bias', { type: 'int', value: bias ? 1 : 0 }], ['nonlinearity', { type: 'string', value: m.nonlinearity! }],
+      ]),
+    });
+  }
   for (const node of g.nodes) {
     if (removed.has(node) || node.opType !== 'Split' || node.domain) continue;
     const kind = cellCandidate(node, ctx);

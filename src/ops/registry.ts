@@ -160,6 +160,7 @@ export const OPS: readonly OpRow[] = withHalfTypes([
   { opType: 'RNN', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.RNNStack },
   { opType: 'LSTMCell', domain: RNNX_DOMAIN, since: 1, until: 1, def: cell.LSTMCell },
   { opType: 'GRUCell', domain: RNNX_DOMAIN, since: 1, until: 1, def: cell.GRUCell },
+  { opType: 'RNNCell', domain: RNNX_DOMAIN, since: 1, until: 1, def: cell.RNNCell },
 ]);
 
 const byKey = new Map<string, OpRow[]>();

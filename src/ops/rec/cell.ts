@@ -5,7 +5,7 @@ import { prepareLayer, runLayer } from './kernels.js';
 import { GATES, type FloatArray, type RecurrentLayer } from './layer.js';
 
 /**
- * The rnnx recurrent cell (domain ai.rnnx): a PyTorch nn.LSTMCell / nn.GRUCell as one node, one
+ * The rnnx recurrent cell (domain ai.rnnx): a PyTorch nn.LSTMCell / nn.GRUCell / nn.RNNCell as one node, one
  * step of the recurrent kernels. Inputs: x [N, I], h ('' = zeros) [N, H], c ('' = zeros; LSTM
  * only), then weight_ih [G·H, I], weight_hh [G·H, H] and, with bias, bias_ih, bias_hh [G·H].
  * Outputs: h' [N, H] (and c' [N, H] for LSTMCell). Made by the importer's recovery of the
@@ -13,7 +13,7 @@ import { GATES, type FloatArray, type RecurrentLayer } from './layer.js';
  * with T = 1 by `src/export/lower.ts`.
  */
 export interface CellAttrs {
-  readonly mode: 'LSTM' | 'GRU';
+  readonly mode: 'LSTM' | 'GRU' | 'RNN';
   readonly inputSize: number;
   readonly hiddenSize: number;
   readonly bias: boolean;
@@ -22,8 +22,10 @@ export interface CellAttrs {
 
 export const cellParamNames = (bias: boolean): string[] => (bias ? ['weight_ih', 'weight_hh', 'bias_ih', 'bias_hh'] : ['weight_ih', 'weight_hh']);
 
-function parseCell(mode: 'LSTM' | 'GRU', ctx: OpContext, a: AttrReader): CellAttrs {
+function parseCell(mode: 'LSTM' | 'GRU' | 'RNN', ctx: OpContext, a: AttrReader): CellAttrs {
   const inputSize = a.int('input_size');
+  const nonlinearity = mode === 'RNN' ? a.string('nonlinearity', 'tanh') : 'tanh';
+  if (nonlinearity !== 'tanh' && nonlinearity !== 'relu') throw a.error('nonlinearity', `expected tanh or relu, got '${nonlinearity}'`);
   const hiddenSize = a.int('hidden_size');
   const bias = a.int('bias', 1) !== 0;
   if (inputSize === undefined || inputSize < 1) throw a.error('input_size', 'is required (>= 1)');
@@ -52,14 +54,14 @@ function parseCell(mode: 'LSTM' | 'GRU', ctx: OpContext, a: AttrReader): CellAtt
   const layer: RecurrentLayer = {
     mode, dtype: dtype!, inputSize, hiddenSize, direction: 'forward', layout: 0,
     params: [{ weightIh, weightHh, biasIh, biasHh }],
-    activations: [mode === 'LSTM' ? [{ name: 'Sigmoid' }, { name: 'Tanh' }, { name: 'Tanh' }] : [{ name: 'Sigmoid' }, { name: 'Tanh' }]],
+    activations: [mode === 'LSTM' ? [{ name: 'Sigmoid' }, { name: 'Tanh' }, { name: 'Tanh' }] : mode === 'GRU' ? [{ name: 'Sigmoid' }, { name: 'Tanh' }] : [{ name: nonlinearity === 'relu' ? 'Relu' : 'Tanh' }]],
     inputForget: false, linearBeforeReset: true, hasBias: bias,
   };
   prepareLayer(layer, ctx.pool); // pack once per session
   return { mode, inputSize, hiddenSize, bias, layer };
 }
 
-function recurrentCell(mode: 'LSTM' | 'GRU') {
+function recurrentCell(mode: 'LSTM' | 'GRU' | 'RNN') {
   return defineOp<CellAttrs>({
     parse: (ctx, a) => parseCell(mode, ctx, a),
     run(inputs, p, ctx) {
@@ -90,8 +92,9 @@ function recurrentCell(mode: 'LSTM' | 'GRU') {
 
 export const LSTMCell = recurrentCell('LSTM');
 export const GRUCell = recurrentCell('GRU');
+export const RNNCell = recurrentCell('RNN');
 
 /** PyTorch's constructor call for a cell, as `rnnx inspect` prints it. */
-export function describeCell(mode: string, inputSize: number, hiddenSize: number, bias: boolean): string {
-  return `${mode}(input_size=${inputSize}, hidden_size=${hiddenSize}${bias ? '' : ', bias=False'})`;
+export function describeCell(mode: string, inputSize: number, hiddenSize: number, bias: boolean, nonlinearity = 'tanh'): string {
+  return `${mode}(input_size=${inputSize}, hidden_size=${hiddenSize}${bias ? '' : ', bias=False'}${nonlinearity === 'relu' ? ", nonlinearity='relu'" : ''})`;
 }
