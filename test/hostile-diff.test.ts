@@ -58,8 +58,8 @@ describe('differential triage', () => {
   it('a GRU with a huge initial state: rnnx matches the float64 definition, onnxruntime\'s float32 GRU does not (seed 3 #10768, #24868)', async () => {
     // z = σ(R_z·h0) with pre-activations from -10 to -30 and h0 = -3.3e7: z·h0 needs σ to relative
     // precision. onnxruntime's GRU sigmoid is 0 below -18 (exact: 1.5e-8, so z·h0 = -0.5).
-    // H = 3: the reference kernels (the SIMD path, hidden sizes that are multiples of 4, is below)
-    const H = 3, h0 = -3.3e7, pre = [-10, -15, -18];
+    // H = 4: the SIMD path (its sigmoid was 0.5 + 0.5·tanh(x/2): 0 below -18, like onnxruntime's)
+    const H = 4, h0 = -3.3e7, pre = [-10, -15, -18, -30];
     const R = new Array(3 * H * H).fill(0);
     pre.forEach((p, j) => { R[j * H + j] = p / h0; });
     const spec = {
@@ -90,6 +90,28 @@ describe('differential triage', () => {
     });
   });
 
+  it('the SIMD recurrent kernels\' sigmoid is relatively precise, and exact at ±Inf; NaN stays NaN', () => {
+    // LSTM with H = 4 takes the WebAssembly path. With W = 1, R = 0 and a zero state, one step gives
+    // c = σ(x)·tanh(x) and h = σ(x)·tanh(c): σ's small values show up relatively in h and c.
+    const H = 4, sig = (v: number) => 1 / (1 + Math.exp(-v));
+    for (const v of [-87, -40, -18, -15, -3, 0.5, 20, Infinity, -Infinity, NaN]) {
+      const x = f32([v], [1, 1, 1]);
+      const spec = {
+        opType: 'LSTM', outputs: ['y', '', 'c'], attrs: { hidden_size: H },
+        inputs: [{ name: 'x', tensor: x }, { name: 'W', tensor: f32(new Array(4 * H).fill(1), [1, 4 * H, 1]), constant: true },
+          { name: 'R', tensor: f32(new Array(4 * H * H).fill(0), [1, 4 * H, H]), constant: true }],
+        outputTypes: ['float32', 'float32', 'float32'],
+      } as const;
+      const out = runRnnx(singleNodeModel(spec), { x });
+      const c = sig(v) * Math.tanh(v), h = sig(v) * Math.tanh(c);
+      for (const [k, want] of [['y', h], ['c', c]] as const) {
+        const got = (out[k].data as Float32Array)[0];
+        if (Number.isNaN(v)) expect(got, `x=${v} ${k}`).toBeNaN();
+        else expect(Math.abs(got - want), `x=${v} ${k}: ${got} vs ${want}`).toBeLessThanOrEqual(1e-6 * Math.abs(want) + 1e-44);
+      }
+    }
+  });
+
   it('the float64 expansion of LSTM/GRU/RNN agrees with rnnx and onnxruntime on the recurrent fixtures', async () => {
     const names = ['lstm_l2_bi_bf_state', 'gru_l1_bf_state', 'gru_l2_dropout', 'rnn_relu_l2_bi_bf_state', 'rnn_l3_bi', 'lstmp_steps', 'dyn_gru_l2_bi_bf', 'dyn_lstm_l3_bi_dyn', 'lm_embed_lstm_linear']
       .filter((n) => fs.existsSync(path.join(fixtures, n, 'model.onnx')));
@@ -102,6 +124,16 @@ describe('differential triage', () => {
       for (const [k, t] of Object.entries(r.outputs!)) expect(compareTensors(t, wide[k], DIFF).message ?? '', `${name} ${k}`).toBe('');
     }
   }, 60_000);
+});
+
+describe('fuzz findings', () => {
+  it('Split with num_outputs 2^31 − 1 is a named error, not a V8 heap abort (30-minute run, seed 20261128 #78931)', () => {
+    const x = f32([1, 2, 3, 4], [4]);
+    const model = singleNodeModel({ opType: 'Split', inputs: [{ name: 'x', tensor: x }], outputs: ['a', 'b'], attrs: { num_outputs: 2 ** 31 - 1 }, opset: 18 });
+    expect(() => runRnnx(model, { x })).toThrow(/num_outputs 2147483647 but the node has 2 outputs/);
+    const ok = singleNodeModel({ opType: 'Split', inputs: [{ name: 'x', tensor: x }], outputs: ['a', 'b'], attrs: { num_outputs: 2 }, opset: 18 });
+    expect(Array.from(runRnnx(ok, { x }).b.data as Float32Array)).toEqual([3, 4]);
+  });
 });
 
 describe('NaN and ±Inf through activations', () => {

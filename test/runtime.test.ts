@@ -147,6 +147,18 @@ describe('runs are bounded', () => {
     expect(() => s.runSync({ x: f32([0]) })).toThrow(/more than 1000 loop iterations \(all loops together\)/);
   });
 
+  it('run() pauses inside nested loops and resumes to the same result as runSync', async () => {
+    const s = InferenceSession.createSync(loopModel(100, 100));
+    let ticks = 0;
+    const timer = setInterval(() => ticks++, 1);
+    const t0 = performance.now();
+    const out = await s.run({ x: f32([0]) });
+    const ms = performance.now() - t0;
+    clearInterval(timer);
+    expect([...out.y.data]).toEqual([10000]);
+    if (ms > 30) expect(ticks).toBeGreaterThan(0);
+  });
+
   it('an allocation beyond the memory limit is an RnnxError naming the node', () => {
     const g = graph('g', [node('ConstantOfShape', ['shape'], ['y'])], [{ name: 'shape', type: 'int64', shape: [1] }], ['y']);
     const s = InferenceSession.createSync(model(g), { memoryLimit: 8 * 1024 * 1024 });

@@ -221,6 +221,8 @@ export const Split = defineOp({
       sizes = [...p.split];
     } else {
       const parts = p.numOutputs ?? nOut;
+      // checked before the sizes are made: num_outputs = 2^31 − 1 must not allocate 2^31 sizes
+      if (parts !== nOut) throw nodeError(ctx.node, `num_outputs ${parts} but the node has ${nOut} outputs`);
       const each = Math.ceil(D / parts);
       sizes = Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, D - i * each)));
       if (p.numOutputs === undefined && D % parts !== 0) {

@@ -43,10 +43,12 @@ export class Profiler {
   static readonly MAX_EVENTS = 200_000;
 
   record(node: Node, path: string, start: number, end: number, hasBodies: boolean): void {
-    let p = this.nodes.get(node);
+    let p = this.nodes.get(node) as (NodeProfile & { bodies: boolean; tid: number }) | undefined;
     if (!p) {
-      p = { name: path ? `${path}/${node.name || node.opType}` : node.name || node.opType, opType: node.opType, ms: 0, calls: 0 };
-      (p as NodeProfile & { bodies?: boolean }).bodies = hasBodies;
+      p = {
+        name: path ? `${path}/${node.name || node.opType}` : node.name || node.opType, opType: node.opType, ms: 0, calls: 0,
+        bodies: hasBodies, tid: path ? path.split('/').length + 1 : 1,
+      };
       this.nodes.set(node, p);
     }
     p.ms += end - start;
@@ -54,7 +56,7 @@ export class Profiler {
     if (this.events.length < Profiler.MAX_EVENTS) {
       this.events.push({
         name: p.name, cat: node.opType, ph: 'X', ts: Math.round((start - this.t0) * 1000), dur: Math.max(0, Math.round((end - start) * 1000)),
-        pid: 1, tid: path ? path.split('/').length + 1 : 1, args: { opType: node.opType, run: this.runs },
+        pid: 1, tid: p.tid, args: { opType: node.opType, run: this.runs },
       });
     }
   }
@@ -65,7 +67,7 @@ export class Profiler {
   }
 
   result(): ProfileResult {
-    const nodes = [...this.nodes.values()].map((n) => ({ ...n })).sort((a, b) => b.ms - a.ms);
+    const nodes = [...this.nodes.values()].map((n) => { const { tid: _tid, ...rest } = n as NodeProfile & { tid?: number }; return rest; }).sort((a, b) => b.ms - a.ms);
     const byType = new Map<string, OpTypeProfile>();
     for (const [, n] of this.nodes) {
       // A node that ran bodies (If/Loop/Scan) counts only its own overhead under its type.

@@ -91,16 +91,50 @@ export interface Step {
   readonly driven: boolean;
 }
 
-/** A step with the scratch the executor reuses from run to run (nothing allocated per step). */
-interface PlanStep extends Step {
+/**
+ * A step as the executor holds it: a class, so every step has one hidden class and the executor's
+ * property reads stay monomorphic; with the scratch it reuses from run to run.
+ */
+class PlanStep implements Step {
+  /** Whether the op takes and returns any values (sequences, optionals), not only tensors. */
+  readonly values: boolean;
   /** The inputs of the running call (steps not driven: their call never pauses, so one array serves every run). */
   readonly args: (Value | undefined)[];
   /** `reuse(i)` for the op, reading `args` and `frame` (undefined when no input dies here). */
   readonly reuse: ((i: number) => boolean) | undefined;
   /** The frame whose call of this step is running (set around the call). */
-  frame: Frame | null;
-  /** Slots whose arrays become pinned after the step: a value op's inputs, and what its bodies read from this graph. */
-  readonly pinSlots: Int32Array;
+  frame: Frame | null = null;
+  /**
+   * When the shape cache serves the shape-only steps: the values whose last readers were the
+   * skipped steps since the previous step that runs, released before this one.
+   */
+  skipRelease: Int32Array = new Int32Array(0);
+
+  constructor(
+    readonly node: Node,
+    readonly def: OpDef<unknown>,
+    readonly attrs: unknown,
+    readonly ctx: OpContext,
+    readonly release: readonly string[],
+    readonly dying: readonly number[],
+    readonly inSlots: Int32Array,
+    readonly outSlots: Int32Array,
+    readonly releaseSlots: Int32Array,
+    readonly hasBodies: boolean,
+    readonly shapeOnly: boolean,
+    readonly driven: boolean,
+    /** Slots whose arrays become pinned after the step: a value op's inputs, and what its bodies read from this graph. */
+    readonly pinSlots: Int32Array,
+  ) {
+    this.values = def.values === true;
+    this.args = new Array<Value | undefined>(inSlots.length).fill(undefined);
+    this.reuse = dying.length === 0 ? undefined : (k: number) => {
+      const f = this.frame;
+      if (f === null || !dying.includes(k)) return false;
+      const id = f.own[this.inSlots[k]];
+      return id >= 0 && f.count[id] === 1;
+    };
+  }
 }
 
 export type Feeds = Record<string, Tensor | { type: string; data: unknown; dims: readonly number[] }>;
@@ -316,27 +350,37 @@ export class ExecutionPlan implements SubgraphPlan {
       const dying = r.node.inputs.flatMap((n, k) =>
         n && release.includes(n) && !feeds.has(n) && r.node.inputs.indexOf(n) === k && r.node.inputs.lastIndexOf(n) === k ? [k] : []);
       const hasBodies = subgraphsOf(r.node).length > 0;
-      const step: PlanStep = {
-        ...r, release, dying,
-        inSlots: Int32Array.from(r.node.inputs, (n) => (n ? slotOf(n) : -1)),
-        outSlots: Int32Array.from(r.node.outputs, (n) => (n ? slotOf(n) : -1)),
-        releaseSlots: Int32Array.from(release, slotOf),
+      const step = new PlanStep(
+        r.node, r.def, r.attrs, r.ctx, release, dying,
+        Int32Array.from(r.node.inputs, (n) => (n ? slotOf(n) : -1)),
+        Int32Array.from(r.node.outputs, (n) => (n ? slotOf(n) : -1)),
+        Int32Array.from(release, slotOf),
         hasBodies,
-        shapeOnly: shapeOnly[i] && !r.def.values,
-        driven: r.def.bodies !== undefined,
-        args: new Array<Value | undefined>(r.node.inputs.length).fill(undefined),
-        reuse: dying.length === 0 ? undefined : (k: number) => {
-          const f = step.frame;
-          if (f === null || !dying.includes(k)) return false;
-          const id = f.own[step.inSlots[k]];
-          return id >= 0 && f.count[id] === 1;
-        },
-        frame: null,
-        pinSlots: Int32Array.from(r.def.values ? reads[i] : hasBodies ? reads[i].filter((n) => !r.node.inputs.includes(n)) : [], (n) => (n ? slotOf(n) : -1)).filter((k) => k >= 0),
-      };
+        shapeOnly[i] && !r.def.values,
+        r.def.bodies !== undefined,
+        Int32Array.from(r.def.values ? reads[i] : hasBodies ? reads[i].filter((n) => !r.node.inputs.includes(n)) : [], (n) => (n ? slotOf(n) : -1)).filter((k) => k >= 0),
+      );
       return step;
     });
     this.hasShapeOnly = this.steps.some((st) => st.shapeOnly);
+    // The program when the shape cache holds the shape-only values: those steps are left out,
+    // their outputs come from the cache, their releases move to the next step that runs.
+    const fast: PlanStep[] = [];
+    const cachedSlots: number[] = [];
+    let owed: number[] = [];
+    for (const st of this.steps) {
+      if (st.shapeOnly) {
+        for (const o of st.outSlots) if (o >= 0) cachedSlots.push(o);
+        owed.push(...st.releaseSlots);
+        continue;
+      }
+      st.skipRelease = Int32Array.from(owed);
+      owed = [];
+      fast.push(st);
+    }
+    this.fastSteps = fast;
+    this.cachedSlots = Int32Array.from(cachedSlots);
+    this.tailRelease = Int32Array.from(owed);
     for (const o of graph.outputs) slotOf(o.name);
     this.inputSlots = Int32Array.from(graph.inputs, (v) => slotOf(v.name));
     this.outputSlots = Int32Array.from(graph.outputs, (v) => slotOf(v.name));
@@ -511,14 +555,15 @@ export class ExecutionPlan implements SubgraphPlan {
         plan.settle(s, f, args, outs as (Tensor | undefined)[]);
         f.pc++;
       }
-      const n = plan.steps.length;
+      const steps = plan.program(f);
       const pc = plan.runSteps(f, f.pc);
       f.pc = pc;
-      if (pc < n) {
+      if (pc < steps.length) {
         if (state.sliceEnd !== Infinity && now() > state.sliceEnd) return false;
-        plan.startDriven(plan.steps[pc], f);
+        plan.startDriven(steps[pc], f);
         continue;
       }
+      if (f.cached !== null) plan.release(f, plan.tailRelease);
       plan.commitShapeCache(f);
       if (stack.length === 1) return true;
       // A body execution ended: its outputs go to the step that asked for it.
@@ -539,17 +584,14 @@ export class ExecutionPlan implements SubgraphPlan {
    * spent (the next index is returned), or the plan ends (steps.length).
    */
   private runSteps(frame: Frame, i: number): number {
-    const steps = this.steps;
+    const cached = frame.cached !== null;
+    const steps = cached ? this.fastSteps : this.steps;
     const n = steps.length;
     const state = frame.state;
-    const cached = frame.cached;
     for (; i < n; i++) {
       const s = steps[i];
-      if (s.shapeOnly && cached !== null) {
-        this.skipCached(s, frame, cached);
-        continue;
-      }
       if (s.driven) return i;
+      if (cached && s.skipRelease.length > 0) this.release(frame, s.skipRelease);
       this.runLeaf(s, frame);
       if (state.sliceEnd !== Infinity && now() > state.sliceEnd) return i + 1;
     }
@@ -558,6 +600,10 @@ export class ExecutionPlan implements SubgraphPlan {
 
   /** Shape-only values cached by the feeds' shapes (key), from the last run that computed them. */
   private readonly hasShapeOnly: boolean;
+  /** The steps that run when the cache serves (see the constructor), the slots it fills, the releases after the last step. */
+  private readonly fastSteps: readonly PlanStep[];
+  private readonly cachedSlots: Int32Array;
+  private readonly tailRelease: Int32Array;
   private shapeCache: { key: ShapeKey; values: (Value | undefined)[] } | null = null;
   /** The graph inputs and enclosing values whose types and shapes key the cache. */
   private readonly keySlots: Int32Array;
@@ -578,7 +624,10 @@ export class ExecutionPlan implements SubgraphPlan {
           break;
         }
       }
-      if (k === ks.length) return c.values;
+      if (k === ks.length) {
+        this.fillCached(frame, c.values);
+        return c.values;
+      }
     }
     const types: (string | null)[] = [];
     const dims: (readonly number[] | null)[] = [];
@@ -592,17 +641,15 @@ export class ExecutionPlan implements SubgraphPlan {
     return null;
   }
 
-  /** A shape-only step whose outputs are cached: its outputs come from the cache, its releases happen. */
-  private skipCached(s: PlanStep, frame: Frame, cached: (Value | undefined)[]): void {
-    const slots = frame.slots;
-    for (let k = 0; k < s.outSlots.length; k++) {
-      const slot = s.outSlots[k];
-      if (slot >= 0) {
-        slots[slot] = cached[slot];
-        frame.own[slot] = -1;
-      }
-    }
-    for (let k = 0; k < s.releaseSlots.length; k++) slots[s.releaseSlots[k]] = undefined;
+  /** Puts the cached shape-only values in their slots (their steps are left out of this execution). */
+  private fillCached(frame: Frame, cached: (Value | undefined)[]): void {
+    const slots = frame.slots, cs = this.cachedSlots;
+    for (let k = 0; k < cs.length; k++) slots[cs[k]] = cached[cs[k]];
+  }
+
+  /** The steps this frame's execution runs. */
+  private program(frame: Frame): readonly PlanStep[] {
+    return frame.cached !== null ? this.fastSteps : this.steps;
   }
 
   private commitShapeCache(frame: Frame): void {
@@ -610,7 +657,7 @@ export class ExecutionPlan implements SubgraphPlan {
   }
 
   /** Fills `args` with the step's inputs from the frame's slots. */
-  private gather(s: Step, frame: Frame, args: (Value | undefined)[]): void {
+  private gather(s: PlanStep, frame: Frame, args: (Value | undefined)[]): void {
     const slots = frame.slots;
     const n = s.inSlots.length;
     for (let k = 0; k < n; k++) {
@@ -618,7 +665,7 @@ export class ExecutionPlan implements SubgraphPlan {
       if (slot < 0) continue;
       const v = slots[slot];
       if (v === undefined) throw nodeError(s.node, `input '${s.node.inputs[k]}' has no value`);
-      if (!s.def.values && !(v instanceof Tensor)) throw nodeError(s.node, `input '${s.node.inputs[k]}' is a ${describeValue(v)}; this op takes tensors`);
+      if (!s.values && !(v instanceof Tensor)) throw nodeError(s.node, `input '${s.node.inputs[k]}' is a ${describeValue(v)}; this op takes tensors`);
       args[k] = v;
     }
   }
@@ -635,7 +682,9 @@ export class ExecutionPlan implements SubgraphPlan {
     s.frame = frame;
     let outs: (Tensor | undefined)[];
     try {
-      outs = runStep(s.def, args as (Tensor | undefined)[], s.attrs, s.ctx, s.reuse, frame);
+      outs = s.def.run(args as (Tensor | undefined)[], s.attrs, s.ctx, s.reuse, frame);
+    } catch (e) {
+      throw stepError(e, s.ctx);
     } finally {
       s.frame = null;
     }
@@ -647,6 +696,7 @@ export class ExecutionPlan implements SubgraphPlan {
   /** Starts a driven step (If/Loop/Scan): its body runs follow in `drive`. */
   private startDriven(s: PlanStep, frame: Frame): void {
     const state = frame.state;
+    if (frame.cached !== null && s.skipRelease.length > 0) this.release(frame, s.skipRelease);
     // Its own array: the step may pause, and a concurrent run may run the same step meanwhile.
     const args = new Array<Value | undefined>(s.inSlots.length);
     this.gather(s, frame, args);
@@ -682,7 +732,7 @@ export class ExecutionPlan implements SubgraphPlan {
         own[slot] = -1;
         continue;
       }
-      if (s.def.values || !(v instanceof Tensor)) {
+      if (s.values || !(v instanceof Tensor)) {
         own[slot] = -1;
         continue;
       }
@@ -718,8 +768,14 @@ export class ExecutionPlan implements SubgraphPlan {
       const id = own[pins[k]];
       if (id >= 0) count[id] = PINNED;
     }
-    const arena = state.arena;
-    const rel = s.releaseSlots;
+    this.release(frame, s.releaseSlots);
+    state.forgetRecent();
+  }
+
+  /** Empties the slots `rel` (their values are dead); a buffer no live slot holds goes back to the arena. */
+  private release(frame: Frame, rel: Int32Array): void {
+    const slots = frame.slots, own = frame.own, count = frame.count;
+    const arena = frame.state.arena;
     for (let k = 0; k < rel.length; k++) {
       const slot = rel[k];
       const v = slots[slot];
@@ -729,7 +785,6 @@ export class ExecutionPlan implements SubgraphPlan {
       // Only arrays this run's allocator made go back: whole arrays, never views of other memory.
       if (--count[id] === 0 && frame.born[id] === 1 && arena !== null && v instanceof Tensor) arena.give(v.data as Exclude<TensorData, string[]>);
     }
-    state.forgetRecent();
   }
 
   /** Whether the caller may keep the value in `name` as it is (its memory is this run's and no other value's). */

@@ -198,7 +198,8 @@
   ;; Activations are macros, expanded inline by scripts/wat-macros.mjs (a call per f32x4 cost
   ;; more than the arithmetic): (@tanh4 $r EXPR) sets $r to tanh(EXPR), a clamped odd rational
   ;; function of degree 13/6 (the coefficients Eigen and MLAS use); (@sigmoid4 $r EXPR) sets $r
-  ;; to σ(EXPR) = 0.5 + 0.5·tanh(EXPR/2); (@act-locals $r …) declares $r and its scratch locals.
+  ;; to σ(EXPR) = 1 / (1 + e^−EXPR) from e^−|EXPR| (relatively precise for small σ, see
+  ;; scripts/wat-macros.mjs); (@act-locals $r …) declares $r and its scratch locals.
   ;; ---------------------------------------------------------------------------------------
   (func (export "tanh") (param $x i32) (param $y i32) (param $n i32)
     (@act-locals $t)
