@@ -31,16 +31,42 @@ class Holder(nn.Module):
         return getattr(self, self.head)(*args)
 
 
-def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, N=2, doc=''):
+class CellLoop(nn.Module):
+    """Calls the cell once per step of x [T, N, I]; returns the stacked h, and the final state(s)."""
+
+    def __init__(self, path, module):
+        super().__init__()
+        head, _, rest = path.partition('.')
+        setattr(self, head, Holder(rest, module) if rest else module)
+        self.head = head
+
+    def inner(self, *args):
+        return getattr(self, self.head)(*args)
+
+    def forward(self, x, *state):
+        lstm = len(state) == 2
+        st = (state[0], state[1]) if lstm else (state[0] if state else None)
+        ys = []
+        for t in range(x.shape[0]):
+            st = self.inner(x[t], st) if st is not None else self.inner(x[t])
+            ys.append(st[0] if lstm or isinstance(st, tuple) else st)
+        if isinstance(st, tuple):
+            return (torch.stack(ys), st[0], st[1])
+        return (torch.stack(ys), st)
+
+
+def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, N=2, doc='', function=False, recovery=None, unbind=None, loop=0):
     seed = zlib.crc32(name.encode())
     torch.manual_seed(seed)
     mod = getattr(nn, kind)(**kwargs)
-    root = Holder(prefix, mod) if prefix else mod
+    root = CellLoop(prefix, mod) if loop else Holder(prefix, mod) if prefix else mod
     root.eval()
     L, D = kwargs.get('num_layers', 1), 2 if kwargs.get('bidirectional') else 1
     H, I = kwargs['hidden_size'], kwargs['input_size']
     cell = kind.endswith('Cell')
-    if cell:
+    if cell and loop:
+        x = torch.randn(loop, N, I)
+    elif cell:
         x = torch.randn(N, I)
     else:
         x = torch.randn(N, T, I) if kwargs.get('batch_first') else torch.randn(T, N, I)
@@ -56,7 +82,9 @@ def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, 
         else:
             args = (x, inputs['h0']) if state else (x,)
         res = root(*args)
-    if cell:
+    if cell and loop:
+        outs = {'y': res[0], 'hn': res[1], 'cn': res[2]} if kind == 'LSTMCell' else {'y': res[0], 'hn': res[1]}
+    elif cell:
         outs = {'hn': res[0], 'cn': res[1]} if kind == 'LSTMCell' else {'hn': res}
     else:
         y, st = res
@@ -72,9 +100,15 @@ def fixture(name, kind, kwargs, prefix='rnn', state=False, dynamic='none', T=5, 
         kind, ', '.join('%s=%r' % kv for kv in kwargs.items()), prefix),
         'inputs': list(inputs), 'outputs': list(outs), 'torch': torch.__version__,
         'module': {'class': kind, 'prefix': prefix, 'kwargs': kwargs},
-        'dynamo': {'dynamic': dynamic}}
-    if cell:
-        meta['recovery'] = 'none yet: no ONNX recurrent node (PyTorch decomposes it); runs op by op'
+        'dynamo': {'dynamic': dynamic, 'function': function}}
+    if unbind:
+        meta['dynamo']['unbind'] = unbind
+    if loop:
+        meta['dynamo']['loop'] = loop
+        meta['doc'] = 'a module calling nn.%s(%s) at %r once per step of x [%d, N, I], torch.onnx.export(dynamo=True) form' % (
+            kind, ', '.join('%s=%r' % kv for kv in kwargs.items()), prefix, loop)
+    if recovery:
+        meta['recovery'] = recovery
     with open(os.path.join(d, 'meta.json'), 'w') as f:
         json.dump(meta, f, indent=1)
     print('wrote', name)
@@ -96,8 +130,30 @@ def main():
     # no ONNX recurrent node: PyTorch's decompositions (unrolled nn.RNN, decomposed cells)
     fixture('dyn_rnn_tanh_unrolled', 'RNN', dict(input_size=5, hidden_size=8), state=True, T=4)
     fixture('dyn_rnn_relu_unrolled', 'RNN', dict(input_size=5, hidden_size=8, nonlinearity='relu'), T=4)
+    fixture('dyn_rnn_tanh_l2_bi_unrolled', 'RNN', dict(input_size=5, hidden_size=8, num_layers=2, bidirectional=True), state=True, T=4)
+    fixture('dyn_rnn_relu_l2_bf_unrolled', 'RNN', dict(input_size=5, hidden_size=8, num_layers=2, nonlinearity='relu', batch_first=True),
+            prefix='encoder.rnn', T=3)
+    fixture('dyn_rnn_tanh_bi_nobias_unrolled', 'RNN', dict(input_size=5, hidden_size=8, bidirectional=True, bias=False), state=True, T=3)
+    # aten_unbind as one Split + Squeezes (other onnxscript versions)
+    fixture('dyn_rnn_tanh_l2_bi_split_unrolled', 'RNN', dict(input_size=4, hidden_size=6, num_layers=2, bidirectional=True), state=True, T=3,
+            unbind='split')
+    fixture('dyn_rnn_tanh_l3_big_unrolled', 'RNN', dict(input_size=16, hidden_size=96, num_layers=3), T=3, N=1)
     fixture('dyn_lstmcell', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True)
-    fixture('dyn_grucell', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='cell')
+    fixture('dyn_lstmcell_nobias', 'LSTMCell', dict(input_size=5, hidden_size=8, bias=False), prefix='decoder.cell', state=True)
+    fixture('dyn_lstmcell_big', 'LSTMCell', dict(input_size=16, hidden_size=48), prefix='cell', N=1)
+    fixture('dyn_grucell_state', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True)
+    fixture('dyn_grucell_big_nobias', 'GRUCell', dict(input_size=16, hidden_size=56, bias=False), prefix='', N=1)
+    fixture('dyn_grucell', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='cell',
+            recovery='none: zero initial state and small weights, so the exporter folds the recurrent product '
+                     '(weight_hh, bias_hh) into a constant; the module cannot be rebuilt from the file')
+    # a module calling the cell once per step (torch.export unrolls the Python loop)
+    fixture('dyn_lstmcell_loop', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True, loop=4)
+    fixture('dyn_grucell_loop', 'GRUCell', dict(input_size=5, hidden_size=8), prefix='decoder.cell', state=True, loop=3)
+    fixture('dyn_rnncell', 'RNNCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True)
+    fixture('dyn_rnncell_relu_big', 'RNNCell', dict(input_size=16, hidden_size=96, nonlinearity='relu'), prefix='cell', N=1)
+    # the cells as model-local functions (the optimizer's inlining off)
+    fixture('dyn_lstmcell_fn', 'LSTMCell', dict(input_size=5, hidden_size=8), prefix='cell', state=True, function=True)
+    fixture('dyn_grucell_fn', 'GRUCell', dict(input_size=6, hidden_size=7), prefix='rnn.cell', state=True, function=True)
     # real-sized weights (> 8,192 elements): the Slice/Concat/Unsqueeze chains stay in the graph
     fixture('dyn_lstm_l2_big', 'LSTM', dict(input_size=40, hidden_size=48, num_layers=2), T=3, N=1)
     fixture('dyn_lstm_l1_bi_big_dyn', 'LSTM', dict(input_size=8, hidden_size=48, bidirectional=True, batch_first=True),

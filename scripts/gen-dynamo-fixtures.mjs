@@ -3,7 +3,7 @@
 //   node scripts/gen-dynamo-fixtures.mjs
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dynamoDecomposedModel, dynamoRecurrentModel } from '../dist/builder/dynamo-form.js';
+import { dynamoDecomposedModel, dynamoRecurrentModel, wrapAsLocalFunction } from '../dist/builder/dynamo-form.js';
 import { encodeModel } from '../dist/export/onnx.js';
 import { readNpy, readNpz } from '../dist/io/npy.js';
 
@@ -15,14 +15,17 @@ for (const name of fs.readdirSync(root).sort()) {
   if (!meta.dynamo) continue;
   const { class: kind, prefix, kwargs } = meta.module;
   const x = readNpy(fs.readFileSync(path.join(root, name, 'in_x.npy')));
-  const [T, N] = kind.endsWith('Cell') ? [1, x.dims[0]] : kwargs.batch_first ? [x.dims[1], x.dims[0]] : [x.dims[0], x.dims[1]];
+  const loop = meta.dynamo.loop;
+  const [T, N] = kind.endsWith('Cell') ? [1, loop ? x.dims[1] : x.dims[0]] : kwargs.batch_first ? [x.dims[1], x.dims[0]] : [x.dims[0], x.dims[1]];
   const decomposed = kind === 'RNN' || kind.endsWith('Cell');
   const model = (decomposed ? dynamoDecomposedModel : dynamoRecurrentModel)({ nonlinearity: kwargs.nonlinearity,
     kind, prefix, inputSize: kwargs.input_size, hiddenSize: kwargs.hidden_size, numLayers: kwargs.num_layers,
     bias: kwargs.bias, batchFirst: kwargs.batch_first, bidirectional: kwargs.bidirectional,
     params: readNpz(fs.readFileSync(path.join(root, name, 'state_dict.npz'))),
-    state: meta.inputs.includes('h0'), dynamic: meta.dynamo.dynamic, T, N,
+    state: meta.inputs.includes('h0'), dynamic: meta.dynamo.dynamic, T, N, unbind: meta.dynamo.unbind, loop,
   });
-  fs.writeFileSync(path.join(root, name, 'model.onnx'), encodeModel(model));
+  let bytes = encodeModel(model);
+  if (meta.dynamo.function) bytes = wrapAsLocalFunction(bytes, kind, prefix);
+  fs.writeFileSync(path.join(root, name, 'model.onnx'), bytes);
   console.log('wrote', name, model.graph.nodes.length, 'nodes');
 }

@@ -19,6 +19,16 @@ const root = path.join(import.meta.dirname, 'fixtures');
 const fixtures = fs.readdirSync(root).filter((d) => fs.existsSync(path.join(root, d, 'meta.json'))).sort();
 /** Fused and unfused run the same kernels on the same numbers; only memory layout differs. */
 const SAME = { rtol: 1e-6, atol: 1e-7 };
+/**
+ * Decomposed modules (unrolled nn.RNN, LSTMCell/GRUCell: MatMul/Gemm/Add chains) against their fused
+ * kernel: the same arithmetic in another summation order, so they agree as two float32
+ * implementations do (as against PyTorch), not bit for bit.
+ */
+const DECOMPOSED = { rtol: 1e-4, atol: 1e-5 };
+const decomposed = (name: string) => {
+  const m = JSON.parse(fs.readFileSync(path.join(root, name, 'meta.json'), 'utf8')) as { module?: { class: string }; doc?: string };
+  return ['RNN', 'LSTMCell', 'GRUCell'].includes(m.module?.class ?? '') && 'dynamo' in m || /cell_loop/.test(name);
+};
 
 function feedsOf(name: string): Record<string, Tensor> {
   const meta = JSON.parse(fs.readFileSync(path.join(root, name, 'meta.json'), 'utf8')) as { inputs: string[] };
@@ -32,7 +42,7 @@ describe.each(fixtures)('%s', (name) => {
     const feeds = feedsOf(name);
     const a = InferenceSession.createSync(file).runSync(feeds);
     const b = InferenceSession.createSync(file, { fuse: false }).runSync(feeds);
-    for (const k of Object.keys(b)) expect(compareTensors(a[k], b[k], SAME).message ?? '', k).toBe('');
+    for (const k of Object.keys(b)) expect(compareTensors(a[k], b[k], decomposed(name) ? DECOMPOSED : SAME).message ?? '', k).toBe('');
   });
   // Fixtures whose meta.json says `recovery` (PyTorch 2's decomposed nn.RNN and cells) are not recovered yet.
   it.skipIf('recovery' in JSON.parse(fs.readFileSync(path.join(root, name, 'meta.json'), 'utf8')))('exported weights equal the PyTorch state_dict for every recurrent parameter', () => {
@@ -101,8 +111,18 @@ describe('recovered modules', () => {
     expect(checked).toBeGreaterThan(150);
   });
 
-  it('traced cell loops and step-by-step LSTMP run op by op', () => {
-    for (const name of ['lstmcell_loop', 'grucell_loop', 'rnncell_loop', 'lstmp_steps']) {
+  it('traced cell loops are one recovered cell called per step, under one set of names; RNNCell and step-by-step LSTMP run op by op', () => {
+    for (const [name, mode] of [['lstmcell_loop', 'LSTMCell'], ['grucell_loop', 'GRUCell']]) {
+      const m = loadModel(path.join(root, name, 'model.onnx'));
+      const cells = stacks(m);
+      expect(cells.map((n) => n.opType), name).toEqual([mode, mode, mode, mode]);
+      expect(cells.map((n) => n.name), name).toEqual(['cell', 'cell:call2', 'cell:call3', 'cell:call4']);
+      for (const c of cells) expect(c.inputs.slice(3), name).toEqual(['cell.weight_ih', 'cell.weight_hh', 'cell.bias_ih', 'cell.bias_hh']);
+      const state = readNpz(fs.readFileSync(path.join(root, name, 'state_dict.npz')));
+      const weights = collectWeights(m);
+      for (const [k, t] of state) expect(Array.from(weights.get(k)!.data as Float32Array), `${name} ${k}`).toEqual(Array.from(t.data as Float32Array));
+    }
+    for (const name of ['rnncell_loop', 'lstmp_steps']) {
       expect(stacks(loadModel(path.join(root, name, 'model.onnx'))).length, name).toBe(0);
     }
   });

@@ -4,6 +4,7 @@ import { FUSED_FROM, MODULE_PATH, NAMES_FROM, NOT_FUSED, torchModulePath } from 
 import { GraphIndex } from '../import/graph-index.js';
 import type { RecMode } from '../ops/rec/layer.js';
 import { describeStack } from '../ops/rec/stack.js';
+import { describeCell } from '../ops/rec/cell.js';
 import { RNNX_DOMAIN } from '../ops/registry.js';
 
 /** A graph input or output: a tensor (type, shape), or a sequence / optional of `type` tensors. */
@@ -71,6 +72,7 @@ export function describeRecurrentNode(node: Node, constant: ReadonlyMap<string, 
 /** A recovered PyTorch module: `rnn: LSTM(input_size=7, hidden_size=9, num_layers=3, …)`. */
 export function describeStackNode(n: Node): string {
   const i = (k: string, d: number) => (n.attributes.get(k)?.value as number | undefined) ?? d;
+  if (n.opType.endsWith('Cell')) return `${n.name}: ${describeCell(n.opType, i('input_size', 0), i('hidden_size', 0), i('bias', 1) !== 0, n.attributes.get('nonlinearity')?.value as string | undefined)}`;
   return `${n.name}: ${describeStack({
     mode: n.opType as RecMode, inputSize: i('input_size', 0), hiddenSize: i('hidden_size', 0), numLayers: i('num_layers', 1),
     bias: i('bias', 1) !== 0, batchFirst: i('batch_first', 0) !== 0, bidirectional: i('bidirectional', 0) !== 0,
@@ -100,6 +102,10 @@ function recurrentLines(g: Graph, opsets: ReadonlyMap<string, number>, where: st
       out.push(`${where}${describeStackNode(n)}${origin ? `\n      ${origin}` : ''}`);
     } else if (!n.domain && ['LSTM', 'GRU', 'RNN'].includes(n.opType)) {
       out.push(`${where}${describeRecurrentNode(n, (v) => ctx.constant(v))}`);
+    } else if (n.metadata?.get(NOT_FUSED)) {
+      // a decomposed module (unrolled nn.RNN, LSTMCell/GRUCell) found only in part
+      const path = ['RNN', 'LSTMCell', 'GRUCell', 'RNNCell'].map((m) => torchModulePath(n, m)).find((p) => p !== undefined);
+      out.push(`${where}${n.name || n.opType} (${n.opType})${path !== undefined ? `, module '${path}'` : ''}: not fused: ${n.metadata.get(NOT_FUSED)}`);
     }
     for (const [k, a] of n.attributes) {
       const graphs = a.type === 'graph' ? [a.value] : a.type === 'graphs' ? a.value : [];

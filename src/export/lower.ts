@@ -20,6 +20,7 @@ export function lowerStacks(model: Model, opset: number): Model {
   const nodes: Node[] = [];
   for (const n of g.nodes) {
     if (n.domain !== RNNX_DOMAIN) nodes.push(n);
+    else if (n.opType === 'LSTMCell' || n.opType === 'GRUCell' || n.opType === 'RNNCell') nodes.push(...lowerCell(n, g, inits, opset));
     else nodes.push(...lowerStack(n, g, inits, opset));
   }
   const opsets = new Map(model.opsets);
@@ -144,5 +145,56 @@ function lowerStack(stack: Node, g: Graph, inits: Map<string, Tensor>, opset: nu
     if (L === 1) rename(vals[0], name);
     else add('Concat', [...vals], [name], [['axis', int(0)]]);
   }
+  return out;
+}
+
+/**
+ * An ai.rnnx LSTMCell/GRUCell as one ONNX LSTM/GRU step: Unsqueeze x, h, c to [1, N, ·], the
+ * recurrent node (gates reordered), Squeeze(0) of Y_h (and Y_c).
+ */
+function lowerCell(cell: Node, g: Graph, inits: Map<string, Tensor>, opset: number): Node[] {
+  const mode = cell.opType === 'LSTMCell' ? 'LSTM' : cell.opType === 'GRUCell' ? 'GRU' : 'RNN';
+  const H = (cell.attributes.get('hidden_size')?.value as number | undefined) ?? 0;
+  const bias = ((cell.attributes.get('bias')?.value as number | undefined) ?? 1) !== 0;
+  const G = GATES[mode];
+  const base = cell.name || mode.toLowerCase();
+  const out: Node[] = [];
+  let counter = 0;
+  const add = (opType: string, inputs: string[], outputs: string[], attrs: [string, Attribute][] = []) => {
+    out.push({ name: `${base}/${opType}_${counter++}`, opType, domain: '', inputs, outputs, attributes: new Map(attrs) });
+    return outputs[0];
+  };
+  const constant = (name: string, t: Tensor) => { inits.set(`${base}.${name}`, t); return `${base}.${name}`; };
+  const axes0 = () => constant(`axes_${counter++}`, new Tensor('int64', [0n], [1]));
+  const unsqueeze = (x: string) =>
+    opset >= 13 ? add('Unsqueeze', [x, axes0()], [`${base}/unsqueeze_${counter++}`]) : add('Unsqueeze', [x], [`${base}/unsqueeze_${counter++}`], [['axes', ints([0])]]);
+  const squeeze = (x: string, to: string) =>
+    opset >= 13 ? add('Squeeze', [x, axes0()], [to]) : add('Squeeze', [x], [to], [['axes', ints([0])]]);
+  const params = cell.inputs.slice(3).map((name) => {
+    const t = inits.get(name) ?? g.initializers.get(name);
+    if (!t) throw nodeError(cell, `parameter '${name}' is not an initializer`);
+    return t;
+  });
+  const [weightIh, weightHh] = params.map((t) => t.data as FloatArray);
+  const zeros = () => new (weightIh.constructor as new (m: number) => FloatArray)(G * H);
+  const dtype = params[0].type as 'float32' | 'float64';
+  const layer: RecurrentLayer = {
+    mode, dtype, inputSize: weightIh.length / (G * H), hiddenSize: H, direction: 'forward', layout: 0,
+    params: [{ weightIh, weightHh, biasIh: bias ? (params[2].data as FloatArray) : zeros(), biasHh: bias ? (params[3].data as FloatArray) : zeros() }],
+    activations: [], inputForget: false, linearBeforeReset: true, hasBias: bias,
+  };
+  const onnxW = paramsToOnnx(layer);
+  const [x, h, c] = cell.inputs;
+  const [hy, cy] = cell.outputs;
+  const inputs = [unsqueeze(x), constant('W', onnxW.W), constant('R', onnxW.R), bias ? constant('B', onnxW.B) : '', '', h ? unsqueeze(h) : ''];
+  if (mode === 'LSTM') inputs.push(c ? unsqueeze(c) : '');
+  while (inputs[inputs.length - 1] === '') inputs.pop();
+  const attrs: [string, Attribute][] = [['hidden_size', int(H)]];
+  if (mode === 'GRU') attrs.push(['linear_before_reset', int(1)]);
+  if (mode === 'RNN' && cell.attributes.get('nonlinearity')?.value === 'relu') attrs.push(['activations', { type: 'strings', value: ['Relu'] }]);
+  const Yh = `${base}/Y_h`, Yc = mode === 'LSTM' ? `${base}/Y_c` : '';
+  add(mode, inputs, mode === 'LSTM' ? ['', Yh, Yc] : ['', Yh], attrs);
+  if (hy) squeeze(Yh, hy);
+  if (cy && mode === 'LSTM') squeeze(Yc, cy);
   return out;
 }

@@ -2,7 +2,9 @@ import type { Attribute, Graph, Model, Node } from '../ir/graph.js';
 import { Tensor } from '../ir/tensor.js';
 import { readsOf, subgraphsOf } from '../ir/graph.js';
 import { GraphIndex } from './graph-index.js';
-import { matchUnrolledRnn } from './unrolled-rnn.js';
+import { matchChain, matchUnrolledRnn, type Chain } from './unrolled-rnn.js';
+import { cellCandidate, matchGruCell, matchLstmCell, matchRnnCell } from './decomposed-cell.js';
+import { cellParamNames } from '../ops/rec/cell.js';
 import { GATES, modulePrefix, paramsFromOnnx, type RecMode } from '../ops/rec/layer.js';
 import { RNNX_DOMAIN } from '../ops/registry.js';
 import { stackParamNames } from '../ops/rec/stack.js';
@@ -125,46 +127,114 @@ function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: Graph
     });
     state.stacks++;
   }
-  // A one-layer nn.RNN unrolled by PyTorch's decomposition (dynamo exports).
+  // PyTorch's decompositions (dynamo exports): nn.RNN unrolled, nn.LSTMCell / nn.GRUCell.
+  // One module called several times (a cell in a loop traced step by step) reads the same
+  // parameter initializers each time: every call gets the same names, so the state_dict has it once.
+  const calls = new Map<string, { prefix: string; tensors: Tensor[]; count: number }>();
+  const recover = (r: Recovered) => {
+    // parameter-named initializers here or in an enclosing graph (a cell inside an If branch)
+    const origin = originOf(r.bare, r.tensors, [...new Set(r.sources)], r.path, r.fallback, ctx);
+    const key = `${r.opType}|${r.attributes.get('input_size')?.value}|${[...new Set(r.sources)].sort().join(',')}`;
+    const prev = r.sources.length ? calls.get(key) : undefined;
+    const again = prev && prev.tensors.every((t, i) => sameData(t, r.tensors[i]));
+    const prefix = again ? prev!.prefix : uniquePrefix(origin.prefix, usedPrefixes, inits, origin.sources);
+    if (again) prev!.count++;
+    else if (r.sources.length) calls.set(key, { prefix, tensors: r.tensors, count: 1 });
+    const names = r.bare.map((n) => joinName(prefix, n));
+    // the source initializers already hold exactly these values under these names (maybe outside)
+    names.forEach((n, i) => { if (!again && !origin.sources.includes(n)) inits.set(n, r.tensors[i]); });
+    for (const n of r.nodes) removed.add(n);
+    const metadata = new Map([[FUSED_FROM, r.from], [NAMES_FROM, origin.from]]);
+    if (r.path !== undefined) metadata.set(MODULE_PATH, r.path);
+    const order = new Map(g.nodes.map((n, i) => [n, i]));
+    const anchor = r.nodes.filter((n) => n.outputs.some((o) => o && r.outputs.includes(o))).sort((p, q) => order.get(p)! - order.get(q)!)[0];
+    firsts.push(anchor);
+    added.push({ name: again ? `${prefix || r.fallback}:call${prev!.count}` : prefix || r.fallback, opType: r.opType, domain: RNNX_DOMAIN, inputs: [...r.inputs, ...names], outputs: r.outputs, metadata, attributes: r.attributes });
+    state.stacks++;
+  };
+  const free = (nodes: Node[], outs: string[]) => !nodes.some((n) => removed.has(n))
+    && onlyReadInside(nodes.flatMap((n) => n.outputs).filter((v) => v && !outs.includes(v)), nodes, ctx);
+  // unrolled nn.RNN: every chain (one layer, one direction) first, then whole modules from layer 0
+  const chains = new Map<string, Chain[]>();
+  const chainOf = new Map<Node, Chain>();
+  const layerOutputs = new Set<string>();
   for (const node of g.nodes) {
-    if (removed.has(node) || node.opType !== 'Concat' || node.domain) continue;
-    const u = matchUnrolledRnn(node, ctx);
-    if (!u || u.nodes.some((n) => removed.has(n))) continue;
-    const outs = new Set([u.y, u.hn]);
-    const internal = u.nodes.flatMap((n) => n.outputs).filter((v) => v && !outs.has(v));
-    if (!onlyReadInside(internal, u.nodes, ctx)) continue;
-    const bias = !!u.biasIh;
-    const bare = stackParamNames(1, false, bias, false);
-    const tensors = [u.weightIh, u.weightHh, ...(bias ? [u.biasIh!, u.biasHh!] : [])];
-    const local = u.sources.filter((x) => ctx.g.initializers.has(x));
-    const path = torchModulePath(u.act, 'RNN');
-    let origin: { prefix: string; from: string; sources: string[] } | undefined;
-    for (const src of local) for (const n of bare) {
-      if (origin || (src !== n && !src.endsWith(`.${n}`))) continue;
-      const prefix = src.slice(0, src.length - n.length).replace(/\.$/, '');
-      if (bare.every((b, i) => !local.includes(joinName(prefix, b)) || sameData(ctx.g.initializers.get(joinName(prefix, b))!, tensors[i]))) {
-        origin = { prefix, from: 'parameter initializers', sources: local.filter((x) => bare.some((b) => x === joinName(prefix, b))) };
-      }
-    }
-    origin ??= path !== undefined ? { prefix: path, from: 'node metadata (pkg.torch.onnx.name_scopes)', sources: [] } : { prefix: 'rnn', from: 'default (no names in the graph)', sources: [] };
-    const prefix = uniquePrefix(origin.prefix, usedPrefixes, inits, origin.sources);
-    const names = bare.map((n) => joinName(prefix, n));
-    names.forEach((n, i) => inits.set(n, tensors[i]));
-    for (const n of u.nodes) removed.add(n);
-    const steps = u.nodes.filter((n) => n.opType === u.act.opType).length;
-    const metadata = new Map([[FUSED_FROM, `${u.act.name} … (${steps} unrolled steps)`], [NAMES_FROM, origin.from]]);
-    if (path !== undefined) metadata.set(MODULE_PATH, path);
-    firsts.push(u.anchor);
-    added.push({
-      name: prefix || 'rnn', opType: 'RNN', domain: RNNX_DOMAIN, inputs: [u.x, u.h0, '', ...names], outputs: [u.y, u.hn], metadata,
+    if (removed.has(node) || !isConcatOfSteps(node, ctx)) continue;
+    const c = matchChain(node, ctx);
+    if (typeof c === 'string') { reasons.set(node, `unrolled nn.RNN: ${c}`); continue; }
+    chains.set(c.input, [...(chains.get(c.input) ?? []), c]);
+    chainOf.set(node, c);
+    layerOutputs.add(c.out);
+    const j = ctx.sole(c.out);
+    if (j && j.opType === 'Concat' && !j.domain) layerOutputs.add(j.outputs[0]);
+  }
+  for (const [cat, c] of chainOf) {
+    if (c.reverse || removed.has(cat) || layerOutputs.has(c.input)) continue;
+    const u = matchUnrolledRnn(c, chains, ctx);
+    if (typeof u === 'string') { reasons.set(cat, `unrolled nn.RNN: ${u}`); continue; }
+    const outs = [u.y, u.hn].filter((v) => v);
+    if (!free(u.nodes, outs)) { reasons.set(cat, 'unrolled nn.RNN: a value inside the pattern is also read outside it'); continue; }
+    const D = u.bidirectional ? 2 : 1, H = u.params[0].weightHh.dims[0];
+    const bare = stackParamNames(u.numLayers, u.bidirectional, u.bias, false);
+    recover({
+      opType: 'RNN', fallback: 'rnn', bare, path: torchModulePath(u.firstStep, 'RNN'), nodes: u.nodes,
+      tensors: u.params.flatMap((p) => [p.weightIh, p.weightHh, ...(u.bias ? [p.biasIh!, p.biasHh!] : [])]),
+      sources: u.params.flatMap((p) => p.sources), inputs: [u.x, u.h0, ''], outputs: [u.y, u.hn],
+      from: `${u.firstStep.name || '(unnamed)'} … (${u.numLayers} layer${u.numLayers > 1 ? 's' : ''} × ${D} direction${D > 1 ? 's' : ''} × ${u.steps} unrolled steps, ${u.nodes.length} nodes)`,
       attributes: new Map<string, Attribute>([
-        ['num_layers', { type: 'int', value: 1 }], ['input_size', { type: 'int', value: u.weightIh.dims[1] }],
-        ['hidden_size', { type: 'int', value: u.weightHh.dims[0] }], ['bidirectional', { type: 'int', value: 0 }],
-        ['batch_first', { type: 'int', value: 0 }], ['bias', { type: 'int', value: bias ? 1 : 0 }],
+        ['num_layers', { type: 'int', value: u.numLayers }], ['input_size', { type: 'int', value: u.params[0].weightIh.dims[1] }],
+        ['hidden_size', { type: 'int', value: H }], ['bidirectional', { type: 'int', value: D - 1 }],
+        ['batch_first', { type: 'int', value: u.batchFirst ? 1 : 0 }], ['bias', { type: 'int', value: u.bias ? 1 : 0 }],
         ['nonlinearity', { type: 'string', value: u.nonlinearity }],
       ]),
     });
-    state.stacks++;
+  }
+  // nn.LSTMCell / nn.GRUCell, from their gate Split; nn.RNNCell from its activation (metadata only)
+  for (const node of g.nodes) {
+    if (removed.has(node) || (node.opType !== 'Tanh' && node.opType !== 'Relu') || node.domain) continue;
+    const path = torchModulePath(node, 'RNNCell');
+    if (path === undefined) continue;
+    const m = matchRnnCell(node, ctx);
+    if (typeof m === 'string') { reasons.set(node, `decomposed nn.RNNCell: ${m}`); continue; }
+    if (!free(m.nodes, [m.hy])) { reasons.set(node, 'decomposed nn.RNNCell: a value inside the pattern is also read outside it'); continue; }
+    const bias = !!m.biasIh;
+    const order = new Map(g.nodes.map((n, i) => [n, i]));
+    recover({
+      opType: 'RNNCell', fallback: 'cell', bare: cellParamNames(bias), path, nodes: m.nodes,
+      tensors: [m.weightIh, m.weightHh, ...(bias ? [m.biasIh!, m.biasHh!] : [])], sources: m.sources, inputs: [m.x, m.h, ''], outputs: [m.hy],
+      from: [...m.nodes].sort((p, q) => order.get(p)! - order.get(q)!).map((n) => n.name || '(unnamed)').join(', '),
+      attributes: new Map<string, Attribute>([
+        ['input_size', { type: 'int', value: m.weightIh.dims[1] }], ['hidden_size', { type: 'int', value: m.weightHh.dims[1] }],
+        ['bias', { type: 'int', value: bias ? 1 : 0 }], ['nonlinearity', { type: 'string', value: m.nonlinearity! }],
+      ]),
+    });
+  }
+  for (const node of g.nodes) {
+    if (removed.has(node) || node.opType !== 'Split' || node.domain) continue;
+    const kind = cellCandidate(node, ctx);
+    if (!kind) continue;
+    const m = kind === 'LSTM' ? matchLstmCell(node, ctx) : matchGruCell(node, ctx);
+    const mode = `${kind}Cell`;
+    if (typeof m === 'string') {
+      // a GRU cell's input Split is tried too: only the recurrent one (third part read by a Mul) reports
+      if (kind === 'LSTM' || (ctx.consumers.get(node.outputs[2]) ?? []).some((q) => q.opType === 'Mul')) reasons.set(node, `decomposed nn.${mode}: ${m}`);
+      else if (foldedRecurrentGates(node, ctx)) reasons.set(node, `decomposed nn.${mode}: the recurrent gates are constants (the exporter folded them: zero state, small weights), so weight_hh is not in the graph`);
+      continue;
+    }
+    const outs = kind === 'LSTM' ? [m.hy, m.cy] : [m.hy];
+    if (!free(m.nodes, outs)) { reasons.set(node, `decomposed nn.${mode}: a value inside the pattern is also read outside it`); continue; }
+    const bias = !!m.biasIh;
+    const order = new Map(g.nodes.map((n, i) => [n, i]));
+    recover({
+      opType: mode, fallback: 'cell', bare: cellParamNames(bias), path: torchModulePath(node, mode), nodes: m.nodes,
+      tensors: [m.weightIh, m.weightHh, ...(bias ? [m.biasIh!, m.biasHh!] : [])], sources: m.sources,
+      inputs: [m.x, m.h, m.c], outputs: outs,
+      from: [...m.nodes].sort((p, q) => order.get(p)! - order.get(q)!).map((n) => n.name || '(unnamed)').join(', '),
+      attributes: new Map<string, Attribute>([
+        ['input_size', { type: 'int', value: m.weightIh.dims[1] }], ['hidden_size', { type: 'int', value: m.weightHh.dims[1] }],
+        ['bias', { type: 'int', value: bias ? 1 : 0 }],
+      ]),
+    });
   }
   if (added.length === 0 && reasons.size === 0) return g;
   // Each stack takes its first layer's place: its inputs are ready there, and every reader of its
@@ -179,6 +249,49 @@ function fuseGraph(g0: Graph, opsets: ReadonlyMap<string, number>, parent: Graph
 }
 
 const joinName = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
+
+/** A module recovered from one of PyTorch's decompositions, before it is named. */
+interface Recovered {
+  opType: string;
+  fallback: string;
+  bare: string[];
+  tensors: Tensor[];
+  sources: string[];
+  path: string | undefined;
+  nodes: Node[];
+  inputs: string[];
+  outputs: string[];
+  from: string;
+  attributes: Map<string, Attribute>;
+}
+
+/**
+ * Names for recovered parameters: a prefix under which every parameter-named source initializer
+ * holds exactly the recovered values; else the module path from the node metadata; else `fallback`.
+ */
+function originOf(bare: string[], tensors: Tensor[], local: string[], path: string | undefined, fallback: string, ctx: GraphIndex): { prefix: string; from: string; sources: string[] } {
+  for (const src of local) for (const n of bare) {
+    if (src !== n && !src.endsWith(`.${n}`)) continue;
+    const prefix = src.slice(0, src.length - n.length).replace(/\.$/, '');
+    if (bare.every((b, i) => !local.includes(joinName(prefix, b)) || sameData(ctx.constant(joinName(prefix, b))!, tensors[i]))) {
+      return { prefix, from: 'parameter initializers', sources: local.filter((x) => bare.some((b) => x === joinName(prefix, b))) };
+    }
+  }
+  if (path !== undefined) return { prefix: path, from: 'node metadata (pkg.torch.onnx.name_scopes)', sources: [] };
+  return { prefix: fallback, from: 'default (no names in the graph)', sources: [] };
+}
+
+/** A GRU cell's input Split whose recurrent counterparts are constants: r's Add has a constant operand. */
+function foldedRecurrentGates(split: Node, ctx: GraphIndex): boolean {
+  const add = ctx.sole(split.outputs[0]);
+  return !!add && add.opType === 'Add' && add.inputs.some((v) => v !== split.outputs[0] && !!ctx.constant(v));
+}
+
+/** A Concat on axis 0 whose inputs are Tanh/Relu outputs: the end of an unrolled nn.RNN chain, if anything. */
+function isConcatOfSteps(n: Node, ctx: GraphIndex): boolean {
+  return n.opType === 'Concat' && !n.domain && n.attributes.get('axis')?.value === 0 && n.inputs.length > 1
+    && n.inputs.every((v) => { const p = ctx.producer.get(v); return !!p && !p.domain && (p.opType === 'Tanh' || p.opType === 'Relu'); });
+}
 
 /** `['', 'encoder', 'encoder.rnn', 'lstm']` (a Python list repr) -> its strings. */
 function pyList(s: string | undefined): string[] | undefined {

@@ -38,6 +38,7 @@ import * as shape from './shape.js';
 import * as un from './unary.js';
 import * as rec from './rec/ops.js';
 import * as stack from './rec/stack.js';
+import * as cell from './rec/cell.js';
 
 /**
  * One row: ONNX op name verbatim, domain ('' = ai.onnx), the opsets it covers, the module.
@@ -157,6 +158,9 @@ export const OPS: readonly OpRow[] = withHalfTypes([
   { opType: 'LSTM', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.LSTMStack },
   { opType: 'GRU', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.GRUStack },
   { opType: 'RNN', domain: RNNX_DOMAIN, since: 1, until: 1, def: stack.RNNStack },
+  { opType: 'LSTMCell', domain: RNNX_DOMAIN, since: 1, until: 1, def: cell.LSTMCell },
+  { opType: 'GRUCell', domain: RNNX_DOMAIN, since: 1, until: 1, def: cell.GRUCell },
+  { opType: 'RNNCell', domain: RNNX_DOMAIN, since: 1, until: 1, def: cell.RNNCell },
 ]);
 
 const byKey = new Map<string, OpRow[]>();

@@ -55,7 +55,8 @@ class ModelIndex {
         const v = node.attributes.get('value');
         if (v?.type === 'tensor' && node.outputs[0]) this.constants.set(node.outputs[0], v.value);
       }
-      if ((node.opType === 'LSTM' || node.opType === 'GRU' || node.opType === 'RNN') && (node.domain === '' || node.domain === 'ai.rnnx')) {
+      if (((node.opType === 'LSTM' || node.opType === 'GRU' || node.opType === 'RNN') && (node.domain === '' || node.domain === 'ai.rnnx'))
+        || ((node.opType === 'LSTMCell' || node.opType === 'GRUCell' || node.opType === 'RNNCell') && node.domain === 'ai.rnnx')) {
         this.recurrent.push(node);
       }
       for (const a of node.attributes.values()) {
@@ -85,6 +86,12 @@ class ModelIndex {
 
 /** Where a recurrent node takes its initial states and gives its final ones, and the batch axis of a state. */
 function stateSlots(n: Node, ix: ModelIndex): { kind: string; input: number; output: number; batchAxis: number }[] {
+  if (n.domain === 'ai.rnnx' && n.opType.endsWith('Cell')) {
+    // Cell (recovered nn.LSTMCell / nn.GRUCell / nn.RNNCell): x, h, c → h', c'; states [N, H].
+    const s = [{ kind: 'h', input: 1, output: 0, batchAxis: 0 }];
+    if (n.opType === 'LSTMCell') s.push({ kind: 'c', input: 2, output: 1, batchAxis: 0 });
+    return s;
+  }
   if (n.domain === 'ai.rnnx') {
     // Stack: x, h0, c0 → y, h_n, c_n; states [L·D, N, H].
     const s = [{ kind: 'h', input: 1, output: 1, batchAxis: 1 }];
