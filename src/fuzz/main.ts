@@ -43,14 +43,42 @@ function rss(pid: number): number {
   }
 }
 
+const USAGE = 'usage: npm run fuzz -- [--minutes N | --count N] [--seed S] [--diff] [--out DIR]';
+
+/** A non-negative number from option `name`, or a usage error. */
+function numberOption(name: string, v: string | undefined, dflt: number, integer: boolean): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (v.trim() === '' || !Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new UsageError(`--${name} must be a ${integer ? 'non-negative integer' : 'non-negative number'}, got '${v}'`);
+  return n;
+}
+class UsageError extends Error {}
+
 async function parent(): Promise<number> {
-  const { values } = parseArgs({
-    options: { minutes: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' }, diff: { type: 'boolean' }, out: { type: 'string' } },
-    strict: true,
-  });
-  const minutes = Number(values.minutes ?? (values.count ? Infinity : 1));
-  const count = values.count ? Number(values.count) : Infinity;
-  const seed = Number(values.seed ?? Date.now() % 1e6);
+  let values: { minutes?: string; count?: string; seed?: string; diff?: boolean; out?: string; help?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: { minutes: { type: 'string' }, count: { type: 'string' }, seed: { type: 'string' }, diff: { type: 'boolean' }, out: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      strict: true, allowPositionals: false,
+    }));
+  } catch (e) {
+    console.error(`rnnx fuzz: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  if (values.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  let minutes: number, count: number, seed: number;
+  try {
+    minutes = numberOption('minutes', values.minutes, values.count ? Infinity : 1, false);
+    count = numberOption('count', values.count, Infinity, true);
+    seed = numberOption('seed', values.seed, Date.now() % 1e6, true);
+  } catch (e) {
+    if (!(e instanceof UsageError)) throw e;
+    console.error(`rnnx fuzz: ${e.message}\n${USAGE}`);
+    return 2;
+  }
   const out = path.resolve(values.out ?? 'fuzz-out');
   const work = fs.mkdtempSync(path.join((await import('node:os')).tmpdir(), 'rnnx-fuzz-'));
   const fixtures = fixtureModels(root);
