@@ -49,6 +49,12 @@ interface Ctx {
   readonly files: MutantFile[];
 }
 
+/** One initializer that holds raw bytes, picked at random (undefined: none has). */
+function rawInitializer(c: Ctx) {
+  const inits = c.graphs.flatMap((g) => g.initializer ?? []).filter((t) => t.rawData && t.rawData.length);
+  return inits.length ? pick(c.r, inits) : undefined;
+}
+
 function allGraphs(g: OnnxNs.IGraphProto, out: OnnxNs.IGraphProto[] = []): OnnxNs.IGraphProto[] {
   out.push(g);
   for (const n of g.node ?? []) for (const a of n.attribute ?? []) {
@@ -199,9 +205,8 @@ const MUTATIONS: ((c: Ctx) => boolean)[] = [
   },
   // external data: an initializer moved to a file, with hostile or honest entries
   (c) => {
-    const inits = c.graphs.flatMap((g) => g.initializer ?? []).filter((t) => t.rawData && t.rawData.length);
-    if (!inits.length) return false;
-    const t = pick(c.r, inits);
+    const t = rawInitializer(c);
+    if (!t) return false;
     const raw = new Uint8Array(t.rawData!);
     const location = pick(c.r, ['w.bin', 'w.bin', 'w.bin', 'sub/w.bin', '..w.bin', '../w.bin', '/etc/passwd', '/dev/zero', 'missing.bin', '', '.', 'w.bin\0x']);
     const pad = pick(c.r, [0, 0, 16, 4096]);
@@ -222,9 +227,8 @@ const MUTATIONS: ((c: Ctx) => boolean)[] = [
   },
   // raw bytes of an initializer: truncated, extended or flipped
   (c) => {
-    const inits = c.graphs.flatMap((g) => g.initializer ?? []).filter((t) => t.rawData && t.rawData.length);
-    if (!inits.length) return false;
-    const t = pick(c.r, inits);
+    const t = rawInitializer(c);
+    if (!t) return false;
     const raw = new Uint8Array(t.rawData!);
     const x = c.r();
     if (x < 0.3) t.rawData = raw.subarray(0, Math.floor(raw.length * c.r()));
