@@ -520,12 +520,13 @@
                                (f32.add (f32x4.extract_lane 2 (local.get $sm)) (f32x4.extract_lane 3 (local.get $sm)))))
       (if (local.get $logmode)
         (then
-          (local.set $shift (f32x4.splat (f32.add (local.get $m) (f32.demote_f64 (call $log (f64.promote_f32 (local.get $sum)))))))
+          ;; (x − max) − log Σ, in that order: max + log Σ first would round log Σ to max's ulp
+          (local.set $sm (f32x4.splat (f32.demote_f64 (call $log (f64.promote_f32 (local.get $sum))))))
           (local.set $j (i32.const 0))
           (block $d3 (loop $l3
             (br_if $d3 (i32.ge_s (local.get $j) (local.get $n)))
             (v128.store (i32.add (local.get $yr) (i32.shl (local.get $j) (i32.const 2)))
-              (f32x4.sub (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (local.get $shift)))
+              (f32x4.sub (f32x4.sub (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (local.get $shift)) (local.get $sm)))
             (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $l3))))
         (else
