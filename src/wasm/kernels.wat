@@ -726,8 +726,8 @@
 
   ;; ---------------------------------------------------------------------------------------
   ;; Elementwise float32 kernels for the Relu … Reciprocal ops and Add/Sub/Mul/Div (src/wasm/eltwise.ts).
-  ;; unary: y = f(x) over n floats rounded up to a multiple of 4 (arena buffers have the slack);
-  ;; y may be x. Ops: 0 Relu (a NaN stays NaN, -0 gives +0), 1 Sigmoid (@sigmoid4), 2 Tanh
+  ;; unary: y = f(x) over n floats rounded up to a multiple of 4, two vectors a step: x and y need
+  ;; one spare vector after that (the last step may read and write it); y may be x. Ops: 0 Relu (a NaN stays NaN, -0 gives +0), 1 Sigmoid (@sigmoid4), 2 Tanh
   ;; (@tanh4), 3 Exp (@exp4; above 88, e^(x−c)·e^c with c = 0.693359375 so that e^x is exact up to
   ;; FLT_MAX and +inf past it; 0 below -87.3), 4 Log (@log4), 5 Sqrt, 6 Neg, 7 Abs,
   ;; 8 Reciprocal, 9 x·x, 10 x·x·x (Pow 2 and 3 as onnxruntime computes them), 11 x^0.5 (√x, with
@@ -735,8 +735,8 @@
   ;; the same float32 results as the TypeScript loops.
   ;; ---------------------------------------------------------------------------------------
   (func (export "unary") (param $op i32) (param $x i32) (param $y i32) (param $n i32)
-    (local $end i32) (local $v v128) (local $m v128)
-    (@act-locals $t)
+    (local $end i32) (local $v v128) (local $m v128) (local $w v128) (local $m2 v128)
+    (@act-locals $t $u)
     (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (i32.add (local.get $n) (i32.const 3)) (i32.const -4)) (i32.const 2))))
     (block $b11 (block $b10 (block $b9 (block $b8 (block $b7 (block $b6 (block $b5 (block $b4 (block $b3 (block $b2 (block $b1 (block $b0
       (br_table $b0 $b1 $b2 $b3 $b4 $b5 $b6 $b7 $b8 $b9 $b10 $b11 $b11 (local.get $op)))
