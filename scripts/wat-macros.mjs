@@ -7,6 +7,9 @@
 //   (@exp4 $r EXPR)       sets local $r to e^EXPR (see exp4 below)
 //   (@act-locals $r ...)  declares $r and its scratch locals $r.x $r.y $r.p $r.q (all v128)
 //   (@gemm-tile $name R)  a whole GEMM tile function of R rows × 8 columns (see gemmTile)
+//   (@log4 $r EXPR)       sets local $r to ln(EXPR), lane-wise (see log4)
+//   (@map4 STMT ...)      a loop y[i..i+3] = $t over x[i..i+3] from $x to $end (see map4)
+//   (@binop-rows $name OP) the row-broadcast kernels of one binary op (see binopRows)
 // tanh is the clamped odd rational function of degree 13/6 that Eigen and MLAS use. The clamp is
 // f32x4.pmin/pmax (one minps/maxps each on x86; f32x4.min/max expand to NaN-fixing sequences),
 // with x first so that a NaN input stays NaN.
@@ -103,7 +106,102 @@ function gemmTile(name, rowsText) {
   return out;
 }
 
+// ln x: x = m·2^e with m in [√½, √2), then Cephes' logf polynomial in m − 1, and e·ln 2 added in
+// two parts (about 1 ulp). Denormals are scaled by 2²³ first. ln 0 = −∞, ln x<0 = NaN, ln +∞ = +∞
+// and a NaN stays NaN: lanes outside (0, +∞) take those values instead of the polynomial.
+const LOG_P = ['7.0376836292e-2', '-1.1514610310e-1', '1.1676998740e-1', '-1.2420140846e-1', '1.4249322787e-1',
+  '-1.6668057665e-1', '2.0000714765e-1', '-2.4999993993e-1', '3.3333331174e-1'];
+function log4(r, x) {
+  const g = (s) => `(local.get ${r}${s ? '.' + s : ''})`;
+  const isplat = (v) => `(v128.const i32x4 ${v} ${v} ${v} ${v})`;
+  const out = [`(local.set ${r}.x ${x})`,
+    // y: lanes below the smallest normal (denormals; negatives and 0 too, replaced at the end)
+    `(local.set ${r}.y (f32x4.lt ${g('x')} ${splat('1.17549435e-38')}))`,
+    `(local.set ${r}.p (v128.bitselect (f32x4.mul ${g('x')} ${splat('8388608')}) ${g('x')} ${g('y')}))`,
+    // e such that x = m·2^e with m in [0.5, 1)
+    `(local.set ${r}.q (i32x4.sub (i32x4.shr_u ${g('p')} (i32.const 23)) (v128.bitselect ${isplat(149)} ${isplat(126)} ${g('y')})))`,
+    `(local.set ${r}.p (v128.or (v128.and ${g('p')} ${isplat('0x007fffff')}) ${isplat('0x3f000000')}))`,
+    // m < √½: e − 1 and 2m − 1, else m − 1 (the mask is −1 in the lanes where it holds)
+    `(local.set ${r}.y (f32x4.lt ${g('p')} ${splat('0.707106781186547524')}))`,
+    `(local.set ${r}.q (f32x4.convert_i32x4_s (i32x4.add ${g('q')} ${g('y')})))`,
+    `(local.set ${r}.p (f32x4.sub (f32x4.add ${g('p')} (v128.and ${g('p')} ${g('y')})) ${splat('1')}))`,
+    `(local.set ${r}.y (f32x4.mul ${g('p')} ${g('p')}))`,
+    `(local.set ${r} ${splat(LOG_P[0])})`];
+  for (const c of LOG_P.slice(1)) out.push(`(local.set ${r} (f32x4.add (f32x4.mul ${g('')} ${g('p')}) ${splat(c)}))`);
+  out.push(`(local.set ${r} (f32x4.mul (f32x4.mul ${g('')} ${g('p')}) ${g('y')}))`,
+    `(local.set ${r} (f32x4.add ${g('')} (f32x4.mul ${g('q')} ${splat('-2.12194440e-4')})))`,
+    `(local.set ${r} (f32x4.sub ${g('')} (f32x4.mul ${g('y')} ${splat('0.5')})))`,
+    `(local.set ${r} (f32x4.add (f32x4.add ${g('p')} ${g('')}) (f32x4.mul ${g('q')} ${splat('0.693359375')})))`,
+    // outside (0, +∞): 0 → −∞, negative → NaN, +∞ and NaN → themselves
+    `(local.set ${r}.y (v128.bitselect ${splat('-inf')} (v128.bitselect ${splat('nan')} ${g('x')} (f32x4.lt ${g('x')} ${splat('0')})) (f32x4.eq ${g('x')} ${splat('0')})))`,
+    `(local.set ${r} (v128.bitselect ${g('')} ${g('y')} (v128.and (f32x4.gt ${g('x')} ${splat('0')}) (f32x4.lt ${g('x')} ${splat('inf')}))))`);
+  return out;
+}
+
+// A loop over whole vectors: $v = x[i..i+3], STMTs set $t, y[i..i+3] = $t, from $x up to $end
+// (callers round n up to a multiple of 4: arena buffers have the slack), then return. Needs locals
+// $x $y $end (i32) and $v $t (v128).
+let mapCount = 0;
+function map4(stmts) {
+  const k = mapCount++;
+  return [`(block $map${k}d (loop $map${k}l`,
+    `(br_if $map${k}d (i32.ge_u (local.get $x) (local.get $end)))`,
+    '(local.set $v (v128.load (local.get $x)))',
+    ...stmts,
+    '(v128.store (local.get $y) (local.get $t))',
+    '(local.set $x (i32.add (local.get $x) (i32.const 16)))',
+    '(local.set $y (i32.add (local.get $y) (i32.const 16)))',
+    `(br $map${k}l)))`, '(return)'];
+}
+
+// y = a OP b over `rows` rows of `len` floats: row r reads a from element oa[r] and b from ob[r]
+// (i32 arrays), each running along (step 1) or repeating one element (step 0), and writes y's next
+// len floats. Four functions $NAME_vv, $NAME_vs, $NAME_sv, $NAME_ss (v: runs, s: repeats), whole
+// vectors and then a scalar tail per row, so rows of any length and offset need no padding and
+// y may be a (row-aligned) copy of a or b.
+function binopRows(name, op) {
+  const out = [];
+  for (const [ka, kb] of [['v', 'v'], ['v', 's'], ['s', 'v'], ['s', 's']]) {
+    const va = ka === 'v' ? '(v128.load (local.get $pa))' : '(local.get $sa)';
+    const vb = kb === 'v' ? '(v128.load (local.get $pb))' : '(local.get $sb)';
+    const fa = ka === 'v' ? '(f32.load (local.get $pa))' : '(f32.load (local.get $qa))';
+    const fb = kb === 'v' ? '(f32.load (local.get $pb))' : '(f32.load (local.get $qb))';
+    const step = (p, k) => (k === 'v' ? `(local.set ${p} (i32.add (local.get ${p}) (i32.const 16)))` : '');
+    const step1 = (p, k) => (k === 'v' ? `(local.set ${p} (i32.add (local.get ${p}) (i32.const 4)))` : '');
+    out.push(`(func ${name}_${ka}${kb} (param $a i32) (param $b i32) (param $y i32) (param $rows i32) (param $len i32) (param $oa i32) (param $ob i32)`,
+      '(local $r i32) (local $pa i32) (local $pb i32) (local $qa i32) (local $qb i32) (local $end i32) (local $end4 i32) (local $sa v128) (local $sb v128)',
+      '(block $dr (loop $lr',
+      '(br_if $dr (i32.ge_u (local.get $r) (local.get $rows)))',
+      '(local.set $pa (i32.add (local.get $a) (i32.shl (i32.load (i32.add (local.get $oa) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2))))',
+      '(local.set $pb (i32.add (local.get $b) (i32.shl (i32.load (i32.add (local.get $ob) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2))))',
+      '(local.set $qa (local.get $pa)) (local.set $qb (local.get $pb))',
+      ka === 's' ? '(local.set $sa (v128.load32_splat (local.get $pa)))' : '',
+      kb === 's' ? '(local.set $sb (v128.load32_splat (local.get $pb)))' : '',
+      '(local.set $end (i32.add (local.get $y) (i32.shl (local.get $len) (i32.const 2))))',
+      '(local.set $end4 (i32.add (local.get $y) (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2))))',
+      '(block $dv (loop $lv',
+      '(br_if $dv (i32.ge_u (local.get $y) (local.get $end4)))',
+      `(v128.store (local.get $y) (f32x4.${op} ${va} ${vb}))`,
+      step('$pa', ka), step('$pb', kb),
+      '(local.set $y (i32.add (local.get $y) (i32.const 16)))',
+      '(br $lv)))',
+      '(block $dt (loop $lt',
+      '(br_if $dt (i32.ge_u (local.get $y) (local.get $end)))',
+      `(f32.store (local.get $y) (f32.${op} ${fa} ${fb}))`,
+      step1('$pa', ka), step1('$pb', kb),
+      '(local.set $y (i32.add (local.get $y) (i32.const 4)))',
+      '(br $lt)))',
+      '(local.set $r (i32.add (local.get $r) (i32.const 1)))',
+      '(br $lr)))',
+      ')');
+  }
+  return out.filter((l) => l !== '');
+}
+
 const MACROS = {
+  '@log4': ([r, ...x]) => log4(r, x.join(' ')),
+  '@map4': (stmts) => map4(stmts),
+  '@binop-rows': ([name, op]) => binopRows(name, op),
   '@gemm-tile': ([name, rows]) => gemmTile(name, rows),
   '@exp4': ([r, ...x]) => exp4(r, x.join(' ')),
   '@tanh4': ([r, ...x]) => tanh4(r, x.join(' ')),
@@ -148,7 +246,7 @@ export function expandMacros(source) {
     }
     if (depth !== 0) throw new Error(`kernels.wat:${line}: unbalanced ${name}`);
     const args = items(out.slice(start + 1 + name.length, end));
-    if (args.length < (name === '@act-locals' ? 1 : 2) || (name === '@gemm-tile' && args.length !== 2)) throw new Error(`kernels.wat:${line}: ${name} needs more arguments`);
+    if (args.length < (name === '@act-locals' || name === '@map4' ? 1 : 2) || ((name === '@gemm-tile' || name === '@binop-rows') && args.length !== 2)) throw new Error(`kernels.wat:${line}: ${name} needs more arguments`);
     out = out.slice(0, start) + expand(args).join('\n      ') + out.slice(end + 1);
   }
 }

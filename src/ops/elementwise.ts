@@ -4,6 +4,7 @@ import { broadcastShapes, rowPlan } from './broadcast.js';
 import { castTensor } from './cast.js';
 import { viaFloat32 } from './float-io.js';
 import { checkType, defineOp, need, NUMERIC, type OpContext, type OpDef } from './op.js';
+import { B as SIMD_OP, binaryF32, blockF32, U, unaryF32 } from '../wasm/eltwise.js';
 
 type Scalar = number | bigint | string; // strings only pass through (Equal, Where)
 type Fn2 = (a: any, b: any) => Scalar; // eslint-disable-line @typescript-eslint/no-explicit-any
@@ -121,25 +122,29 @@ const FAST_ROWS: Record<string, RowsLoop> = {
   },
 };
 
-function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false, reuseB = false, ctx?: OpContext): Tensor | null {
+function fastArith(name: 'add' | 'sub' | 'mul' | 'div', a: Tensor, b: Tensor, reuseA = false, reuseB = false, ctx?: OpContext): Tensor | null {
   if ((a.type !== 'float32' && a.type !== 'float64') || a.type !== b.type) return null;
   const loop = FAST[name];
+  // float32 on the WebAssembly SIMD kernels when available and large enough (src/wasm/eltwise.ts;
+  // exact: the same correctly rounded float32 operations as the loops), else the loops.
+  const simd = a.type === 'float32' ? SIMD_OP[name] : -1;
+  const A = a.data as Float32Array, B = b.data as Float32Array;
   if (sameDims(a.dims, b.dims)) {
     // A dying input is overwritten in place (element i is read before it is written).
-    const out = reuseA ? (a.data as Float32Array) : reuseB ? (b.data as Float32Array) : (allocData(a.type, a.size) as Float32Array);
-    if (a.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, a.size, 1, 1, 0);
+    const out = reuseA ? A : reuseB ? B : (allocData(a.type, a.size) as Float32Array);
+    if (a.size > 0 && !(simd >= 0 && binaryF32(simd as 0, A, B, out, 1, a.size, 1, 1, 0, 0))) loop(A, B, out, a.size, 1, 1, 0);
     return new Tensor(a.type, out, a.dims);
   }
   const bb = a.dims.length >= b.dims.length ? blockOf(b.dims, a.dims) : null;
   if (bb) {
-    const out = reuseA ? (a.data as Float32Array) : (allocData(a.type, a.size) as Float32Array);
-    if (a.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, a.size, bb.inner, bb.block, 1);
+    const out = reuseA ? A : (allocData(a.type, a.size) as Float32Array);
+    if (a.size > 0 && !(simd >= 0 && blockF32(simd as 0, A, B, out, a.size, bb.inner, bb.block, true))) loop(A, B, out, a.size, bb.inner, bb.block, 1);
     return new Tensor(a.type, out, a.dims);
   }
   const ab = b.dims.length >= a.dims.length ? blockOf(a.dims, b.dims) : null;
   if (ab) {
-    const out = reuseB ? (b.data as Float32Array) : (allocData(a.type, b.size) as Float32Array);
-    if (b.size > 0) loop(a.data as Float32Array, b.data as Float32Array, out, b.size, ab.inner, ab.block, 2);
+    const out = reuseB ? B : (allocData(a.type, b.size) as Float32Array);
+    if (b.size > 0 && !(simd >= 0 && blockF32(simd as 0, B, A, out, b.size, ab.inner, ab.block, false))) loop(A, B, out, b.size, ab.inner, ab.block, 2);
     return new Tensor(a.type, out, b.dims);
   }
   if (!ctx) return null;
@@ -147,9 +152,9 @@ function fastArith(name: string, a: Tensor, b: Tensor, reuseA = false, reuseB = 
   // input of the output's shape is read at the position being written, so it may be the output.
   const dims = broadcastShapes([a.dims, b.dims], ctx);
   const p = rowPlan([a.dims, b.dims], dims);
-  const out = reuseA && sameDims(a.dims, dims) ? (a.data as Float32Array)
-    : reuseB && sameDims(b.dims, dims) ? (b.data as Float32Array) : (allocData(a.type, p.rows * p.len) as Float32Array);
-  FAST_ROWS[name](a.data as Float32Array, b.data as Float32Array, out, p.rows, p.len, p.steps[0], p.steps[1], p.offs[0], p.offs[1]);
+  const out = reuseA && sameDims(a.dims, dims) ? A : reuseB && sameDims(b.dims, dims) ? B : (allocData(a.type, p.rows * p.len) as Float32Array);
+  if (!(simd >= 0 && binaryF32(simd as 0, A, B, out, p.rows, p.len, p.steps[0], p.steps[1], p.offs[0], p.offs[1])))
+    FAST_ROWS[name](A, B, out, p.rows, p.len, p.steps[0], p.steps[1], p.offs[0], p.offs[1]);
   return new Tensor(a.type, out, dims);
 }
 
@@ -185,7 +190,7 @@ function sameType(a: Tensor, b: Tensor, ctx: OpContext): void {
 }
 
 /** Arithmetic op with a number form and a bigint form. Integer results wrap/truncate like C. */
-function arith(name: string, num: (a: number, b: number) => number, big: (a: bigint, b: bigint) => bigint, intNum?: (a: number, b: number) => number): OpDef<null> {
+function arith(name: 'add' | 'sub' | 'mul' | 'div', num: (a: number, b: number) => number, big: (a: bigint, b: bigint) => bigint, intNum?: (a: number, b: number) => number): OpDef<null> {
   // float16/bfloat16 run in float32 (viaFloat32); made here, not in the registry, so the executor's
   // MatMul+Add fusion still recognises Add by identity.
   return viaFloat32(defineOp({
@@ -309,9 +314,15 @@ export const Pow = defineOp({
     if ((a.type === 'float32' || a.type === 'float64') && b.size === 1) {
       // A scalar exponent: one loop, squares as x·x (exact before rounding, as onnxruntime does);
       // into X's own array when it dies here.
+      // Exponents 2, 3 and 0.5 on float32 run on the WebAssembly SIMD kernel when available
+      // (x·x, x·x·x with float32 rounding after each product as onnxruntime does, and √x).
       const e = Number(b.data[0]), X = a.data as Float32Array, n = a.size;
       const out = reuse?.(0) ? X : (allocData(a.type, n) as Float32Array);
-      if (e === 2) for (let i = 0; i < n; i++) out[i] = X[i] * X[i];
+      const simd = a.type !== 'float32' ? -1 : e === 2 ? U.square : e === 3 ? U.cube : e === 0.5 ? U.powHalf : -1;
+      if (simd >= 0 && unaryF32(simd as 9, X, out)) { /* done */ }
+      else if (e === 2) for (let i = 0; i < n; i++) out[i] = X[i] * X[i];
+      else if (e === 3 && a.type === 'float32') for (let i = 0; i < n; i++) { const v = X[i]; out[i] = Math.fround(v * v) * v; }
+      else if (e === 1) { if (out !== X) out.set(X); }
       else for (let i = 0; i < n; i++) out[i] = X[i] ** e;
       return [new Tensor(a.type, out, broadcastShapes([a.dims, b.dims], ctx))];
     }

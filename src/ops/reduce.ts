@@ -187,7 +187,7 @@ function softmaxOp(log: boolean): OpDef<number> {
       const D = ctx.opset < 13 ? sizeOf(x.dims.slice(ax)) : x.dims[ax];
       const inner = ctx.opset < 13 ? 1 : sizeOf(x.dims.slice(ax + 1));
       const X = x.data as Float32Array;
-      if (inner === 1 && x.type === 'float32' && D >= 16) {
+      if (inner === 1 && x.type === 'float32' && D >= 2) {
         const fast = softmaxRows(X, outer, D, log, reuse?.(0) ? X : undefined);
         if (fast) return [new Tensor(x.type, fast, x.dims)];
       }

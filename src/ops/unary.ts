@@ -2,6 +2,7 @@ import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, isBig, type DataType, type TensorData } from '../ir/tensor.js';
 import { checkType, defineOp, FLOATS, need, NUMERIC, type OpDef } from './op.js';
 import { erf, roundHalfEven, sigmoid } from './math.js';
+import { U, unaryF32, type UnaryCode } from '../wasm/eltwise.js';
 
 type NumArr = { length: number; [i: number]: number };
 
@@ -34,28 +35,30 @@ const LOOPS = {
 
 /**
  * out = f(x) elementwise, same type and shape; written over x's own array when `inPlace` (the
- * executor's reuse(0): x dies here and nothing else holds its array).
+ * executor's reuse(0): x dies here and nothing else holds its array). float32 with a `simd`
+ * kernel code runs on the WebAssembly SIMD kernel when that is available and x is large enough
+ * (src/wasm/eltwise.ts), else the TypeScript loop.
  */
-export function unaryMap(x: Tensor, f: (v: number) => number, loop: Loop = SHARED_LOOP, inPlace = false): Tensor {
+export function unaryMap(x: Tensor, f: (v: number) => number, loop: Loop = SHARED_LOOP, inPlace = false, simd?: UnaryCode): Tensor {
   const X = x.data as NumArr;
   const out = inPlace ? X : (allocData(x.type, X.length) as NumArr);
-  loop(X, out, X.length, f);
+  if (simd === undefined || x.type !== 'float32' || !unaryF32(simd, X as Float32Array, out as Float32Array)) loop(X, out, X.length, f);
   return new Tensor(x.type, out as unknown as TensorData, x.dims);
 }
 
-function floatUnary(f: (v: number) => number, loop: Loop = SHARED_LOOP): OpDef<null> {
+function floatUnary(f: (v: number) => number, loop: Loop = SHARED_LOOP, simd?: UnaryCode): OpDef<null> {
   return defineOp({
     parse: () => null,
     run(inputs, _a, ctx, reuse) {
       const x = need(inputs, 0, ctx, 'X');
       checkType(x, FLOATS, 0, ctx, 'X');
-      return [unaryMap(x, f, loop, reuse?.(0) ?? false)];
+      return [unaryMap(x, f, loop, reuse?.(0) ?? false, simd)];
     },
   });
 }
 
 /** Ops defined on signed numbers: the bigint path for int64. */
-function signedUnary(f: (v: number) => number, big: (v: bigint) => bigint, types: readonly DataType[] = NUMERIC, loop: Loop = SHARED_LOOP): OpDef<null> {
+function signedUnary(f: (v: number) => number, big: (v: bigint) => bigint, types: readonly DataType[] = NUMERIC, loop: Loop = SHARED_LOOP, simd?: UnaryCode): OpDef<null> {
   return defineOp({
     parse: () => null,
     run(inputs, _a, ctx, reuse) {
@@ -67,21 +70,21 @@ function signedUnary(f: (v: number) => number, big: (v: bigint) => bigint, types
         for (let i = 0; i < X.length; i++) out[i] = big(X[i]);
         return [new Tensor(x.type, out, x.dims)];
       }
-      return [unaryMap(x, f, loop, reuse?.(0) ?? false)];
+      return [unaryMap(x, f, loop, reuse?.(0) ?? false, simd)];
     },
   });
 }
 
-export const Neg = signedUnary(neg, (v) => -v, NUMERIC, LOOPS.neg);
-export const Abs = signedUnary(Math.abs, (v) => (v < 0n ? -v : v), NUMERIC, LOOPS.abs);
-export const Relu = signedUnary(relu, (v) => (v > 0n ? v : 0n), NUMERIC, LOOPS.relu);
-export const Exp = floatUnary(Math.exp, LOOPS.exp);
-export const Log = floatUnary(Math.log, LOOPS.log);
-export const Sqrt = floatUnary(Math.sqrt, LOOPS.sqrt);
-export const Sigmoid = floatUnary(sigmoid, LOOPS.sigmoid);
-export const Tanh = floatUnary(Math.tanh, LOOPS.tanh);
+export const Neg = signedUnary(neg, (v) => -v, NUMERIC, LOOPS.neg, U.neg);
+export const Abs = signedUnary(Math.abs, (v) => (v < 0n ? -v : v), NUMERIC, LOOPS.abs, U.abs);
+export const Relu = signedUnary(relu, (v) => (v > 0n ? v : 0n), NUMERIC, LOOPS.relu, U.relu);
+export const Exp = floatUnary(Math.exp, LOOPS.exp, U.exp);
+export const Log = floatUnary(Math.log, LOOPS.log, U.log);
+export const Sqrt = floatUnary(Math.sqrt, LOOPS.sqrt, U.sqrt);
+export const Sigmoid = floatUnary(sigmoid, LOOPS.sigmoid, U.sigmoid);
+export const Tanh = floatUnary(Math.tanh, LOOPS.tanh, U.tanh);
 export const Erf = floatUnary(erf, LOOPS.erf);
-export const Reciprocal = floatUnary(reciprocal, LOOPS.reciprocal);
+export const Reciprocal = floatUnary(reciprocal, LOOPS.reciprocal, U.reciprocal);
 export const Floor = floatUnary(Math.floor);
 export const Ceil = floatUnary(Math.ceil);
 export const Cos = floatUnary(Math.cos);

@@ -477,13 +477,16 @@
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $lr))))
 
-  ;; Softmax / LogSoftmax over `rows` contiguous rows of n values (n a multiple of 4; callers pad
-  ;; with -inf): y = exp(x − max) / Σ, or y = x − max − log Σ. The max ignores NaNs (pmax), but
-  ;; a NaN still makes Σ and so the whole row NaN, as f32x4.max would.
+;; Softmax / LogSoftmax over `rows` contiguous rows of n values (any n ≥ 1): y = exp(x − max) / Σ,
+  ;; or y = x − max − log Σ. Each row is read in whole vectors, the lanes past its end taken as −inf
+  ;; (so they add 0), and written in whole vectors: the last one spills up to 3 floats into the next
+  ;; row of y, which is written after it (y must not overlap x; the arena's slack takes the last
+  ;; row's spill). The max ignores NaNs (pmax), but a NaN still makes Σ and so the whole row NaN.
   (func (export "softmax_rows") (param $x i32) (param $y i32) (param $rows i32) (param $n i32) (param $logmode i32)
     (local $r i32) (local $j i32) (local $xr i32) (local $yr i32) (local $mx v128) (local $sm v128)
-    (local $m f32) (local $sum f32) (local $shift v128)
+    (local $m f32) (local $sum f32) (local $shift v128) (local $v v128) (local $nn v128)
     (@act-locals $e)
+    (local.set $nn (i32x4.splat (local.get $n)))
     (block $dr (loop $lr
       (br_if $dr (i32.ge_s (local.get $r) (local.get $rows)))
       (local.set $xr (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $n)) (i32.const 2))))
@@ -492,7 +495,9 @@
       (local.set $j (i32.const 0))
       (block $d1 (loop $l1
         (br_if $d1 (i32.ge_s (local.get $j) (local.get $n)))
-        (local.set $mx (f32x4.pmax (local.get $mx) (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2))))))
+        (local.set $mx (f32x4.pmax (local.get $mx)
+          (v128.bitselect (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (v128.const f32x4 -inf -inf -inf -inf)
+            (i32x4.lt_s (i32x4.add (i32x4.splat (local.get $j)) (v128.const i32x4 0 1 2 3)) (local.get $nn)))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $l1)))
       (local.set $m (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))
@@ -502,9 +507,11 @@
       (local.set $j (i32.const 0))
       (block $d2 (loop $l2
         (br_if $d2 (i32.ge_s (local.get $j) (local.get $n)))
-        (@exp4 $e (f32x4.sub (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (local.get $shift)))
-        ;; exp(-inf) must be 0 (padding): clamp gave a tiny positive value
-        (local.set $e (v128.and (local.get $e) (f32x4.ne (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (v128.const f32x4 -inf -inf -inf -inf))))
+        (local.set $v (v128.bitselect (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (v128.const f32x4 -inf -inf -inf -inf)
+          (i32x4.lt_s (i32x4.add (i32x4.splat (local.get $j)) (v128.const i32x4 0 1 2 3)) (local.get $nn))))
+        (@exp4 $e (f32x4.sub (local.get $v) (local.get $shift)))
+        ;; exp(-inf) must be 0 (the lanes past the row): the clamp gave a tiny positive value
+        (local.set $e (v128.and (local.get $e) (f32x4.ne (local.get $v) (v128.const f32x4 -inf -inf -inf -inf))))
         (local.set $sm (f32x4.add (local.get $sm) (local.get $e)))
         (if (i32.eqz (local.get $logmode)) (then (v128.store (i32.add (local.get $yr) (i32.shl (local.get $j) (i32.const 2))) (local.get $e))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
@@ -513,12 +520,13 @@
                                (f32.add (f32x4.extract_lane 2 (local.get $sm)) (f32x4.extract_lane 3 (local.get $sm)))))
       (if (local.get $logmode)
         (then
-          (local.set $shift (f32x4.splat (f32.add (local.get $m) (f32.demote_f64 (call $log (f64.promote_f32 (local.get $sum)))))))
+          ;; (x − max) − log Σ, in that order: max + log Σ first would round log Σ to max's ulp
+          (local.set $sm (f32x4.splat (f32.demote_f64 (call $log (f64.promote_f32 (local.get $sum))))))
           (local.set $j (i32.const 0))
           (block $d3 (loop $l3
             (br_if $d3 (i32.ge_s (local.get $j) (local.get $n)))
             (v128.store (i32.add (local.get $yr) (i32.shl (local.get $j) (i32.const 2)))
-              (f32x4.sub (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (local.get $shift)))
+              (f32x4.sub (f32x4.sub (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (local.get $shift)) (local.get $sm)))
             (local.set $j (i32.add (local.get $j) (i32.const 4)))
             (br $l3))))
         (else
@@ -532,4 +540,50 @@
             (br $l4)))))
       (local.set $r (i32.add (local.get $r) (i32.const 1)))
       (br $lr))))
+
+  ;; ---------------------------------------------------------------------------------------
+  ;; Elementwise float32 kernels for the Relu … Reciprocal ops and Add/Sub/Mul/Div (src/wasm/eltwise.ts).
+  ;; unary: y = f(x) over n floats rounded up to a multiple of 4 (arena buffers have the slack);
+  ;; y may be x. Ops: 0 Relu (a NaN stays NaN, -0 gives +0), 1 Sigmoid (@sigmoid4), 2 Tanh
+  ;; (@tanh4), 3 Exp (@exp4; above 88, e^(x−c)·e^c with c = 0.693359375 so that e^x is exact up to
+  ;; FLT_MAX and +inf past it; 0 below -87.3), 4 Log (@log4), 5 Sqrt, 6 Neg, 7 Abs,
+  ;; 8 Reciprocal, 9 x·x, 10 x·x·x (Pow 2 and 3 as onnxruntime computes them), 11 x^0.5 (√x, with
+  ;; pow's -0 → +0 and -inf → +inf). Sqrt, Neg, Abs, Reciprocal and the products are exact:
+  ;; the same float32 results as the TypeScript loops.
+  ;; ---------------------------------------------------------------------------------------
+  (func (export "unary") (param $op i32) (param $x i32) (param $y i32) (param $n i32)
+    (local $end i32) (local $v v128) (local $m v128)
+    (@act-locals $t)
+    (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (i32.add (local.get $n) (i32.const 3)) (i32.const -4)) (i32.const 2))))
+    (block $b11 (block $b10 (block $b9 (block $b8 (block $b7 (block $b6 (block $b5 (block $b4 (block $b3 (block $b2 (block $b1 (block $b0
+      (br_table $b0 $b1 $b2 $b3 $b4 $b5 $b6 $b7 $b8 $b9 $b10 $b11 $b11 (local.get $op)))
+      (@map4 (local.set $t (f32x4.add (f32x4.pmax (local.get $v) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))))
+      (@map4 (@sigmoid4 $t (local.get $v))))
+      (@map4 (@tanh4 $t (local.get $v))))
+      (@map4 (local.set $m (f32x4.gt (local.get $v) (v128.const f32x4 88 88 88 88))) (@exp4 $t (f32x4.sub (local.get $v) (v128.and (local.get $m) (v128.const f32x4 0.693359375 0.693359375 0.693359375 0.693359375)))) (local.set $t (v128.andnot (f32x4.mul (local.get $t) (v128.bitselect (v128.const f32x4 2.000424385070801 2.000424385070801 2.000424385070801 2.000424385070801) (v128.const f32x4 1 1 1 1) (local.get $m))) (f32x4.lt (local.get $v) (v128.const f32x4 -87.3 -87.3 -87.3 -87.3))))))
+      (@map4 (@log4 $t (local.get $v))))
+      (@map4 (local.set $t (f32x4.sqrt (local.get $v)))))
+      (@map4 (local.set $t (f32x4.neg (local.get $v)))))
+      (@map4 (local.set $t (f32x4.abs (local.get $v)))))
+      (@map4 (local.set $t (f32x4.div (v128.const f32x4 1 1 1 1) (local.get $v)))))
+    (@map4 (local.set $t (f32x4.mul (local.get $v) (local.get $v)))))
+    (@map4 (local.set $t (f32x4.mul (f32x4.mul (local.get $v) (local.get $v)) (local.get $v)))))
+    (@map4 (local.set $t (v128.bitselect (v128.const f32x4 inf inf inf inf) (f32x4.add (f32x4.sqrt (local.get $v)) (v128.const f32x4 0 0 0 0)) (f32x4.eq (local.get $v) (v128.const f32x4 -inf -inf -inf -inf))))))
+
+  ;; binop: y = a OP b (OP 0 add, 1 sub, 2 mul, 3 div) over `rows` rows of `len` floats; row r
+  ;; reads a from element oa[r], b from ob[r] (i32 arrays at oa, ob), each running along or, by
+  ;; `kind` (0 both run, 1 b repeats, 2 a repeats, 3 both repeat), repeating one element. y is
+  ;; contiguous. Exact: each element is one correctly rounded float32 operation, as in the
+  ;; TypeScript loops.
+  ;; ---------------------------------------------------------------------------------------
+  (type $binrows (func (param i32 i32 i32 i32 i32 i32 i32)))
+  (table 16 funcref)
+  (elem (i32.const 0) $add_vv $add_vs $add_sv $add_ss $sub_vv $sub_vs $sub_sv $sub_ss $mul_vv $mul_vs $mul_sv $mul_ss $div_vv $div_vs $div_sv $div_ss)
+  (func (export "binop") (param $op i32) (param $a i32) (param $b i32) (param $y i32) (param $rows i32) (param $len i32) (param $kind i32) (param $oa i32) (param $ob i32)
+    (call_indirect (type $binrows) (local.get $a) (local.get $b) (local.get $y) (local.get $rows) (local.get $len) (local.get $oa) (local.get $ob)
+      (i32.add (i32.shl (i32.and (local.get $op) (i32.const 3)) (i32.const 2)) (i32.and (local.get $kind) (i32.const 3)))))
+  (@binop-rows $add add)
+  (@binop-rows $sub sub)
+  (@binop-rows $mul mul)
+  (@binop-rows $div div)
 )

@@ -18,6 +18,8 @@ export interface Kernels {
   tanh(x: number, y: number, n: number): void;
   add_bias(y: number, b: number, rows: number, n: number, ld: number): void;
   softmax_rows(x: number, y: number, rows: number, n: number, logmode: number): void;
+  unary(op: number, x: number, y: number, n: number): void;
+  binop(op: number, a: number, b: number, y: number, rows: number, len: number, kind: number, oa: number, ob: number): void;
 }
 
 /** A kernel binary as a caller may supply it: compiled, bytes, or where to fetch them. */
