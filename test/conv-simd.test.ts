@@ -138,19 +138,32 @@ describe.skipIf(!wasmModule())('SIMD Conv kernel against the TypeScript referenc
     const OH = Math.floor((H + pT - dH * (KH - 1) - 1) / sH) + 1, OW = Math.floor((W + pL - dW * (KW - 1) - 1) / sW) + 1;
     geoms.push({ N: 1 + (i % 3 === 0 ? 1 : 0), C: G * (1 + Math.floor(r() * 9)), H, W, M: G * (1 + Math.floor(r() * 20)), G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL });
   }
+  // Long rows and wide kernels: im2col's vector runs (8 outputs in one row, sW 1 or 2) and its
+  // one-piece copies of KW ≥ 8 adjacent taps between padding zeros.
+  for (let i = 0; i < 24; i++) {
+    const sp2 = i % 3 === 0;
+    const KH = sp2 ? 1 + Math.floor(r() * 2) : 1, KW = i % 2 === 0 ? 8 + Math.floor(r() * 13) : 1 + Math.floor(r() * 3);
+    const dW = i % 4 === 1 ? 2 : 1, sW = 1 + (i % 3 === 1 ? 1 : Math.floor(r() * 2)), sH = 1;
+    const H = sp2 ? KH + Math.floor(r() * 3) : 1, W = KW * dW + 10 + Math.floor(r() * 40);
+    const pT = sp2 ? Math.floor(r() * KH) : 0, pL = Math.floor(r() * KW);
+    const OH = Math.floor((H + pT - (KH - 1) - 1) / sH) + 1, OW = Math.floor((W + pL - dW * (KW - 1) - 1) / sW) + 1;
+    geoms.push({ N: 1 + (i % 5 === 0 ? 2 : 0), C: 1 + Math.floor(r() * 4), H, W, M: 1 + Math.floor(r() * 12), G: 1, KH, KW, OH, OW, sH, sW, dH: 1, dW, pT, pL });
+  }
   it.each(geoms.map((g) => [JSON.stringify(g), g] as const))('%s', (_n, g) => {
     const X = f([g.N * g.C * g.H * g.W]).data as Float32Array;
     const W = f([g.M * (g.C / g.G) * g.KH * g.KW]).data as Float32Array;
     const B = f([g.M]).data as Float32Array;
     const want = new Float32Array(g.N * g.M * g.OH * g.OW);
     convReference(X, W, B, g, want);
-    for (const k of [ConvKernel.forConstant(W, g.M, W.length / g.M), ConvKernel.perCall()]) {
-      const got = new Float32Array(want.length);
-      k!.run(X, W, B, g, got);
-      got.fill(0);
-      k!.run(X, W, B, g, got); // second run: weights already packed
-      const c = compareTensors(new Tensor('float32', got, [got.length]), new Tensor('float32', want, [want.length]), SIMD_TOL);
-      expect(c.message ?? '').toBe('');
+    for (const orientation of [undefined, 'tall', 'wide'] as const) {
+      for (const k of [ConvKernel.forConstant(W, g.M, W.length / g.M), ConvKernel.perCall()]) {
+        const got = new Float32Array(want.length);
+        k!.run(X, W, B, g, got, 'none', orientation);
+        got.fill(0);
+        k!.run(X, W, B, g, got, 'none', orientation); // second run: weights already packed
+        const c = compareTensors(new Tensor('float32', got, [got.length]), new Tensor('float32', want, [want.length]), SIMD_TOL);
+        expect(c.message ?? '', `${orientation ?? 'chosen'} orientation`).toBe('');
+      }
     }
   });
 });

@@ -270,6 +270,9 @@ describe('profiler', () => {
     expect(p.nodes.find((n) => n.opType === 'Relu')!.name).toBe('If_y/Relu_r');
     expect(p.nodes.find((n) => n.opType === 'Relu')!.calls).toBe(3);
     expect(p.table()).toMatch(/op type\s+ms\/run/);
+    expect(p.nodes.find((n) => n.opType === 'Abs')!.shapes).toBe('2');
+    expect(p.nodes.find((n) => n.opType === 'If')!.shapes).toBe('scalar');
+    expect(p.table()).toMatch(/Abs_z\s+Abs.*\s2$/m);
     const trace = JSON.parse(p.chromeTrace()) as { traceEvents: { ph: string; name: string; dur: number }[] };
     expect(trace.traceEvents.length).toBe(12);
     expect(trace.traceEvents.every((e) => e.ph === 'X' && e.dur >= 0)).toBe(true);

@@ -20,6 +20,8 @@ interface Chain {
   /** nodes one link adds */
   readonly perLink: number;
   readonly link: (b: GraphBuilder, x: Value) => Value;
+  /** input values are scaled by this (a chain of products must neither blow up nor vanish) */
+  readonly scale?: number;
 }
 
 const i64 = (v: number[]) => new Tensor('int64', v.map(BigInt), [v.length]);
@@ -43,6 +45,12 @@ function chains(): Chain[] {
     { name: 'Unsqueeze + Squeeze', dims: spec, perLink: 2, link: (b, x) => b.op1('Squeeze', [b.op1('Unsqueeze', [x, b.constant('axes', i64([0]))]), b.constant('axes', i64([0]))]) },
     { name: 'Concat + Slice', dims: spec, perLink: 2, link: (b, x) => b.op1('Slice', [b.op1('Concat', [x, x], { axis: 1 }), b.constant('starts', i64([0])), b.constant('ends', i64([161])), b.constant('axes', i64([1]))]) },
     { name: 'ReduceMean + Sub', dims: spec, perLink: 2, link: (b, x) => b.sub(x, b.op1('ReduceMean', [x], { axes: [-1], keepdims: 1 })) },
+    { name: 'Transpose [0,2,1] small', dims: [1, 26, 8], perLink: 1, link: (b, x) => b.transpose(x, [0, 2, 1]) },
+    { name: 'Pad reflect + Slice', dims: [1, 1, 4000], perLink: 2, link: (b, x) => b.op1('Slice', [b.op1('Pad', [x, b.constant('pads', i64([0, 0, 8, 0, 0, 8])), null], { mode: 'reflect' }), b.constant('starts', i64([8])), b.constant('ends', i64([4008])), b.constant('axes', i64([2]))]) },
+    { name: 'Split + Concat', dims: spec, perLink: 2, link: (b, x) => b.concat(b.op('Split', [x, b.constant('split', i64([80, 81]))], { axis: 1 }, { outputs: 2 }), 1) },
+    { name: 'Gather (axis 2)', dims: spec, perLink: 1, link: (b, x) => b.gather(x, b.constant('idx', i64([9, 8, 7, 6, 5, 4, 3, 2, 1, 0])), 2) },
+    { name: 'ReduceMean (axis 1) + Sub', dims: [1, 161, 26], perLink: 2, link: (b, x) => b.sub(x, b.op1('ReduceMean', [x], { axes: [1], keepdims: 1 })) },
+    { name: 'MatMul x·x [2,26,26]', dims: [2, 26, 26], perLink: 1, scale: 1 / 26, link: (b, x) => b.matmul(x, x) },
     { name: 'Softmax', dims: [2, 10, 10], perLink: 1, link: (b, x) => b.softmax(x) },
     { name: 'MatMul [10,24]·[24,24]', dims: [1, 10, 24], perLink: 1, link: (b, x) => b.matmul(x, b.constant('w', f32(Array.from({ length: 576 }, (_, i) => (i % 25 === 0 ? 1 : 0)), [24, 24]))) },
     { name: 'Conv 1×1 64→64', dims: [1, 64, 10], perLink: 1, link: (b, x) => b.op1('Conv', [x, b.constant('w', f32(Array.from({ length: 4096 }, (_, i) => (i % 65 === 0 ? 1 : 0)), [64, 64, 1]))], { kernel_shape: [1] }) },
@@ -88,7 +96,7 @@ export async function opChainBench(filter?: readonly string[]): Promise<void> {
     if (filter && !filter.some((f) => c.name.startsWith(f))) continue;
     const bytes = chainModel(c);
     const n = c.dims.reduce((a, b) => a * b, 1);
-    const data = Float32Array.from({ length: n }, (_, i) => 0.9 + 0.1 * Math.sin(i));
+    const data = Float32Array.from({ length: n }, (_, i) => (0.9 + 0.1 * Math.sin(i)) * (c.scale ?? 1));
     const x = new Tensor('float32', data, c.dims);
     const ours = InferenceSession.createSync(bytes);
     const node = await ortNode.InferenceSession.create(bytes, { intraOpNumThreads: 1, interOpNumThreads: 1, graphOptimizationLevel: 'disabled' });

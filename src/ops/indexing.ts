@@ -1,7 +1,8 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, dtypeFromOnnx, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
 import { stridesOf } from './broadcast.js';
-import { copySlots, indexNumbers, wordsOf } from './copy.js';
+import { copySlots, indexNumbers, wordsOf, type Words } from './copy.js';
+import { sameDims } from './shape.js';
 import { checkType, defineOp, intsOf, need, normAxis, NUMERIC, type OpContext } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };
@@ -116,76 +117,153 @@ function padMap(D: number, before: number, size: number, mode: string): Int32Arr
   return m;
 }
 
+/**
+ * Pad as rows along the last axis: output row k reads source row `rowSrc[k]` (-1: a row of the
+ * constant), copies `mid` elements from `midSrc` to `midDst` as one run, and the padded ends one by
+ * one (`ends`: pairs of output column, source column). Built per input shape and pads, never changed.
+ */
+interface PadPlan {
+  readonly inDims: readonly number[];
+  readonly pads: readonly number[];
+  readonly padsT: Tensor | undefined;
+  readonly outDims: readonly number[];
+  readonly n: number;
+  readonly L: number;
+  readonly rowSrc: Int32Array;
+  readonly midDst: number;
+  readonly midSrc: number;
+  readonly mid: number;
+  readonly ends: Int32Array;
+}
+
+function padPlan(inDims: readonly number[], pads: readonly number[], padsT: Tensor | undefined, mode: string, ctx: OpContext): PadPlan {
+  const r = inDims.length;
+  if (pads.length !== 2 * r) throw nodeError(ctx.node, `pads has ${pads.length} values, expected ${2 * r} for rank ${r}`);
+  const outDims = inDims.map((d, i) => d + pads[i] + pads[i + r]);
+  if (outDims.some((d) => d < 0)) throw nodeError(ctx.node, `pads [${pads}] crop [${inDims}] below zero`);
+  const n = sizeOf(outDims);
+  if (mode !== 'constant' && sizeOf(inDims) === 0) throw nodeError(ctx.node, `mode '${mode}' needs a non-empty input`);
+  const none = { inDims, pads, padsT, outDims, n, L: 1, rowSrc: new Int32Array(0), midDst: 0, midSrc: 0, mid: 0, ends: new Int32Array(0) };
+  if (n === 0) return none;
+  if (r === 0) return { ...none, rowSrc: new Int32Array(1), mid: 1 };
+  // Per axis, the source index of each output position (-1: outside, the constant).
+  const maps = outDims.map((size, d) => padMap(inDims[d], pads[d], size, mode));
+  const xs = stridesOf(inDims);
+  const L = outDims[r - 1], before = pads[r - 1], lmap = maps[r - 1];
+  const c0 = Math.max(0, before), c1 = Math.min(L, before + inDims[r - 1]);
+  const mid = Math.max(0, c1 - c0);
+  const ends: number[] = [];
+  for (let j = 0; j < L; j++) if ((j < c0 || j >= c0 + mid) && lmap[j] >= 0) ends.push(j, lmap[j]);
+  const rows = n / L;
+  const rowSrc = new Int32Array(rows);
+  const counter = new Array<number>(r - 1).fill(0);
+  for (let k = 0; k < rows; k++) {
+    let base = 0;
+    for (let d = 0; d < r - 1; d++) {
+      const i = maps[d][counter[d]];
+      if (i < 0) { base = -1; break; }
+      base += i * xs[d];
+    }
+    rowSrc[k] = base;
+    for (let d = r - 2; d >= 0; d--) {
+      if (++counter[d] < outDims[d]) break;
+      counter[d] = 0;
+    }
+  }
+  return { inDims, pads, padsT, outDims, n, L, rowSrc, midDst: c0, midSrc: c0 - before, mid, ends: Int32Array.from(ends) };
+}
+
+function padF32(O: Float32Array, X: Float32Array, p: PadPlan): void {
+  const { L, rowSrc, midDst, midSrc, mid, ends } = p;
+  for (let k = 0, o = 0; k < rowSrc.length; k++, o += L) {
+    const base = rowSrc[k];
+    if (base < 0) continue;
+    if (mid >= 32) O.set(X.subarray(base + midSrc, base + midSrc + mid), o + midDst);
+    else for (let j = 0; j < mid; j++) O[o + midDst + j] = X[base + midSrc + j];
+    for (let e = 0; e < ends.length; e += 2) O[o + ends[e]] = X[base + ends[e + 1]];
+  }
+}
+
+function padWords(O: Words, X: Words, w: number, p: PadPlan): void {
+  const { L, rowSrc, midDst, midSrc, mid, ends } = p;
+  for (let k = 0, o = 0; k < rowSrc.length; k++, o += L) {
+    const base = rowSrc[k];
+    if (base < 0) continue;
+    if (mid > 0) copySlots(O, (o + midDst) * w, X, (base + midSrc) * w, mid * w);
+    for (let e = 0; e < ends.length; e += 2) {
+      const src = (base + ends[e + 1]) * w, dst = (o + ends[e]) * w;
+      for (let t = 0; t < w; t++) O[dst + t] = X[src + t];
+    }
+  }
+}
+
+/** Pad's attributes, and the plan of the last input shape and pads it ran on (replaced, never changed). */
+interface PadAttrs {
+  readonly mode: string;
+  readonly pads: readonly number[] | undefined;
+  readonly value: number;
+  last: PadPlan | null;
+}
+
+function samePads(a: readonly number[], b: ArrayLike<number>): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /** Pad: constant, reflect, edge and wrap modes; negative pads crop. */
-export const Pad = defineOp({
+export const Pad = defineOp<PadAttrs>({
   parse: (ctx, a) => {
     const mode = a.string('mode', 'constant');
     if (!['constant', 'reflect', 'edge', 'wrap'].includes(mode) || (mode === 'wrap' && ctx.opset < 19)) throw a.error('mode', `unsupported mode '${mode}'`);
-    return ctx.opset < 11 ? { mode, pads: a.ints(ctx.opset < 2 ? 'paddings' : 'pads'), value: a.float('value', 0) } : { mode, pads: undefined, value: 0 };
+    return ctx.opset < 11
+      ? { mode, pads: a.ints(ctx.opset < 2 ? 'paddings' : 'pads'), value: a.float('value', 0), last: null }
+      : { mode, pads: undefined, value: 0, last: null };
   },
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'data');
     const r = x.dims.length;
-    let pads: number[];
     let value: number | bigint = p.value;
+    let plan = p.last;
     if (ctx.opset < 11) {
       if (!p.pads) throw nodeError(ctx.node, "attribute 'pads' is required");
-      pads = [...p.pads];
+      if (plan === null || !sameDims(plan.inDims, x.dims)) plan = p.last = padPlan(x.dims, p.pads, undefined, p.mode, ctx);
     } else {
       const pt = need(inputs, 1, ctx, 'pads');
       checkType(pt, ['int64'], 1, ctx, 'pads');
-      const raw = intsOf(pt);
       const cv = inputs[2];
       if (cv && cv.size > 0) value = cv.data[0] as number | bigint;
       const axesT = inputs[3];
-      if (axesT) {
-        const axes = intsOf(axesT).map((ax) => normAxis(ax, r, ctx));
-        pads = new Array(2 * r).fill(0);
-        axes.forEach((ax, i) => { pads[ax] = raw[i]; pads[ax + r] = raw[i + axes.length]; });
-      } else pads = raw;
+      // A plan is reused for the same input shape and pads: the same pads tensor when it never
+      // changes (a constant), else equal pads values (no axes input).
+      const hit = plan !== null && sameDims(plan.inDims, x.dims) &&
+        (axesT === undefined && ctx.frozen !== undefined && plan.padsT === pt && ctx.frozen(1) ? true : axesT === undefined && samePads(plan.pads, indexNumbers(pt.data)));
+      if (!hit) {
+        const raw = intsOf(pt);
+        let pads: number[];
+        if (axesT) {
+          const axes = intsOf(axesT).map((ax) => normAxis(ax, r, ctx));
+          pads = new Array(2 * r).fill(0);
+          axes.forEach((ax, i) => { pads[ax] = raw[i]; pads[ax + r] = raw[i + axes.length]; });
+        } else pads = raw;
+        plan = padPlan(x.dims, pads, pt, p.mode, ctx);
+        if (!axesT) p.last = plan;
+      }
     }
-    if (pads.length !== 2 * r) throw nodeError(ctx.node, `pads has ${pads.length} values, expected ${2 * r} for rank ${r}`);
-    const dims = x.dims.map((d, i) => d + pads[i] + pads[i + r]);
-    if (dims.some((d) => d < 0)) throw nodeError(ctx.node, `pads [${pads}] crop [${x.dims}] below zero`);
-    if (p.mode !== 'constant' && x.size === 0) throw nodeError(ctx.node, `mode '${p.mode}' needs a non-empty input`);
-    const n = sizeOf(dims);
-    const out = allocData(x.type, n) as AnyArr;
+    plan = plan as PadPlan;
+    const n = plan.n;
+    const out = allocData(x.type, n);
     if (isBig(x.type) && typeof value === 'number') value = BigInt(value);
     // Fresh arrays are zero-filled: only another constant (or -0) needs a fill.
     if (p.mode === 'constant' && n > 0 && !(Object.is(value, 0) || value === 0n)) (out as unknown as { fill(v: unknown): void }).fill(value);
-    if (n === 0) return [new Tensor(x.type, out as TensorData, dims)];
-    if (r === 0) return [new Tensor(x.type, (x.data as AnyArr & { slice(): AnyArr }).slice() as TensorData, dims)];
-    // Per axis, the source index of each output position (-1: outside, the constant). Output rows
-    // along the last axis copy their inside part as one run; only the padded ends go one by one.
-    const maps = dims.map((size, d) => padMap(x.dims[d], pads[d], size, p.mode));
-    const xs = stridesOf(x.dims);
-    const L = dims[r - 1], before = pads[r - 1], lmap = maps[r - 1];
-    const c0 = Math.max(0, before), c1 = Math.min(L, before + x.dims[r - 1]);
-    const mid = Math.max(0, c1 - c0);
-    const ends: number[] = [];
-    for (let j = 0; j < L; j++) if ((j < c0 || j >= c0 + mid) && lmap[j] >= 0) ends.push(j);
-    const X = wordsOf(x.data), O = wordsOf(out as TensorData).a, XA = X.a, w = X.w;
-    const counter = new Array<number>(r - 1).fill(0);
-    for (let k = 0; k < n; k += L) {
-      let base = 0, outside = false;
-      for (let d = 0; d < r - 1; d++) {
-        const i = maps[d][counter[d]];
-        if (i < 0) { outside = true; break; }
-        base += i * xs[d];
-      }
-      if (!outside) {
-        if (mid > 0) copySlots(O, (k + c0) * w, XA, (base + c0 - before) * w, mid * w);
-        for (const j of ends) {
-          const src = (base + lmap[j]) * w, dst = (k + j) * w;
-          for (let t = 0; t < w; t++) O[dst + t] = XA[src + t];
-        }
-      }
-      for (let d = r - 2; d >= 0; d--) {
-        if (++counter[d] < dims[d]) break;
-        counter[d] = 0;
+    if (n > 0) {
+      if (x.data instanceof Float32Array) padF32(out as Float32Array, x.data, plan);
+      else {
+        const X = wordsOf(x.data);
+        padWords(wordsOf(out).a, X.a, X.w, plan);
       }
     }
-    return [new Tensor(x.type, out as TensorData, dims)];
+    return [new Tensor(x.type, out, plan.outDims)];
   },
 });
 

@@ -4,12 +4,29 @@ import { broadcastShapes, stridesOf } from './broadcast.js';
 import { matmul } from './gemm-kernel.js';
 import { checkType, defineOp, need, type OpContext } from './op.js';
 import { viaFloat32 } from './float-io.js';
-import { PackedMatrix } from '../wasm/gemm.js';
+import { PackedMatrix, padPanel } from '../wasm/gemm.js';
+import { WasmArena, wasmModule } from '../wasm/runtime.js';
+import { sameDims } from './shape.js';
 
 const MATMUL_TYPES = ['float32', 'float64', 'int32', 'int64', 'uint32', 'uint64'] as const;
 
-/** numpy.matmul: 1-D operands promoted then squeezed, batch dims broadcast. */
-export function matmulTensors(a: Tensor, b: Tensor, ctx: OpContext): Tensor {
+/**
+ * The shape work of one MatMul, done once per pair of input shapes: output dims, M/K/N and each
+ * broadcast batch entry's offset into A and B. Immutable once built.
+ */
+interface MatMulPlan {
+  readonly aDims: readonly number[];
+  readonly bDims: readonly number[];
+  readonly outDims: readonly number[];
+  readonly M: number;
+  readonly K: number;
+  readonly N: number;
+  readonly count: number;
+  readonly aBatch: readonly number[];
+  readonly bBatch: readonly number[];
+}
+
+function matmulPlan(a: Tensor, b: Tensor, ctx: OpContext): MatMulPlan {
   if (a.type !== b.type) throw nodeError(ctx.node, `inputs must have the same type, got ${a.type} and ${b.type}`);
   if (a.dims.length === 0 || b.dims.length === 0) throw nodeError(ctx.node, 'MatMul inputs must have rank >= 1');
   const ad = a.dims.length === 1 ? [1, a.dims[0]] : [...a.dims];
@@ -21,12 +38,32 @@ export function matmulTensors(a: Tensor, b: Tensor, ctx: OpContext): Tensor {
     throw nodeError(ctx.node, `inner dimensions differ: A is [${a.dims}], B is [${b.dims}] (expected B[-2] = ${K})`);
   }
   const batch = broadcastShapes([ad.slice(0, -2), bd.slice(0, -2)], ctx);
-  const outDims = [...batch, M, N];
-  const count = sizeOf(batch);
+  const dims = [...batch, M, N];
+  const outDims = dims.filter((_, i) => !((a.dims.length === 1 && i === dims.length - 2) || (b.dims.length === 1 && i === dims.length - 1)));
+  return {
+    aDims: a.dims, bDims: b.dims, outDims, M, K, N, count: sizeOf(batch),
+    aBatch: batchOffsets(ad.slice(0, -2), batch, M * K), bBatch: batchOffsets(bd.slice(0, -2), batch, K * N),
+  };
+}
+
+/** The last plan of each MatMul node (keyed by its context), for its last pair of input shapes. */
+const PLANS = new WeakMap<OpContext, MatMulPlan>();
+
+function planFor(a: Tensor, b: Tensor, ctx: OpContext): MatMulPlan {
+  const last = PLANS.get(ctx);
+  if (last !== undefined && a.type === b.type && sameDims(last.aDims, a.dims) && sameDims(last.bDims, b.dims)) return last;
+  const plan = matmulPlan(a, b, ctx);
+  PLANS.set(ctx, plan);
+  return plan;
+}
+
+/** numpy.matmul: 1-D operands promoted then squeezed, batch dims broadcast. */
+export function matmulTensors(a: Tensor, b: Tensor, ctx: OpContext): Tensor {
+  const { M, K, N, count, aBatch, bBatch, outDims } = planFor(a, b, ctx);
   const out = allocData(a.type, count * M * N);
-  const aBatch = batchOffsets(ad.slice(0, -2), batch, M * K);
-  const bBatch = batchOffsets(bd.slice(0, -2), batch, K * N);
-  if (isBig(a.type)) {
+  if (a.type === 'float32') {
+    matmulBatchF32(out as Float32Array, a.data as Float32Array, b.data as Float32Array, aBatch, bBatch, count, M, K, N);
+  } else if (isBig(a.type)) {
     const A = a.data as BigInt64Array, B = b.data as BigInt64Array, C = out as BigInt64Array;
     for (let p = 0; p < count; p++)
       for (let m = 0; m < M; m++)
@@ -40,8 +77,75 @@ export function matmulTensors(a: Tensor, b: Tensor, ctx: OpContext): Tensor {
       matmul(out as Float32Array, p * M * N, a.data as Float32Array, aBatch[p], b.data as Float32Array, bBatch[p], M, K, N);
     }
   }
-  const finalDims = outDims.filter((_, i) => !((a.dims.length === 1 && i === outDims.length - 2) || (b.dims.length === 1 && i === outDims.length - 1)));
-  return new Tensor(a.type, out as TensorData, finalDims);
+  return new Tensor(a.type, out as TensorData, outDims);
+}
+
+/**
+ * Products of at least this many multiply-adds (M·K·N per batch entry, summed) go to the SIMD GEMM
+ * (both operands copied into WebAssembly memory, B read row-major by gemm_rm); smaller ones stay in
+ * plain float32 loops, where the copies and calls would cost more than they save.
+ */
+const WASM_MIN_MACS = 256;
+
+let shared: WasmArena | null | undefined;
+function arena(): WasmArena | null {
+  if (shared === undefined) {
+    const m = wasmModule();
+    shared = m ? new WasmArena(m) : null;
+  }
+  return shared;
+}
+
+function matmulBatchF32(C: Float32Array, A: Float32Array, B: Float32Array, aBatch: readonly number[], bBatch: readonly number[], count: number, M: number, K: number, N: number): void {
+  if (count * M * K * N >= WASM_MIN_MACS && K > 0 && N > 0 && M > 0) {
+    const w = arena();
+    if (w !== null) { matmulWasm(w, C, A, B, aBatch, bBatch, count, M, K, N); return; }
+  }
+  for (let p = 0; p < count; p++) matmulF32(C, p * M * N, A, aBatch[p], B, bBatch[p], M, K, N);
+}
+
+/** C[count, M, N] = A·B per batch entry on the SIMD GEMM: A and B copied in once, C's rows copied out. */
+function matmulWasm(w: WasmArena, C: Float32Array, A: Float32Array, B: Float32Array, aBatch: readonly number[], bBatch: readonly number[], count: number, M: number, K: number, N: number): void {
+  const npad = padPanel(N);
+  const mark = w.mark();
+  // B's last column block reads up to npad − N floats past its last row (kept inside the arena).
+  const ap = w.alloc(A.length), bp = w.alloc(B.length + npad), cp = w.alloc(M * npad);
+  let f32 = w.f32();
+  f32.set(A, ap >> 2);
+  f32.set(B, bp >> 2);
+  const k = w.k;
+  for (let p = 0; p < count; p++) {
+    k.gemm_rm(ap + 4 * aBatch[p], K, bp + 4 * bBatch[p], N, K, npad, cp, npad, M, 0);
+    f32 = w.f32();
+    const c0 = cp >> 2, o = p * M * N;
+    if (npad === N) C.set(f32.subarray(c0, c0 + M * N), o);
+    else for (let m = 0; m < M; m++) C.set(f32.subarray(c0 + m * npad, c0 + m * npad + N), o + m * N);
+  }
+  w.reset(mark);
+}
+
+/**
+ * C[M,N] = A[M,K]·B[K,N] on float32 arrays, four columns of C at a time in registers; each sum
+ * runs over k in order in doubles (the bits of `matmul`). One shape of arrays, so V8 keeps it monomorphic.
+ */
+function matmulF32(C: Float32Array, cOff: number, A: Float32Array, aOff: number, B: Float32Array, bOff: number, M: number, K: number, N: number): void {
+  for (let m = 0; m < M; m++) {
+    const ar = aOff + m * K, cr = cOff + m * N;
+    let n = 0;
+    for (; n + 4 <= N; n += 4) {
+      let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+      for (let k = 0, b = bOff + n; k < K; k++, b += N) {
+        const a = A[ar + k];
+        s0 += a * B[b]; s1 += a * B[b + 1]; s2 += a * B[b + 2]; s3 += a * B[b + 3];
+      }
+      C[cr + n] = s0; C[cr + n + 1] = s1; C[cr + n + 2] = s2; C[cr + n + 3] = s3;
+    }
+    for (; n < N; n++) {
+      let s = 0;
+      for (let k = 0, b = bOff + n; k < K; k++, b += N) s += A[ar + k] * B[b];
+      C[cr + n] = s;
+    }
+  }
 }
 
 /** Flat offset of each broadcast batch entry into an operand with batch dims `dims`. */

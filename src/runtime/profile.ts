@@ -8,6 +8,8 @@ export interface NodeProfile {
   /** Total milliseconds over all runs (a node with subgraphs includes its bodies' time). */
   ms: number;
   calls: number;
+  /** The input shapes of the node's first profiled call (`1x64x32, 8x64x1`; `-` for an absent input). */
+  readonly shapes: string;
 }
 
 export interface OpTypeProfile {
@@ -26,7 +28,7 @@ interface TraceEvent {
   dur: number;
   pid: number;
   tid: number;
-  args: { opType: string; run: number };
+  args: { opType: string; run: number; shapes: string };
 }
 
 /**
@@ -42,12 +44,12 @@ export class Profiler {
   /** Trace events kept at most (the table keeps counting past it). */
   static readonly MAX_EVENTS = 200_000;
 
-  record(node: Node, path: string, start: number, end: number, hasBodies: boolean): void {
+  record(node: Node, path: string, start: number, end: number, hasBodies: boolean, inputs: readonly unknown[]): void {
     let p = this.nodes.get(node) as (NodeProfile & { bodies: boolean; tid: number }) | undefined;
     if (!p) {
       p = {
         name: path ? `${path}/${node.name || node.opType}` : node.name || node.opType, opType: node.opType, ms: 0, calls: 0,
-        bodies: hasBodies, tid: path ? path.split('/').length + 1 : 1,
+        shapes: describeShapes(inputs), bodies: hasBodies, tid: path ? path.split('/').length + 1 : 1,
       };
       this.nodes.set(node, p);
     }
@@ -56,7 +58,7 @@ export class Profiler {
     if (this.events.length < Profiler.MAX_EVENTS) {
       this.events.push({
         name: p.name, cat: node.opType, ph: 'X', ts: Math.round((start - this.t0) * 1000), dur: Math.max(0, Math.round((end - start) * 1000)),
-        pid: 1, tid: p.tid, args: { opType: node.opType, run: this.runs },
+        pid: 1, tid: p.tid, args: { opType: node.opType, run: this.runs, shapes: p.shapes },
       });
     }
   }
@@ -112,16 +114,27 @@ export class ProfileResult {
     for (const o of this.ops) lines.push(pad([o.opType, fmt(o.ms), pct(o.ms), String(o.nodes), (o.calls / runs).toFixed(1)], [28, 10, 7, 6, 9]));
     lines.push(pad(['(between nodes)', fmt(Math.max(0, this.totalMs - inOps)), pct(Math.max(0, this.totalMs - inOps)), '', ''], [28, 10, 7, 6, 9]));
     lines.push('');
-    lines.push(pad(['node', 'op type', 'ms/run', 'share', 'calls/run'], [44, 20, 10, 7, 9]));
-    for (const n of this.nodes.slice(0, top)) lines.push(pad([n.name, n.opType, fmt(n.ms), pct(n.ms), (n.calls / runs).toFixed(1)], [44, 20, 10, 7, 9]));
+    lines.push(pad(['node', 'op type', 'ms/run', 'share', 'calls/run', '  input shapes'], [44, 20, 10, 7, 9, 0]));
+    for (const n of this.nodes.slice(0, top)) lines.push(pad([n.name, n.opType, fmt(n.ms), pct(n.ms), (n.calls / runs).toFixed(1), `  ${n.shapes}`], [44, 20, 10, 7, 9, 0]));
     if (this.nodes.length > top) lines.push(`… ${this.nodes.length - top} more nodes`);
     return lines.join('\n');
   }
 }
 
+/** `1x64x32, 8x64x1`: the dims of each tensor input (`-` absent, `?` not a tensor, `scalar`). */
+function describeShapes(inputs: readonly unknown[]): string {
+  return inputs.map((v) => {
+    if (v === undefined) return '-';
+    const dims = (v as { dims?: unknown }).dims;
+    if (!Array.isArray(dims)) return '?';
+    return dims.length === 0 ? 'scalar' : dims.join('x');
+  }).join(', ');
+}
+
 function pad(cells: string[], widths: number[]): string {
   return cells.map((c, i) => {
     const w = widths[i];
+    if (w === 0) return c; // the last, free-width column
     // Long names keep their end (a subgraph node's own name), the enclosing path is shortened.
     const s = c.length > w ? `…${c.slice(c.length - w + 1)}` : c;
     return i === 0 ? s.padEnd(w) : s.padStart(w);

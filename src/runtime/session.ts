@@ -551,7 +551,7 @@ export class ExecutionPlan implements SubgraphPlan {
         f.args = null;
         const prof = state.profiler;
         // Time spent yielded to the event loop is not the node's.
-        if (prof) prof.record(s.node, plan.path, f.t0, now() - (state.paused - f.paused0), s.hasBodies);
+        if (prof) prof.record(s.node, plan.path, f.t0, now() - (state.paused - f.paused0), s.hasBodies, args);
         plan.settle(s, f, args, outs as (Tensor | undefined)[]);
         f.pc++;
       }
@@ -688,7 +688,7 @@ export class ExecutionPlan implements SubgraphPlan {
     } finally {
       s.frame = null;
     }
-    if (prof) prof.record(s.node, this.path, t0, now(), s.hasBodies);
+    if (prof) prof.record(s.node, this.path, t0, now(), s.hasBodies, args);
     this.settle(s, frame, args, outs);
     for (let k = 0; k < args.length; k++) args[k] = undefined;
   }

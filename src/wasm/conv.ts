@@ -47,14 +47,16 @@ const BLOCK_BYTES = 24 * 1024;
 
 /**
  * Conv on the SIMD GEMM, the whole batch in one product per group. Two orientations, chosen per
- * call by the output columns N·P (batch items × output positions P = OH·OW) and the padding each
- * wastes (GEMM columns come in panels of 8):
+ * call by the output columns N·P (batch items × output positions P = OH·OW) against the output
+ * channels per group M/G:
  * - wide: Y_g[M/G, N·P] = W_g[M/G, K] · col_g[K, N·P], W row-major as it is stored, col packed
  *   into panels in column blocks that stay in L1 (im2col in WebAssembly; a pointwise conv of one
  *   batch item packs X's own rows).
- * - tall (N·P < 8, or fewer padded lanes: M/G rounded up to 8 times N·P below M/G times N·P
- *   rounded up): Y_gᵀ[N·P, M/G] = col_gᵀ[N·P, K] · W_gᵀ, W packed into panels once. At batch 1
- *   with P < 8 this is a GEMV per output position: no lanes wasted on a 1- to 7-column panel.
+ * - tall (N·P < 8, or N·P at most half of M/G): Y_gᵀ[N·P, M/G] = col_gᵀ[N·P, K] · W_gᵀ, W
+ *   packed into panels once. At batch 1 with P < 8 this is a GEMV per output position: no lanes
+ *   wasted on a 1- to 7-column panel. The rule comes from timing both on the real models'
+ *   geometries (DEVELOPERS.md, "Conv orientation"); both give bit-identical sums (each output is
+ *   the bias plus its K products added in order), so the choice never changes a result.
  * K = C/G·KH·KW. The bias initialises the accumulators; a fused activation is applied in
  * WebAssembly memory before the copy out. Constant weights live in the node's own arena (copied
  * and packed once); weights fed at run time are copied / packed per call into a shared scratch
@@ -84,10 +86,14 @@ export class ConvKernel {
     return s ? new ConvKernel(s, null, 0, 0) : null;
   }
 
-  /** Y [N, M, OH, OW] = act(conv(X, W) + B). `W` is only read for per-call kernels. */
-  run(X: Float32Array, W: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array, act: ConvAct = 'none'): void {
+  /**
+   * Y [N, M, OH, OW] = act(conv(X, W) + B). `W` is only read for per-call kernels. `orientation`
+   * forces one product (tests and benchmarks); by default it is chosen as described above.
+   */
+  run(X: Float32Array, W: Float32Array, B: Float32Array | undefined, g: ConvGeom, out: Float32Array, act: ConvAct = 'none', orientation?: 'tall' | 'wide'): void {
     const NP = g.N * g.OH * g.OW, MperG = g.M / g.G;
-    if (NP < TALL_BELOW || padPanel(MperG) * NP < MperG * padPanel(NP)) this.runTall(X, W, B, g, out, act);
+    const tall = orientation ? orientation === 'tall' : NP < TALL_BELOW || 2 * NP <= MperG;
+    if (tall) this.runTall(X, W, B, g, out, act);
     else this.runWide(X, W, B, g, out, act);
   }
 
@@ -127,13 +133,16 @@ export class ConvKernel {
     const direct = N === 1 && KH === 1 && KW === 1 && g.sH === 1 && g.sW === 1 && g.pT === 0 && g.pL === 0 && g.OH === H && g.OW === g.W;
     const per = Math.min(npad, Math.max(1, Math.floor(BLOCK_BYTES / (K * 32))) * PANEL);
     const bp = a.alloc(K * per);
+    // im2col's row-major [K, per] block, packed into panels after it (unused by a direct conv)
+    const tp = direct ? 0 : a.alloc(K * per);
     const cp = a.alloc(MperG * npad);
     const f32 = this.s.f32();
     const c0 = cp >> 2;
     f32.set(X, xp >> 2);
     const k = a.k;
     const chw = H * g.W;
-    // Columns in blocks whose packed B stays in L1: im2col writes a block, gemm reads it while
+    // Columns in blocks whose packed B stays in L1: im2col writes a block (row by row, runs of
+    // adjacent taps copied in one piece, then packed into panels), gemm reads it while
     // it is still there and streams all of A (the weights) past it. Every C element is the same
     // sum whatever the blocking.
     for (let gi = 0; gi < G; gi++) {
@@ -142,7 +151,10 @@ export class ConvKernel {
       for (let j0 = 0; j0 < npad; j0 += per) {
         const cols = Math.min(per, npad - j0);
         if (direct) k.pack_rows(xg + j0 * 4, P, K, cols, bp);
-        else k.im2col(xg, C * chw * 4, bp, 4, 32, 32 * K, N, CperG, H, g.W, KH, KW, g.OH, g.OW, g.sH, g.sW, g.dH, g.dW, g.pT, g.pL, j0, j0 + cols);
+        else {
+          k.im2col(xg, C * chw * 4, tp, 4, per * 4, 32, N, CperG, H, g.W, KH, KW, g.OH, g.OW, g.sH, g.sW, g.dH, g.dW, g.pT, g.pL, j0, j0 + cols);
+          k.pack_rows(tp, per, K, cols, bp);
+        }
         k.gemm(wp + gi * MperG * K * 4, K, bp, K, cols, cp + j0 * 4, npad, MperG, B ? 1 : 0);
       }
       if (act === 'relu') k.relu(cp, MperG * npad);

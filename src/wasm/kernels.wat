@@ -263,18 +263,70 @@
   ;; im2col of one group of a 2-D convolution (1-D: H = 1) for N batch items, columns j0 .. j1-1
   ;; (j0 a multiple of 8): element (k, j), k = (c, kh, kw) over the group's channels,
   ;; j = n·OH·OW + oh·OW + ow, goes to byte address dst + ((j − j0) >> 3)·s8 + (j & 7)·s1 + k·sk.
-  ;; gemm's panels of [K, ·] are s1 = 4, sk = 32, s8 = 32·K; a row-major [·, K] is s1 = 4K,
-  ;; sk = 4, s8 = 32K. x points at the group's first channel of item 0, items xn bytes apart. Taps
-  ;; in the padding are 0, and so are columns from N·OH·OW up to j1. Callers take columns in
-  ;; blocks small enough to stay in cache until the gemm reads them.
+  ;; Two layouts: a row-major [K, ·] (s1 = 4, s8 = 32, sk = the row's bytes), which callers pack
+  ;; into gemm's panels with pack_rows, and a row-major [·, K] (s1 = 4K, sk = 4, s8 = 32K). x
+  ;; points at the group's first channel of item 0, items xn bytes apart. Taps in the padding
+  ;; are 0, and so are columns from N·OH·OW up to j1. Callers take columns in blocks small enough
+  ;; to stay in cache until the gemm reads them.
   (func (export "im2col")
     (param $x i32) (param $xn i32) (param $dst i32) (param $s1 i32) (param $sk i32) (param $s8 i32)
     (param $N i32) (param $Cg i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32)
     (param $OH i32) (param $OW i32) (param $sH i32) (param $sW i32) (param $dH i32) (param $dW i32)
     (param $pT i32) (param $pL i32) (param $j0 i32) (param $j1 i32)
-    (local $c i32) (local $kh i32) (local $kw i32) (local $n i32) (local $oh i32) (local $ow i32)
-    (local $ih i32) (local $iw i32) (local $j i32) (local $jend i32) (local $kb i32) (local $xr i32) (local $v f32)
-    (local $P i32) (local $n0 i32) (local $oh0 i32) (local $ow0 i32) (local $chw i32) (local $iw0 i32)
+    (if (i32.eq (local.get $sk) (i32.const 4))
+      (then (call $im2col_rows (local.get $x) (local.get $xn) (local.get $dst) (i32.shr_u (local.get $s1) (i32.const 2))
+        (local.get $N) (local.get $Cg) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $OH) (local.get $OW)
+        (local.get $sH) (local.get $sW) (local.get $dH) (local.get $dW) (local.get $pT) (local.get $pL) (local.get $j0) (local.get $j1)))
+      (else (call $im2col_krows (local.get $x) (local.get $xn) (local.get $dst) (local.get $sk)
+        (local.get $N) (local.get $Cg) (local.get $H) (local.get $W) (local.get $KH) (local.get $KW) (local.get $OH) (local.get $OW)
+        (local.get $sH) (local.get $sW) (local.get $dH) (local.get $dW) (local.get $pT) (local.get $pL) (local.get $j0) (local.get $j1)))))
+
+  ;; n floats from src to dst (no overlap), four at a time: memory.copy / memory.fill are calls
+  ;; into the engine, which cost more than the copy for the few dozen values of an im2col run.
+  (func $copyf (param $dst i32) (param $src i32) (param $n i32)
+    (block $d4 (loop $l4
+      (br_if $d4 (i32.lt_s (local.get $n) (i32.const 4)))
+      (v128.store (local.get $dst) (v128.load (local.get $src)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+      (br $l4)))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.le_s (local.get $n) (i32.const 0)))
+      (f32.store (local.get $dst) (f32.load (local.get $src)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+      (local.set $src (i32.add (local.get $src) (i32.const 4)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l1))))
+
+  ;; n floats of dst set to 0
+  (func $zerof (param $dst i32) (param $n i32)
+    (block $d4 (loop $l4
+      (br_if $d4 (i32.lt_s (local.get $n) (i32.const 4)))
+      (v128.store (local.get $dst) (v128.const i32x4 0 0 0 0))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 4)))
+      (br $l4)))
+    (block $d1 (loop $l1
+      (br_if $d1 (i32.le_s (local.get $n) (i32.const 0)))
+      (f32.store (local.get $dst) (f32.const 0))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 4)))
+      (local.set $n (i32.sub (local.get $n) (i32.const 1)))
+      (br $l1))))
+
+  ;; im2col into a row-major [K, ·] (row k at dst + k·sk; callers pack it into panels with
+  ;; pack_rows): for each k, the output positions of each output row in one run. With sW = 1 a
+  ;; run's taps are adjacent input values: copied as a block ($copyf) between zeros for the
+  ;; padding; other strides one by one.
+  (func $im2col_krows
+    (param $x i32) (param $xn i32) (param $dst i32) (param $sk i32)
+    (param $N i32) (param $Cg i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32)
+    (param $OH i32) (param $OW i32) (param $sH i32) (param $sW i32) (param $dH i32) (param $dW i32)
+    (param $pT i32) (param $pL i32) (param $j0 i32) (param $j1 i32)
+    (local $c i32) (local $kh i32) (local $kw i32) (local $kb i32) (local $chw i32) (local $P i32) (local $jend i32)
+    (local $j i32) (local $n i32) (local $oh i32) (local $ow i32) (local $n0 i32) (local $oh0 i32) (local $ow0 i32)
+    (local $ih i32) (local $iw i32) (local $pd i32) (local $run i32) (local $src i32) (local $lo i32) (local $hi i32)
+    (local $t i32) (local $v f32)
     (local.set $P (i32.mul (local.get $OH) (local.get $OW)))
     (local.set $jend (select (local.get $j1) (i32.mul (local.get $N) (local.get $P))
       (i32.lt_u (local.get $j1) (i32.mul (local.get $N) (local.get $P)))))
@@ -295,26 +347,49 @@
           (local.set $n (local.get $n0))
           (local.set $oh (local.get $oh0))
           (local.set $ow (local.get $ow0))
-          (local.set $iw0 (i32.sub (i32.mul (local.get $kw) (local.get $dW)) (local.get $pL)))
+          (local.set $pd (local.get $kb))
           (block $dj (loop $lj
             (br_if $dj (i32.ge_u (local.get $j) (local.get $jend)))
-            ;; one run along ow, from the current position to the end of the row or of the block
+            ;; the rest of this output row, up to the block's end
+            (local.set $run (i32.sub (local.get $OW) (local.get $ow)))
+            (if (i32.gt_u (local.get $run) (i32.sub (local.get $jend) (local.get $j)))
+              (then (local.set $run (i32.sub (local.get $jend) (local.get $j)))))
             (local.set $ih (i32.add (i32.sub (i32.mul (local.get $oh) (local.get $sH)) (local.get $pT)) (i32.mul (local.get $kh) (local.get $dH))))
-            (local.set $xr (i32.add (i32.add (local.get $x) (i32.mul (local.get $n) (local.get $xn)))
-              (i32.add (i32.mul (local.get $c) (local.get $chw)) (i32.shl (i32.mul (local.get $ih) (local.get $W)) (i32.const 2)))))
-            (local.set $iw (i32.add (local.get $iw0) (i32.mul (local.get $ow) (local.get $sW))))
-            (block $dow (loop $low
-              (br_if $dow (i32.or (i32.ge_u (local.get $ow) (local.get $OW)) (i32.ge_u (local.get $j) (local.get $jend))))
-              (local.set $v (f32.const 0))
-              ;; unsigned compares: a negative ih / iw is out of range too
-              (if (i32.and (i32.lt_u (local.get $ih) (local.get $H)) (i32.lt_u (local.get $iw) (local.get $W)))
-                (then (local.set $v (f32.load (i32.add (local.get $xr) (i32.shl (local.get $iw) (i32.const 2)))))))
-              (f32.store (i32.add (local.get $kb) (i32.add (i32.mul (i32.shr_u (i32.sub (local.get $j) (local.get $j0)) (i32.const 3)) (local.get $s8))
-                (i32.mul (i32.and (local.get $j) (i32.const 7)) (local.get $s1)))) (local.get $v))
-              (local.set $j (i32.add (local.get $j) (i32.const 1)))
-              (local.set $iw (i32.add (local.get $iw) (local.get $sW)))
-              (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
-              (br $low)))
+            (local.set $iw (i32.add (i32.sub (i32.mul (local.get $ow) (local.get $sW)) (local.get $pL)) (i32.mul (local.get $kw) (local.get $dW))))
+            (if (i32.ge_u (local.get $ih) (local.get $H))
+              (then (call $zerof (local.get $pd) (local.get $run)))
+              (else
+                (local.set $src (i32.add (i32.add (local.get $x) (i32.mul (local.get $n) (local.get $xn)))
+                  (i32.add (i32.mul (local.get $c) (local.get $chw)) (i32.shl (i32.mul (local.get $ih) (local.get $W)) (i32.const 2)))))
+                (if (i32.eq (local.get $sW) (i32.const 1))
+                  (then
+                    ;; taps t in [lo, hi) fall inside the input row
+                    (local.set $lo (select (i32.sub (i32.const 0) (local.get $iw)) (i32.const 0) (i32.lt_s (local.get $iw) (i32.const 0))))
+                    (if (i32.gt_s (local.get $lo) (local.get $run)) (then (local.set $lo (local.get $run))))
+                    (local.set $hi (i32.sub (local.get $W) (local.get $iw)))
+                    (if (i32.gt_s (local.get $hi) (local.get $run)) (then (local.set $hi (local.get $run))))
+                    (if (i32.lt_s (local.get $hi) (local.get $lo)) (then (local.set $hi (local.get $lo))))
+                    (call $zerof (local.get $pd) (local.get $lo))
+                    (call $copyf (i32.add (local.get $pd) (i32.shl (local.get $lo) (i32.const 2)))
+                      (i32.add (local.get $src) (i32.shl (i32.add (local.get $iw) (local.get $lo)) (i32.const 2)))
+                      (i32.sub (local.get $hi) (local.get $lo)))
+                    (call $zerof (i32.add (local.get $pd) (i32.shl (local.get $hi) (i32.const 2)))
+                      (i32.sub (local.get $run) (local.get $hi))))
+                  (else
+                    (local.set $t (i32.const 0))
+                    (block $dt (loop $lt
+                      (br_if $dt (i32.ge_u (local.get $t) (local.get $run)))
+                      (local.set $v (f32.const 0))
+                      ;; unsigned compare: a negative iw is out of range too
+                      (if (i32.lt_u (local.get $iw) (local.get $W))
+                        (then (local.set $v (f32.load (i32.add (local.get $src) (i32.shl (local.get $iw) (i32.const 2)))))))
+                      (f32.store (i32.add (local.get $pd) (i32.shl (local.get $t) (i32.const 2))) (local.get $v))
+                      (local.set $iw (i32.add (local.get $iw) (local.get $sW)))
+                      (local.set $t (i32.add (local.get $t) (i32.const 1)))
+                      (br $lt)))))))
+            (local.set $pd (i32.add (local.get $pd) (i32.shl (local.get $run) (i32.const 2))))
+            (local.set $j (i32.add (local.get $j) (local.get $run)))
+            (local.set $ow (i32.add (local.get $ow) (local.get $run)))
             (if (i32.ge_u (local.get $ow) (local.get $OW)) (then
               (local.set $ow (i32.const 0))
               (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
@@ -322,12 +397,9 @@
                 (local.set $oh (i32.const 0))
                 (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
             (br $lj)))
-          (block $dz (loop $lz
-            (br_if $dz (i32.ge_u (local.get $j) (local.get $j1)))
-            (f32.store (i32.add (local.get $kb) (i32.add (i32.mul (i32.shr_u (i32.sub (local.get $j) (local.get $j0)) (i32.const 3)) (local.get $s8))
-              (i32.mul (i32.and (local.get $j) (i32.const 7)) (local.get $s1)))) (f32.const 0))
-            (local.set $j (i32.add (local.get $j) (i32.const 1)))
-            (br $lz)))
+          ;; columns past the last output position are zero
+          (if (i32.gt_u (local.get $j1) (local.get $j))
+            (then (call $zerof (local.get $pd) (i32.sub (local.get $j1) (local.get $j)))))
           (local.set $kb (i32.add (local.get $kb) (local.get $sk)))
           (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
           (br $lkw)))
@@ -335,6 +407,88 @@
         (br $lkh)))
       (local.set $c (i32.add (local.get $c) (i32.const 1)))
       (br $lc))))
+
+  ;; im2col into a row-major [·, K]: one row per output position, its taps (c, kh, kw) in order.
+  ;; With dW = 1 a row's KW taps are adjacent input values: copied as a block ($copyf) between
+  ;; zeros for the padding; other dilations one by one.
+  (func $im2col_rows
+    (param $x i32) (param $xn i32) (param $dst i32) (param $K i32)
+    (param $N i32) (param $Cg i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32)
+    (param $OH i32) (param $OW i32) (param $sH i32) (param $sW i32) (param $dH i32) (param $dW i32)
+    (param $pT i32) (param $pL i32) (param $j0 i32) (param $j1 i32)
+    (local $c i32) (local $kh i32) (local $kw i32) (local $chw i32) (local $P i32) (local $jend i32)
+    (local $j i32) (local $n i32) (local $oh i32) (local $ow i32) (local $ih i32) (local $iw i32) (local $iw0 i32)
+    (local $row i32) (local $pd i32) (local $src i32) (local $lo i32) (local $hi i32) (local $kwb i32) (local $v f32)
+    (local.set $P (i32.mul (local.get $OH) (local.get $OW)))
+    (local.set $jend (select (local.get $j1) (i32.mul (local.get $N) (local.get $P))
+      (i32.lt_u (local.get $j1) (i32.mul (local.get $N) (local.get $P)))))
+    (local.set $n (i32.div_u (local.get $j0) (local.get $P)))
+    (local.set $oh (i32.div_u (i32.rem_u (local.get $j0) (local.get $P)) (local.get $OW)))
+    (local.set $ow (i32.rem_u (local.get $j0) (local.get $OW)))
+    (local.set $chw (i32.shl (i32.mul (local.get $H) (local.get $W)) (i32.const 2)))
+    (local.set $kwb (i32.shl (local.get $KW) (i32.const 2)))
+    (local.set $row (local.get $dst))
+    (local.set $j (local.get $j0))
+    (block $dj (loop $lj
+      (br_if $dj (i32.ge_u (local.get $j) (local.get $jend)))
+      (local.set $pd (local.get $row))
+      (local.set $iw0 (i32.sub (i32.mul (local.get $ow) (local.get $sW)) (local.get $pL)))
+      ;; the kw range whose taps fall inside the input row (dW = 1): [lo, hi)
+      (local.set $lo (select (i32.sub (i32.const 0) (local.get $iw0)) (i32.const 0) (i32.lt_s (local.get $iw0) (i32.const 0))))
+      (if (i32.gt_s (local.get $lo) (local.get $KW)) (then (local.set $lo (local.get $KW))))
+      (local.set $hi (i32.sub (local.get $W) (local.get $iw0)))
+      (if (i32.gt_s (local.get $hi) (local.get $KW)) (then (local.set $hi (local.get $KW))))
+      (if (i32.lt_s (local.get $hi) (local.get $lo)) (then (local.set $hi (local.get $lo))))
+      (local.set $c (i32.const 0))
+      (block $dc (loop $lc
+        (br_if $dc (i32.ge_u (local.get $c) (local.get $Cg)))
+        (local.set $kh (i32.const 0))
+        (block $dkh (loop $lkh
+          (br_if $dkh (i32.ge_u (local.get $kh) (local.get $KH)))
+          (local.set $ih (i32.add (i32.sub (i32.mul (local.get $oh) (local.get $sH)) (local.get $pT)) (i32.mul (local.get $kh) (local.get $dH))))
+          (if (i32.ge_u (local.get $ih) (local.get $H))
+            (then (call $zerof (local.get $pd) (local.get $KW)))
+            (else
+              (local.set $src (i32.add (i32.add (local.get $x) (i32.mul (local.get $n) (local.get $xn)))
+                (i32.add (i32.mul (local.get $c) (local.get $chw)) (i32.shl (i32.mul (local.get $ih) (local.get $W)) (i32.const 2)))))
+              (if (i32.eq (local.get $dW) (i32.const 1))
+                (then
+                  (call $zerof (local.get $pd) (local.get $lo))
+                  (call $copyf (i32.add (local.get $pd) (i32.shl (local.get $lo) (i32.const 2)))
+                    (i32.add (local.get $src) (i32.shl (i32.add (local.get $iw0) (local.get $lo)) (i32.const 2)))
+                    (i32.sub (local.get $hi) (local.get $lo)))
+                  (call $zerof (i32.add (local.get $pd) (i32.shl (local.get $hi) (i32.const 2)))
+                    (i32.sub (local.get $KW) (local.get $hi))))
+                (else
+                  (local.set $kw (i32.const 0))
+                  (local.set $iw (local.get $iw0))
+                  (block $dkw (loop $lkw
+                    (br_if $dkw (i32.ge_u (local.get $kw) (local.get $KW)))
+                    (local.set $v (f32.const 0))
+                    (if (i32.lt_u (local.get $iw) (local.get $W))
+                      (then (local.set $v (f32.load (i32.add (local.get $src) (i32.shl (local.get $iw) (i32.const 2)))))))
+                    (f32.store (i32.add (local.get $pd) (i32.shl (local.get $kw) (i32.const 2))) (local.get $v))
+                    (local.set $iw (i32.add (local.get $iw) (local.get $dW)))
+                    (local.set $kw (i32.add (local.get $kw) (i32.const 1)))
+                    (br $lkw)))))))
+          (local.set $pd (i32.add (local.get $pd) (local.get $kwb)))
+          (local.set $kh (i32.add (local.get $kh) (i32.const 1)))
+          (br $lkh)))
+        (local.set $c (i32.add (local.get $c) (i32.const 1)))
+        (br $lc)))
+      (local.set $row (i32.add (local.get $row) (i32.shl (local.get $K) (i32.const 2))))
+      (local.set $j (i32.add (local.get $j) (i32.const 1)))
+      (local.set $ow (i32.add (local.get $ow) (i32.const 1)))
+      (if (i32.ge_u (local.get $ow) (local.get $OW)) (then
+        (local.set $ow (i32.const 0))
+        (local.set $oh (i32.add (local.get $oh) (i32.const 1)))
+        (if (i32.ge_u (local.get $oh) (local.get $OH)) (then
+          (local.set $oh (i32.const 0))
+          (local.set $n (i32.add (local.get $n) (i32.const 1)))))))
+      (br $lj)))
+    ;; columns past the last output position are zero rows
+    (if (i32.gt_u (local.get $j1) (local.get $jend))
+      (then (call $zerof (local.get $row) (i32.mul (i32.sub (local.get $j1) (local.get $jend)) (local.get $K))))))
 
   ;; Depthwise convolution (one input channel per group, M/C output channels per input channel),
   ;; 2-D (1-D: H = 1), N batch items: y[n, m] = b[m] + Σ_{kh, kw} w[m, kh, kw]·x[n, m / (M/C)]
