@@ -186,22 +186,28 @@ export class ConvKernel {
     const xp = a.alloc(X.length);
     const colp = a.alloc(NP * K);
     const cp = a.alloc(NP * npad);
+    // Y_gᵀ transposed back: [M/G, N·P], each batch item's rows of P then copied out
+    const tp = a.alloc(MperG * NP);
+    const bp = B ? a.alloc(M) : 0;
     const f32 = this.s.f32();
     f32.set(X, xp >> 2);
-    const c0 = cp >> 2;
+    if (B) f32.set(B.subarray(0, M), bp >> 2);
+    const t0 = tp >> 2;
     const k = a.k;
     const chw = H * g.W;
     for (let gi = 0; gi < G; gi++) {
       // colᵀ [N·P, K] row-major: one row per output position of every batch item
       k.im2col(xp + gi * CperG * chw * 4, C * chw * 4, colp, 4 * K, 4, 32 * K, N, CperG, H, g.W, g.KH, g.KW, g.OH, g.OW, g.sH, g.sW, g.dH, g.dW, g.pT, g.pL, 0, NP);
-      if (B) for (let j = 0; j < NP; j++) for (let m = 0; m < MperG; m++) f32[c0 + j * npad + m] = B[gi * MperG + m];
+      // every row of the accumulators starts from the group's biases (lanes past M/G are not read)
+      if (B) k.fill_rows(cp, npad, bp + gi * MperG * 4, NP, MperG);
       k.gemm(colp, K, wp + gi * npad * K * 4, K, npad, cp, npad, NP, B ? 1 : 0);
       if (act === 'relu') k.relu(cp, NP * npad);
-      for (let n = 0; n < N; n++)
-        for (let m = 0; m < MperG; m++) {
-          const dst = (n * M + gi * MperG + m) * P, src = c0 + n * P * npad + m;
-          for (let p = 0; p < P; p++) out[dst + p] = f32[src + p * npad];
-        }
+      k.transpose(cp, npad, tp, NP, NP, MperG);
+      if (N === 1) out.set(f32.subarray(t0, t0 + MperG * P), gi * MperG * P);
+      else {
+        for (let n = 0; n < N; n++)
+          for (let m = 0; m < MperG; m++) out.set(f32.subarray(t0 + m * NP + n * P, t0 + m * NP + n * P + P), (n * M + gi * MperG + m) * P);
+      }
     }
     a.reset(mark);
   }

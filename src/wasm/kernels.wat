@@ -314,6 +314,35 @@
       (local.set $n (i32.sub (local.get $n) (i32.const 1)))
       (br $l1))))
 
+  ;; the first n floats of each of `rows` rows at dst (ld floats apart) set to the n floats at
+  ;; src: a bias row in every row of an accumulator matrix
+  (func (export "fill_rows") (param $dst i32) (param $ld i32) (param $src i32) (param $rows i32) (param $n i32)
+    (block $d (loop $l
+      (br_if $d (i32.le_s (local.get $rows) (i32.const 0)))
+      (call $copyf (local.get $dst) (local.get $src) (local.get $n))
+      (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $ld) (i32.const 2))))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $l))))
+
+  ;; dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols (a transposed copy, row by row of dst)
+  (func (export "transpose") (param $src i32) (param $lds i32) (param $dst i32) (param $ldd i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $s i32) (local $d i32) (local $ldsb i32)
+    (local.set $ldsb (i32.shl (local.get $lds) (i32.const 2)))
+    (block $dc (loop $lc
+      (br_if $dc (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+      (local.set $d (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $c) (local.get $ldd)) (i32.const 2))))
+      (local.set $r (local.get $rows))
+      (block $dr (loop $lr
+        (br_if $dr (i32.eqz (local.get $r)))
+        (f32.store (local.get $d) (f32.load (local.get $s)))
+        (local.set $s (i32.add (local.get $s) (local.get $ldsb)))
+        (local.set $d (i32.add (local.get $d) (i32.const 4)))
+        (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+        (br $lr)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $lc))))
+
   ;; im2col into a row-major [K, ·] (row k at dst + k·sk; callers pack it into panels with
   ;; pack_rows): for each k, the output positions of each output row in one run. With sW = 1 a
   ;; run's taps are adjacent input values: copied as a block ($copyf) between zeros for the
