@@ -15,6 +15,7 @@ export interface Kernels {
   pack_rows(src: number, ld: number, K: number, npad: number, dst: number): void;
   fill_rows(dst: number, ld: number, src: number, rows: number, n: number): void;
   transpose(src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void;
+  copy_rows(src: number, lds: number, dst: number, ldd: number, rows: number, len: number): void;
   lstm_cell(g: number, c: number, h: number, H: number): void;
   gru_cell(x: number, hh: number, bhn: number, h: number, H: number): void;
   tanh(x: number, y: number, n: number): void;
