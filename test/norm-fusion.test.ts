@@ -107,4 +107,19 @@ describe('LayerNorm chains run as one step', () => {
     const s = InferenceSession.createSync(chainModel(v, false));
     expect(() => s.runSync({ x: randTensor(r, [2, 6], 'float32', -3, 3) })).toThrow(/Mul.*broadcast|broadcast.*Mul|cannot broadcast/i);
   });
+
+  it('keeps shape arithmetic after fused steps (LayerNorm chain, Conv+Relu) in the shape cache', () => {
+    const b = new GraphBuilder({ opset: 15, name: 'ln-shape' });
+    const x = b.input('x', 'float32', [1, 4, 'T']);
+    const c = b.relu(b.op1('Conv', [x, b.constant('w', f32(Array.from({ length: 48 }, (_, i) => Math.sin(i)), [4, 4, 3]))], { pads: [1, 1] }));
+    const d = b.sub(c, b.op1('ReduceMean', [c], { axes: [-1], keepdims: 1 }));
+    const p = b.op1('Pow', [d, b.constant('two', f32([2], []))]);
+    const y = b.div(d, b.op1('Sqrt', [b.add(b.op1('ReduceMean', [p], { axes: [-1], keepdims: 1 }), b.constant('eps', f32([1e-5], [])))]));
+    const shp = b.op1('Concat', [b.op1('Shape', [y], { start: 0, end: 1 }), b.constant('m1', new Tensor('int64', [-1n], [1]))], { axis: 0 });
+    b.output(b.op1('Reshape', [y, shp]), 'y');
+    const s = InferenceSession.createSync(exportOnnx(b.build()));
+    expect(s.plan.steps.map((st) => st.node.opType)).toEqual(['Conv+Relu', 'LayerNorm chain', 'Shape', 'Concat', 'Reshape']);
+    expect(s.plan.steps.filter((st) => st.shapeOnly).map((st) => st.node.opType)).toEqual(['Shape', 'Concat']);
+    for (const T of [5, 5, 9]) expect(s.runSync({ x: randTensor(r, [1, 4, T], 'float32', -1, 1) }).y.dims).toEqual([1, 4 * T]);
+  });
 });
