@@ -249,6 +249,23 @@ describe('packed constant weights are reused across runs', () => {
   });
 });
 
+describe('a Conv node keeps its geometry per input shape', () => {
+  it('recomputes it when the length changes, and still names a wrong shape', async () => {
+    const model = singleNodeModel({ opType: 'Conv', inputs: [{ name: 'a', tensor: f([1, 16, 20]) }, { name: 'w', tensor: f([24, 16, 3]), constant: true }, { name: 'b', tensor: f([24]), constant: true }], outputs: ['y'], attrs: { pads: [1, 1], strides: [2] } });
+    const dynamic = { ...model, graph: { ...model.graph, inputs: [{ ...model.graph.inputs[0], shape: [1, 'C', 'T'] }] } };
+    const bytes = encodeModel(dynamic);
+    const session = InferenceSession.createSync(bytes);
+    for (const T of [20, 7, 20, 33, 3]) {
+      const feeds = { a: f([1, 16, T]) };
+      const got = session.runSync(feeds).y;
+      const want = await runOrt(bytes, feeds);
+      expect(got.dims).toEqual(want.y.dims);
+      expect(compareTensors(got, want.y, SIMD_TOL).message ?? '', `T=${T}`).toBe('');
+    }
+    expect(() => session.runSync({ a: f([1, 15, 20]) })).toThrow(/Conv_0.*channels do not match: X has 15/);
+  });
+});
+
 describe.skipIf(!wasmModule())('SIMD depthwise Conv kernel against the TypeScript reference', () => {
   const geoms: ConvGeom[] = [];
   for (let i = 0; i < 24; i++) {

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Graph, Model } from '../src/ir/graph.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { kernelInfo } from '../src/wasm/runtime.js';
-import { binaryF32, blockF32, MIN_CHEAP, MIN_TRANSCENDENTAL, U, unaryF32 } from '../src/wasm/eltwise.js';
+import { binaryF32, blockF32, MIN_BINARY, MIN_TRANSCENDENTAL, MIN_UNARY, U, unaryF32 } from '../src/wasm/eltwise.js';
 import { crossCheck, crossCheckModel, OP_TOL, randTensor, rng } from './helpers.js';
 
 const r = rng(4242);
@@ -28,8 +28,9 @@ const SPECIALS = [NaN, Infinity, -Infinity, 0, -0, 1e-45, -1e-45, 3e-39, -3e-39,
 describe('float32 elementwise SIMD kernels against onnxruntime-node', () => {
   it('take the SIMD path when the kernels are available', () => {
     if (!kernelInfo().simd) return;
-    const x = new Float32Array(MIN_CHEAP);
-    expect(unaryF32(U.relu, x, new Float32Array(x.length))).toBe(true);
+    const x = new Float32Array(Math.max(MIN_BINARY, MIN_UNARY));
+    expect(unaryF32(U.relu, x.subarray(0, MIN_UNARY), new Float32Array(MIN_UNARY))).toBe(true);
+    expect(unaryF32(U.relu, x.subarray(0, MIN_UNARY - 1), new Float32Array(MIN_UNARY))).toBe(false);
     expect(unaryF32(U.exp, x.subarray(0, MIN_TRANSCENDENTAL), new Float32Array(MIN_TRANSCENDENTAL))).toBe(true);
     expect(unaryF32(U.exp, x.subarray(0, MIN_TRANSCENDENTAL - 1), new Float32Array(MIN_TRANSCENDENTAL))).toBe(false);
     expect(binaryF32(0, x, x, new Float32Array(x.length), 1, x.length, 1, 1, 0, 0)).toBe(true);
@@ -39,7 +40,7 @@ describe('float32 elementwise SIMD kernels against onnxruntime-node', () => {
   const unary: [string, number, number][] = [['Relu', -4, 4], ['Sigmoid', -30, 30], ['Tanh', -12, 12], ['Exp', -90, 90], ['Log', 0, 1000],
     ['Sqrt', 0, 100], ['Neg', -4, 4], ['Abs', -4, 4], ['Reciprocal', -4, 4]];
   for (const [op, lo, hi] of unary) {
-    for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 255, 256, 257, 1610, 4187]) {
+    for (const n of [1, 2, 3, 4, 5, 6, 7, 8, 9, 15, 16, 17, 63, 64, 65, 66, 67, 129, 1610, 4187]) {
       it(`${op} on ${n} random values in [${lo}, ${hi})`, async () => {
         const res = await crossCheck({ opType: op, inputs: [X(randTensor(r, [n], 'float32', lo, hi))], outputs: ['y'] }, OP_TOL);
         expect(res.messages.join('; ')).toBe('');

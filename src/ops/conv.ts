@@ -42,7 +42,16 @@ function lift2d(sp: number, inSp: readonly number[], kSp: readonly number[], out
   return { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
 }
 
-export type ConvParsed = ConvAttrs & { simd?: { w: Tensor; kernel: ConvKernel } };
+/** A Conv node's geometry for the input shapes it last ran on (immutable; replaced when the shapes change). */
+interface ConvPlan {
+  readonly xd: readonly number[];
+  readonly wd: readonly number[];
+  readonly bd: readonly number[] | null;
+  readonly geom: ConvGeom;
+  readonly outDims: readonly number[];
+}
+
+export type ConvParsed = ConvAttrs & { simd?: { w: Tensor; kernel: ConvKernel }; plan?: ConvPlan };
 
 /**
  * Conv for 1-D and 2-D inputs (1-D runs as 2-D with height 1): groups, pads, strides, dilations,
@@ -60,13 +69,17 @@ export const Conv = viaFloat32(defineOp<ConvParsed>({
   run: (inputs, p, ctx) => [convForward(inputs, p, ctx, 'none')],
 }));
 
-/**
- * Conv of float32 or float64 inputs followed by `act` (Relu as the Relu op computes it: NaN
- * stays NaN, -0 becomes +0). On the SIMD path the activation is applied in WebAssembly memory before the
- * copy out; otherwise on the result.
- */
-export function convForward(inputs: Inputs, p: ConvParsed, ctx: OpContext, act: ConvAct): Tensor {
-  const { x, w, b, sp } = convInputs(inputs, ctx, 'convolutions');
+function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** Checks X, W and B against each other and the attributes, and lifts the geometry to 2-D. */
+function convPlan(x: Tensor, w: Tensor, b: Tensor | undefined, sp: number, p: ConvParsed, ctx: OpContext): ConvPlan {
+  const last = p.plan;
+  if (last && sameDims(last.xd, x.dims) && sameDims(last.wd, w.dims) && (b ? last.bd !== null && sameDims(last.bd, b.dims) : last.bd === null)) return last;
   if (w.dims.length !== x.dims.length) throw nodeError(ctx.node, `W rank ${w.dims.length} differs from X rank ${x.dims.length}`);
   const [N, C] = x.dims;
   const [M, CperG] = w.dims;
@@ -86,13 +99,30 @@ export function convForward(inputs: Inputs, p: ConvParsed, ctx: OpContext, act: 
   const outSp = inSp.map((d, i) => Math.floor((d + pads[i] + pads[i + sp] - dil[i] * (kSp[i] - 1) - 1) / strides[i]) + 1);
   if (outSp.some((d) => d < 1)) throw nodeError(ctx.node, `output spatial shape [${outSp}] is empty for X [${x.dims}], W [${w.dims}]`);
   const { H, W, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL } = lift2d(sp, inSp, kSp, outSp, strides, dil, pads);
+  const plan: ConvPlan = {
+    xd: x.dims, wd: w.dims, bd: b ? b.dims : null,
+    geom: { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL },
+    outDims: [N, M, ...outSp],
+  };
+  p.plan = plan;
+  return plan;
+}
+
+/**
+ * Conv of float32 or float64 inputs followed by `act` (Relu as the Relu op computes it: NaN
+ * stays NaN, -0 becomes +0). On the SIMD path the activation is applied in WebAssembly memory before the
+ * copy out; otherwise on the result.
+ */
+export function convForward(inputs: Inputs, p: ConvParsed, ctx: OpContext, act: ConvAct): Tensor {
+  const { x, w, b, sp } = convInputs(inputs, ctx, 'convolutions');
+  const { geom, outDims } = convPlan(x, w, b, sp, p, ctx);
+  const { N, M, OH, OW, G, C } = geom;
   const X = x.data as Float32Array, Wt = w.data as Float32Array, B = b?.data as Float32Array | undefined;
   const out = allocData(x.type, N * M * OH * OW) as Float32Array;
-  const geom: ConvGeom = { N, C, H, W, M, G, KH, KW, OH, OW, sH, sW, dH, dW, pT, pL };
   const f32 = x.type === 'float32' && (!b || b.type === 'float32');
   // Depthwise (one input channel per group, several groups) would be a tiny GEMM per channel:
   // tap loops instead (dwconv). One group with one input channel (an STFT-like front end) stays a GEMM.
-  const depthwise = f32 && CperG === 1 && G > 1;
+  const depthwise = f32 && C === G && G > 1;
   const kernel = !f32 ? null : p.simd && p.simd.w === w ? p.simd.kernel : ConvKernel.perCall();
   if (kernel && depthwise) kernel.runDepthwise(X, Wt, B, geom, out, act);
   else if (kernel) kernel.run(X, Wt, B, geom, out, act);
@@ -101,7 +131,7 @@ export function convForward(inputs: Inputs, p: ConvParsed, ctx: OpContext, act: 
     else convReference(X, Wt, B, geom, out);
     if (act === 'relu') for (let i = 0; i < out.length; i++) out[i] = out[i] > 0 || out[i] !== out[i] ? out[i] : 0;
   }
-  return new Tensor(x.type, out, [N, M, ...outSp]);
+  return new Tensor(x.type, out, outDims);
 }
 
 /** The plain TypeScript Conv (sums in doubles), the reference the SIMD path is checked against. */

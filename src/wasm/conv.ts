@@ -45,6 +45,12 @@ export type ConvAct = 'none' | 'relu';
 /** Bytes of packed B a column block holds: the block stays in L1 while all of A streams past it. */
 const BLOCK_BYTES = 24 * 1024;
 
+/** Group gi's output [N, M/G, P] at f32[from…] into Y [N, M, P]: one copy when there is one group. */
+function copyOut(f32: Float32Array, from: number, out: Float32Array, N: number, M: number, MperG: number, P: number, gi: number): void {
+  if (MperG === M) out.set(f32.subarray(from, from + N * M * P));
+  else for (let n = 0; n < N; n++) out.set(f32.subarray(from + n * MperG * P, from + (n + 1) * MperG * P), (n * M + gi * MperG) * P);
+}
+
 /**
  * Conv on the SIMD GEMM, the whole batch in one product per group. Two orientations, chosen per
  * call by the output columns N·P (batch items × output positions P = OH·OW) against the output
@@ -136,6 +142,7 @@ export class ConvKernel {
     // im2col's row-major [K, per] block, packed into panels after it (unused by a direct conv)
     const tp = direct ? 0 : a.alloc(K * per);
     const cp = a.alloc(MperG * npad);
+    const op = N === 1 && npad === P ? 0 : a.alloc(N * MperG * P);
     const f32 = this.s.f32();
     const c0 = cp >> 2;
     f32.set(X, xp >> 2);
@@ -159,15 +166,10 @@ export class ConvKernel {
       }
       if (act === 'relu') k.relu(cp, MperG * npad);
       if (N === 1 && npad === P) out.set(f32.subarray(c0, c0 + MperG * P), gi * MperG * P);
-      else if (P >= 32) {
-        for (let n = 0; n < N; n++)
-          for (let m = 0; m < MperG; m++) out.set(f32.subarray(c0 + m * npad + n * P, c0 + m * npad + n * P + P), (n * M + gi * MperG + m) * P);
-      } else {
-        for (let n = 0; n < N; n++)
-          for (let m = 0; m < MperG; m++) {
-            const src = c0 + m * npad + n * P, dst = (n * M + gi * MperG + m) * P;
-            for (let p = 0; p < P; p++) out[dst + p] = f32[src + p];
-          }
+      else {
+        // column n·P + p of row m goes to [n, m, p]: each batch item's [M/G, P] block made contiguous in wasm memory, then copied out
+        for (let n = 0; n < N; n++) k.copy_rows(cp + n * P * 4, npad, op + n * MperG * P * 4, P, MperG, P);
+        copyOut(f32, op >> 2, out, N, M, MperG, P, gi);
       }
     }
     a.reset(mark);
@@ -186,22 +188,24 @@ export class ConvKernel {
     const xp = a.alloc(X.length);
     const colp = a.alloc(NP * K);
     const cp = a.alloc(NP * npad);
+    // Y_gᵀ transposed back, batch item by batch item: [N, M/G, P]
+    const tp = a.alloc(NP * MperG);
+    const bp = B ? a.alloc(M) : 0;
     const f32 = this.s.f32();
     f32.set(X, xp >> 2);
-    const c0 = cp >> 2;
+    if (B) f32.set(B.subarray(0, M), bp >> 2);
+    const t0 = tp >> 2;
     const k = a.k;
     const chw = H * g.W;
     for (let gi = 0; gi < G; gi++) {
       // colᵀ [N·P, K] row-major: one row per output position of every batch item
       k.im2col(xp + gi * CperG * chw * 4, C * chw * 4, colp, 4 * K, 4, 32 * K, N, CperG, H, g.W, g.KH, g.KW, g.OH, g.OW, g.sH, g.sW, g.dH, g.dW, g.pT, g.pL, 0, NP);
-      if (B) for (let j = 0; j < NP; j++) for (let m = 0; m < MperG; m++) f32[c0 + j * npad + m] = B[gi * MperG + m];
+      // every row of the accumulators starts from the group's biases (lanes past M/G are not read)
+      if (B) k.fill_rows(cp, npad, bp + gi * MperG * 4, NP, MperG);
       k.gemm(colp, K, wp + gi * npad * K * 4, K, npad, cp, npad, NP, B ? 1 : 0);
       if (act === 'relu') k.relu(cp, NP * npad);
-      for (let n = 0; n < N; n++)
-        for (let m = 0; m < MperG; m++) {
-          const dst = (n * M + gi * MperG + m) * P, src = c0 + n * P * npad + m;
-          for (let p = 0; p < P; p++) out[dst + p] = f32[src + p * npad];
-        }
+      for (let n = 0; n < N; n++) k.transpose(cp + n * P * npad * 4, npad, tp + n * MperG * P * 4, P, P, MperG);
+      copyOut(f32, t0, out, N, M, MperG, P, gi);
     }
     a.reset(mark);
   }

@@ -1,4 +1,4 @@
-import { WasmArena, wasmModule } from './runtime.js';
+import { WasmArena, wasmModule, type Kernels } from './runtime.js';
 
 /**
  * Float32 elementwise ops on the WebAssembly SIMD kernels (kernels.wat `unary`, `binop`): the
@@ -20,56 +20,76 @@ export const B = { add: 0, sub: 1, mul: 2, div: 3 } as const;
 export type BinaryCode = (typeof B)[keyof typeof B];
 
 /**
- * Below these sizes the TypeScript loops win (DEVELOPERS.md, "Elementwise ops on WebAssembly"):
- * the copies in and out and the call cost a fixed ~0.3 µs, which the cheap ops (Relu, Neg, Add)
- * only earn back on a few hundred elements; the transcendental ones (Exp, Log, Sigmoid, Tanh:
- * 7–20 ns an element in TypeScript) from a handful.
+ * Below these sizes the TypeScript loops win (DEVELOPERS.md, "Elementwise ops on WebAssembly
+ * SIMD"): a call costs a fixed ~0.1 µs (unary) or ~0.25 µs (binary) for the copies in and out,
+ * which the cheap ops (Relu, Neg, Sqrt, Add, …; ~2–4 ns an element in TypeScript) earn back
+ * from 64 (unary) or 128 (binary) elements, and the transcendental ones (Exp, Log, σ, tanh;
+ * 7–20 ns an element through Math) from 8.
  */
-export const MIN_CHEAP = 256;
-export const MIN_TRANSCENDENTAL = 16;
+export const MIN_UNARY = 64;
+export const MIN_BINARY = 128;
+export const MIN_TRANSCENDENTAL = 8;
 
-let shared: WasmArena | null | undefined;
-let view: Float32Array | null = null;
-let iview: Int32Array | null = null;
+/**
+ * One instance of its own, used only here, with a fixed layout instead of an allocator: operands
+ * from byte 16 on, each rounded up to whole vectors plus one spare. The memory grows only in
+ * room(), so the views made there stay valid across kernel calls (no re-reading after each call),
+ * and the window copied out is a cached subarray per (offset, length).
+ */
+interface Mem { readonly k: Kernels; f32: Float32Array; i32: Int32Array; bytes: number; windows: Map<number, Float32Array> }
+let mem: Mem | null | undefined;
 
-function arena(): WasmArena | null {
-  if (shared === undefined) {
+function instance(): Mem | null {
+  if (mem === undefined) {
     const m = wasmModule();
-    shared = m ? new WasmArena(m) : null;
+    if (!m) mem = null;
+    else {
+      const k = new WasmArena(m).k;
+      mem = { k, f32: new Float32Array(k.memory.buffer), i32: new Int32Array(k.memory.buffer), bytes: k.memory.buffer.byteLength, windows: new Map() };
+    }
   }
-  return shared;
+  return mem;
 }
 
-/** The memory as float32 (re-made only when the memory has grown). */
-function f32(a: WasmArena): Float32Array {
-  const buf = a.k.memory.buffer;
-  if (view === null || view.buffer !== buf) {
-    view = new Float32Array(buf);
-    iview = new Int32Array(buf);
-  }
-  return view;
+/** Makes the memory at least `bytes` long. */
+function room(w: Mem, bytes: number): void {
+  if (bytes <= w.bytes) return;
+  w.k.memory.grow(Math.ceil((bytes - w.bytes) / 65536));
+  const buf = w.k.memory.buffer;
+  w.f32 = new Float32Array(buf);
+  w.i32 = new Int32Array(buf);
+  w.bytes = buf.byteLength;
+  w.windows.clear();
 }
 
-function i32(a: WasmArena): Int32Array {
-  f32(a);
-  return iview!;
+/** The byte size of an operand of n floats in the layout: whole vectors, plus one for overreads. */
+const slot = (n: number) => (((n + 3) >> 2) + 1) << 4;
+
+/** w.f32[ptr/4 .. ptr/4 + n) as a cached view. */
+function window(w: Mem, ptr: number, n: number): Float32Array {
+  if (n >= 1 << 24) return w.f32.subarray(ptr >> 2, (ptr >> 2) + n);
+  const key = ptr * (1 << 24) + n;
+  let v = w.windows.get(key);
+  if (v === undefined) {
+    if (w.windows.size > 256) w.windows.clear();
+    v = w.f32.subarray(ptr >> 2, (ptr >> 2) + n);
+    w.windows.set(key, v);
+  }
+  return v;
 }
 
 const transcendental = (op: UnaryCode) => op === U.sigmoid || op === U.tanh || op === U.exp || op === U.log;
 
 /** out[i] = op(X[i]) for i < n (out may be X). */
 export function unaryF32(op: UnaryCode, X: Float32Array, out: Float32Array, n = X.length): boolean {
-  if (n < (transcendental(op) ? MIN_TRANSCENDENTAL : MIN_CHEAP)) return false;
-  const a = arena();
-  if (!a) return false;
-  const mark = a.mark();
-  const p = a.alloc(n);
-  let m = f32(a);
-  m.set(n === X.length ? X : X.subarray(0, n), p >> 2);
-  a.k.unary(op, p, p, n);
-  m = f32(a);
-  out.set(m.subarray(p >> 2, (p >> 2) + n));
-  a.reset(mark);
+  if (n < (transcendental(op) ? MIN_TRANSCENDENTAL : MIN_UNARY)) return false;
+  const w = instance();
+  if (!w) return false;
+  const p = 16;
+  room(w, p + slot(n));
+  w.f32.set(n === X.length ? X : X.subarray(0, n), p >> 2);
+  w.k.unary(op, p, p, n);
+  out.set(window(w, p, n));
   return true;
 }
 
@@ -83,26 +103,24 @@ export function binaryF32(op: BinaryCode, A: Float32Array, B: Float32Array, out:
   sa: number, sb: number, oa: ArrayLike<number> | number, ob: ArrayLike<number> | number): boolean {
   const n = rows * len;
   // Short rows: a call per row in the kernel, and the offsets copied in, cost more than the TypeScript loop.
-  if (n < MIN_CHEAP || len < 8) return false;
-  const a = arena();
-  if (!a) return false;
-  const mark = a.mark();
-  const pa = a.alloc(A.length);
-  const pb = A === B ? pa : a.alloc(B.length);
-  const py = a.alloc(n);
-  const po = a.alloc(2 * rows);
-  let m = f32(a);
-  m.set(A, pa >> 2);
-  if (A !== B) m.set(B, pb >> 2);
-  const I = i32(a), o0 = po >> 2, o1 = o0 + rows;
+  if (n < MIN_BINARY || len < 8) return false;
+  const w = instance();
+  if (!w) return false;
+  const pa = 16;
+  const pb = A === B ? pa : pa + slot(A.length);
+  const py = pb + (A === B ? slot(A.length) : slot(B.length));
+  const po = py + slot(n);
+  room(w, po + slot(2 * rows));
+  const F = w.f32;
+  F.set(A, pa >> 2);
+  if (A !== B) F.set(B, pb >> 2);
+  const I = w.i32, o0 = po >> 2, o1 = o0 + rows;
   if (typeof oa === 'number') for (let r = 0, v = 0; r < rows; r++, v += oa) I[o0 + r] = v;
   else for (let r = 0; r < rows; r++) I[o0 + r] = oa[r];
   if (typeof ob === 'number') for (let r = 0, v = 0; r < rows; r++, v += ob) I[o1 + r] = v;
   else for (let r = 0; r < rows; r++) I[o1 + r] = ob[r];
-  a.k.binop(op, pa, pb, py, rows, len, (sa ? 0 : 2) + (sb ? 0 : 1), po, po + 4 * rows);
-  m = f32(a);
-  out.set(m.subarray(py >> 2, (py >> 2) + n));
-  a.reset(mark);
+  w.k.binop(op, pa, pb, py, rows, len, (sa ? 0 : 2) + (sb ? 0 : 1), po, po + 4 * rows);
+  out.set(window(w, py, n));
   return true;
 }
 
@@ -111,7 +129,7 @@ export function binaryF32(op: BinaryCode, A: Float32Array, B: Float32Array, out:
  * full operand of n elements; full on the left when `fullLeft`) as rows for binaryF32.
  */
 export function blockF32(op: BinaryCode, full: Float32Array, small: Float32Array, out: Float32Array, n: number, inner: number, block: number, fullLeft: boolean): boolean {
-  if (n < MIN_CHEAP) return false;
+  if (n < MIN_BINARY) return false;
   if (block === 1) {
     // a scalar: one row
     return fullLeft ? binaryF32(op, full, small, out, 1, n, 1, 0, 0, 0) : binaryF32(op, small, full, out, 1, n, 0, 1, 0, 0);

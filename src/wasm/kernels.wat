@@ -314,10 +314,49 @@
       (local.set $n (i32.sub (local.get $n) (i32.const 1)))
       (br $l1))))
 
+  ;; the first n floats of each of `rows` rows at dst (ld floats apart) set to the n floats at
+  ;; src: a bias row in every row of an accumulator matrix
+  (func (export "fill_rows") (param $dst i32) (param $ld i32) (param $src i32) (param $rows i32) (param $n i32)
+    (block $d (loop $l
+      (br_if $d (i32.le_s (local.get $rows) (i32.const 0)))
+      (call $copyf (local.get $dst) (local.get $src) (local.get $n))
+      (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $ld) (i32.const 2))))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $l))))
+
+  ;; rows rows of len floats: dst + r·ldd ← src + r·lds (strides in floats)
+  (func (export "copy_rows") (param $src i32) (param $lds i32) (param $dst i32) (param $ldd i32) (param $rows i32) (param $len i32)
+    (block $d (loop $l
+      (br_if $d (i32.le_s (local.get $rows) (i32.const 0)))
+      (call $copyf (local.get $dst) (local.get $src) (local.get $len))
+      (local.set $src (i32.add (local.get $src) (i32.shl (local.get $lds) (i32.const 2))))
+      (local.set $dst (i32.add (local.get $dst) (i32.shl (local.get $ldd) (i32.const 2))))
+      (local.set $rows (i32.sub (local.get $rows) (i32.const 1)))
+      (br $l))))
+
+  ;; dst[c·ldd + r] = src[r·lds + c] for r < rows, c < cols (a transposed copy, row by row of dst)
+  (func (export "transpose") (param $src i32) (param $lds i32) (param $dst i32) (param $ldd i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $c i32) (local $s i32) (local $d i32) (local $ldsb i32)
+    (local.set $ldsb (i32.shl (local.get $lds) (i32.const 2)))
+    (block $dc (loop $lc
+      (br_if $dc (i32.ge_u (local.get $c) (local.get $cols)))
+      (local.set $s (i32.add (local.get $src) (i32.shl (local.get $c) (i32.const 2))))
+      (local.set $d (i32.add (local.get $dst) (i32.shl (i32.mul (local.get $c) (local.get $ldd)) (i32.const 2))))
+      (local.set $r (local.get $rows))
+      (block $dr (loop $lr
+        (br_if $dr (i32.eqz (local.get $r)))
+        (f32.store (local.get $d) (f32.load (local.get $s)))
+        (local.set $s (i32.add (local.get $s) (local.get $ldsb)))
+        (local.set $d (i32.add (local.get $d) (i32.const 4)))
+        (local.set $r (i32.sub (local.get $r) (i32.const 1)))
+        (br $lr)))
+      (local.set $c (i32.add (local.get $c) (i32.const 1)))
+      (br $lc))))
+
   ;; im2col into a row-major [K, ·] (row k at dst + k·sk; callers pack it into panels with
   ;; pack_rows): for each k, the output positions of each output row in one run. With sW = 1 a
-  ;; run's taps are adjacent input values: copied as a block ($copyf) between zeros for the
-  ;; padding; other strides one by one.
+  ;; run's taps are adjacent input values: a run of 8 or more is copied as a block ($copyf)
+  ;; between zeros for the padding; shorter runs and other strides one by one.
   (func $im2col_krows
     (param $x i32) (param $xn i32) (param $dst i32) (param $sk i32)
     (param $N i32) (param $Cg i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32)
@@ -361,7 +400,7 @@
               (else
                 (local.set $src (i32.add (i32.add (local.get $x) (i32.mul (local.get $n) (local.get $xn)))
                   (i32.add (i32.mul (local.get $c) (local.get $chw)) (i32.shl (i32.mul (local.get $ih) (local.get $W)) (i32.const 2)))))
-                (if (i32.eq (local.get $sW) (i32.const 1))
+                (if (i32.and (i32.eq (local.get $sW) (i32.const 1)) (i32.ge_u (local.get $run) (i32.const 8)))
                   (then
                     ;; taps t in [lo, hi) fall inside the input row
                     (local.set $lo (select (i32.sub (i32.const 0) (local.get $iw)) (i32.const 0) (i32.lt_s (local.get $iw) (i32.const 0))))
@@ -409,8 +448,8 @@
       (br $lc))))
 
   ;; im2col into a row-major [·, K]: one row per output position, its taps (c, kh, kw) in order.
-  ;; With dW = 1 a row's KW taps are adjacent input values: copied as a block ($copyf) between
-  ;; zeros for the padding; other dilations one by one.
+  ;; With dW = 1 a row's KW taps are adjacent input values: when KW ≥ 8 they are copied as a
+  ;; block ($copyf) between zeros for the padding; fewer taps and other dilations one by one.
   (func $im2col_rows
     (param $x i32) (param $xn i32) (param $dst i32) (param $K i32)
     (param $N i32) (param $Cg i32) (param $H i32) (param $W i32) (param $KH i32) (param $KW i32)
@@ -451,7 +490,7 @@
             (else
               (local.set $src (i32.add (i32.add (local.get $x) (i32.mul (local.get $n) (local.get $xn)))
                 (i32.add (i32.mul (local.get $c) (local.get $chw)) (i32.shl (i32.mul (local.get $ih) (local.get $W)) (i32.const 2)))))
-              (if (i32.eq (local.get $dW) (i32.const 1))
+              (if (i32.and (i32.eq (local.get $dW) (i32.const 1)) (i32.ge_u (local.get $KW) (i32.const 8)))
                 (then
                   (call $zerof (local.get $pd) (local.get $lo))
                   (call $copyf (i32.add (local.get $pd) (i32.shl (local.get $lo) (i32.const 2)))

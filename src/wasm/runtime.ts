@@ -13,6 +13,9 @@ export interface Kernels {
   dwconv(x: number, y: number, w: number, b: number, N: number, C: number, M: number, H: number, W: number, KH: number, KW: number,
     OH: number, OW: number, sH: number, sW: number, dH: number, dW: number, pT: number, pL: number): void;
   pack_rows(src: number, ld: number, K: number, npad: number, dst: number): void;
+  fill_rows(dst: number, ld: number, src: number, rows: number, n: number): void;
+  transpose(src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void;
+  copy_rows(src: number, lds: number, dst: number, ldd: number, rows: number, len: number): void;
   lstm_cell(g: number, c: number, h: number, H: number): void;
   gru_cell(x: number, hh: number, bhn: number, h: number, H: number): void;
   tanh(x: number, y: number, n: number): void;
