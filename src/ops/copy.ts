@@ -24,6 +24,18 @@ export function copySlots(dst: Words, d: number, src: Words, s: number, n: numbe
     (dst as unknown as Typed).set((src as unknown as Typed).subarray(s, s + n), d);
     return;
   }
+  // Short runs: one loop per array type, so each stays monomorphic (Float32Array for float32,
+  // Int32Array for int32 and the halves of int64).
+  if (dst instanceof Float32Array) copyF32(dst, d, src as Float32Array, s, n);
+  else if (dst instanceof Int32Array) copyI32(dst, d, src as Int32Array, s, n);
+  else for (let k = 0; k < n; k++) dst[d + k] = src[s + k];
+}
+
+function copyF32(dst: Float32Array, d: number, src: Float32Array, s: number, n: number): void {
+  for (let k = 0; k < n; k++) dst[d + k] = src[s + k];
+}
+
+function copyI32(dst: Int32Array, d: number, src: Int32Array, s: number, n: number): void {
   for (let k = 0; k < n; k++) dst[d + k] = src[s + k];
 }
 
@@ -41,4 +53,25 @@ export function indexNumbers(data: TensorData): Float64Array {
     for (let i = 0; i < n; i++) out[i] = Number(data[i]);
   }
   return out;
+}
+
+/**
+ * out[k·run .. (k+1)·run) = x[offs[k] .. offs[k]+run) for every k, in elements (a Slice, a Gather
+ * or a Transpose whose rows are contiguous). float32 runs in its own loop; other types in slots.
+ */
+export function copyRuns(out: TensorData, x: TensorData, offs: Int32Array, run: number): void {
+  if (out instanceof Float32Array) { copyRunsF32(out, x as Float32Array, offs, run); return; }
+  const X = wordsOf(x), O = wordsOf(out).a, w = X.w;
+  for (let k = 0; k < offs.length; k++) copySlots(O, k * run * w, X.a, offs[k] * w, run * w);
+}
+
+function copyRunsF32(O: Float32Array, X: Float32Array, offs: Int32Array, run: number): void {
+  const rows = offs.length;
+  if (run >= SET_MIN) {
+    for (let k = 0; k < rows; k++) O.set(X.subarray(offs[k], offs[k] + run), k * run);
+  } else if (run === 1) {
+    for (let k = 0; k < rows; k++) O[k] = X[offs[k]];
+  } else {
+    for (let k = 0, o = 0; k < rows; k++) for (let j = 0, s = offs[k]; j < run; j++) O[o++] = X[s + j];
+  }
 }

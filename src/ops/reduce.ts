@@ -2,37 +2,110 @@ import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
 import { softmaxRows } from '../wasm/rows.js';
 import { checkType, defineOp, intsOf, need, normAxis, NUMERIC, type OpDef } from './op.js';
+import { sameDims } from './shape.js';
 
 interface ReduceAttrs {
   axes?: readonly number[];
   keepdims: boolean;
   noopWithEmptyAxes: boolean;
+  /** the plan of the last input shape and axes (replaced, never changed) */
+  last: ReducePlan | null;
 }
 
 type Arr = { length: number; [i: number]: number };
 
 /**
- * Reduction over `axes`: the input is walked as [outer..., reduced..., inner...] by moving the
- * reduced axes to the middle virtually (index arithmetic, no copy).
+ * A reduction's shape work for one input shape and set of axes, never changed once built. Adjacent
+ * reduced axes (the last axis, [C, H, W] of NCHW, one middle axis, …) walk x as [outer, nRed,
+ * inner]; other sets use a table of the reduced elements' offsets and each output's base offset.
  */
+interface ReducePlan {
+  readonly inDims: readonly number[];
+  /** the axes tensor the plan was built from (a never-changing one), or undefined */
+  readonly axesT: Tensor | undefined;
+  readonly outDims: readonly number[];
+  readonly nOut: number;
+  readonly nRed: number;
+  readonly adjacent: boolean;
+  readonly outer: number;
+  readonly inner: number;
+  readonly redOffsets: Int32Array;
+  readonly baseOffsets: Int32Array;
+}
+
+function reducePlan(dims: readonly number[], axes: readonly number[], keepdims: boolean, axesT: Tensor | undefined): ReducePlan {
+  const r = dims.length;
+  const red = new Set(axes);
+  const outDims = dims.flatMap((d, i) => (red.has(i) ? (keepdims ? [1] : []) : [d]));
+  const keptAxes = dims.map((_, i) => i).filter((i) => !red.has(i));
+  const strides = new Array<number>(r);
+  for (let i = r - 1, s = 1; i >= 0; i--) { strides[i] = s; s *= dims[i]; }
+  const nOut = sizeOf(keptAxes.map((i) => dims[i]));
+  const redAxes = [...red].sort((a, b) => a - b);
+  const nRed = sizeOf(redAxes.map((i) => dims[i]));
+  const adjacent = redAxes.length === 0 || redAxes[redAxes.length - 1] - redAxes[0] === redAxes.length - 1;
+  const inner = redAxes.length ? sizeOf(dims.slice(redAxes[redAxes.length - 1] + 1)) : 1;
+  const outer = redAxes.length ? sizeOf(dims.slice(0, redAxes[0])) : nOut;
+  const redOffsets = new Int32Array(adjacent ? 0 : nRed);
+  const baseOffsets = new Int32Array(adjacent ? 0 : nOut);
+  for (let k = 0; k < redOffsets.length; k++) {
+    let rem = k, off = 0;
+    for (let j = redAxes.length - 1; j >= 0; j--) {
+      const d = dims[redAxes[j]];
+      off += (rem % d) * strides[redAxes[j]];
+      rem = Math.floor(rem / d);
+    }
+    redOffsets[k] = off;
+  }
+  for (let o = 0; o < baseOffsets.length; o++) {
+    let rem = o, base = 0;
+    for (let j = keptAxes.length - 1; j >= 0; j--) {
+      const d = dims[keptAxes[j]];
+      base += (rem % d) * strides[keptAxes[j]];
+      rem = Math.floor(rem / d);
+    }
+    baseOffsets[o] = base;
+  }
+  return { inDims: dims, axesT, outDims, nOut, nRed, adjacent, outer, inner, redOffsets, baseOffsets };
+}
+
+/** Sum scratch for the middle-axis reductions (grown as needed; the kernels are synchronous). */
+let rowAcc = new Float64Array(64);
+
+/**
+ * float32 sums over [outer, nRed, inner]: each output adds its nRed values in order in a double
+ * (the same order and bits as the generic loop), a row of `inner` sums at a time.
+ */
+function sumF32(out: Float32Array, X: Float32Array, outer: number, nRed: number, inner: number, finish: (acc: number, count: number) => number): void {
+  if (inner === 1) {
+    for (let o = 0, k = 0; o < outer; o++) {
+      let acc = 0;
+      for (const e = k + nRed; k < e; k++) acc += X[k];
+      out[o] = finish(acc, nRed);
+    }
+    return;
+  }
+  if (rowAcc.length < inner) rowAcc = new Float64Array(inner);
+  const acc = rowAcc;
+  for (let o = 0; o < outer; o++) {
+    for (let i = 0; i < inner; i++) acc[i] = 0;
+    for (let k = 0, s = o * nRed * inner; k < nRed; k++) for (let i = 0; i < inner; i++, s++) acc[i] += X[s];
+    for (let i = 0, d = o * inner; i < inner; i++) out[d + i] = finish(acc[i], nRed);
+  }
+}
+
+/** Reduction of x by a plan: `step` folds each element into the accumulator (plainSum: it adds). */
 function reduce(
-  x: Tensor, axes: number[], keepdims: boolean,
+  x: Tensor, p: ReducePlan,
   init: number, step: (acc: number, v: number) => number, finish: (acc: number, count: number) => number, plainSum = false,
 ): Tensor {
-  const r = x.dims.length;
-  const red = new Set(axes);
-  const outDims = x.dims.flatMap((d, i) => (red.has(i) ? (keepdims ? [1] : []) : [d]));
-  const keptAxes = x.dims.map((_, i) => i).filter((i) => !red.has(i));
-  const strides = new Array<number>(r);
-  for (let i = r - 1, s = 1; i >= 0; i--) { strides[i] = s; s *= x.dims[i]; }
-  const nOut = sizeOf(keptAxes.map((i) => x.dims[i]));
-  const redAxes = [...red].sort((a, b) => a - b);
-  const nRed = sizeOf(redAxes.map((i) => x.dims[i]));
-  if (!isBig(x.type) && (redAxes.length === 0 || redAxes[redAxes.length - 1] - redAxes[0] === redAxes.length - 1)) {
-    // The reduced axes are adjacent (the last axis, [C, H, W] of NCHW, …): x is [outer, nRed,
-    // inner], summed in the same order as below without an offset table.
-    const inner = redAxes.length ? sizeOf(x.dims.slice(redAxes[redAxes.length - 1] + 1)) : 1;
-    const outer = redAxes.length ? sizeOf(x.dims.slice(0, redAxes[0])) : nOut;
+  const { nOut, nRed, outer, inner } = p;
+  if (plainSum && p.adjacent && x.data instanceof Float32Array && init === 0) {
+    const out = allocData('float32', nOut) as Float32Array;
+    sumF32(out, x.data, outer, nRed, inner, finish);
+    return new Tensor('float32', out, p.outDims);
+  }
+  if (!isBig(x.type) && p.adjacent) {
     const X = x.data as Arr;
     const out = allocData(x.type, nOut) as Arr;
     for (let oo = 0, o = 0; oo < outer; oo++) {
@@ -45,28 +118,14 @@ function reduce(
         out[o] = finish(acc, nRed);
       }
     }
-    return new Tensor(x.type, out as unknown as TensorData, outDims);
+    return new Tensor(x.type, out as unknown as TensorData, p.outDims);
   }
-  const redOffsets = new Int32Array(nRed);
-  for (let k = 0; k < nRed; k++) {
-    let rem = k, off = 0;
-    for (let j = redAxes.length - 1; j >= 0; j--) {
-      const d = x.dims[redAxes[j]];
-      off += (rem % d) * strides[redAxes[j]];
-      rem = Math.floor(rem / d);
-    }
-    redOffsets[k] = off;
-  }
+  const { redOffsets, baseOffsets } = p;
   const X = (isBig(x.type) ? Float64Array.from(x.data as BigInt64Array, Number) : x.data) as Arr;
   const out = allocData(x.type, nOut) as Arr;
   const vals = new Float64Array(nOut);
   for (let o = 0; o < nOut; o++) {
-    let rem = o, base = 0;
-    for (let j = keptAxes.length - 1; j >= 0; j--) {
-      const d = x.dims[keptAxes[j]];
-      base += (rem % d) * strides[keptAxes[j]];
-      rem = Math.floor(rem / d);
-    }
+    const base = baseOffsets[o];
     let acc = init;
     // Sums add inline (the same order as through `step`, without a call per element).
     if (plainSum) for (let k = 0; k < nRed; k++) acc += X[base + redOffsets[k]];
@@ -77,7 +136,7 @@ function reduce(
     const big = out as unknown as BigInt64Array;
     for (let o = 0; o < nOut; o++) big[o] = BigInt(Math.trunc(vals[o]));
   } else for (let o = 0; o < nOut; o++) out[o] = vals[o];
-  return new Tensor(x.type, out as unknown as TensorData, outDims);
+  return new Tensor(x.type, out as unknown as TensorData, p.outDims);
 }
 
 /** Lowest and highest values of the integer types an empty ReduceMax/ReduceMin-20 can return. */
@@ -86,6 +145,8 @@ const EXTREMES: Partial<Record<Tensor['type'], [number, number]>> = {
   int32: [-2147483648, 2147483647], uint32: [0, 4294967295], bool: [0, 1],
 };
 
+const NUMERIC_BOOL: readonly Tensor['type'][] = [...NUMERIC, 'bool'];
+
 /** Axes are an attribute before `inputSince`, an optional input after. */
 function reduceOp(inputSince: number, init: number, step: (a: number, v: number) => number, finish: (a: number, n: number) => number, plainSum = false): OpDef<ReduceAttrs> {
   return defineOp<ReduceAttrs>({
@@ -93,22 +154,30 @@ function reduceOp(inputSince: number, init: number, step: (a: number, v: number)
       axes: ctx.opset < inputSince ? a.ints('axes') : undefined,
       keepdims: a.int('keepdims', 1) !== 0,
       noopWithEmptyAxes: ctx.opset >= inputSince ? a.int('noop_with_empty_axes', 0) !== 0 : false,
+      last: null,
     }),
     run(inputs, p, ctx) {
       const x = need(inputs, 0, ctx, 'data');
       const extremum = init === -Infinity || init === Infinity;
       // ReduceMax/ReduceMin-20 take bool (max = any, min = all: the same comparisons on 0/1).
-      checkType(x, extremum && ctx.opset >= 20 ? [...NUMERIC, 'bool'] : NUMERIC, 0, ctx, 'data');
-      let axes = p.axes ? [...p.axes] : undefined;
-      if (ctx.opset >= inputSince && inputs[1]) {
-        checkType(inputs[1], ['int64'], 1, ctx, 'axes');
-        axes = intsOf(inputs[1]);
+      checkType(x, extremum && ctx.opset >= 20 ? NUMERIC_BOOL : NUMERIC, 0, ctx, 'data');
+      // The last plan applies to the same input shape and the same axes (an attribute, no axes
+      // input, or the same never-changing axes tensor).
+      const axesT = ctx.opset >= inputSince ? inputs[1] : undefined;
+      let plan = p.last;
+      if (plan === null || !sameDims(plan.inDims, x.dims) || plan.axesT !== axesT || (axesT !== undefined && !(ctx.frozen?.(1) ?? false))) {
+        let axes = p.axes ? [...p.axes] : undefined;
+        if (axesT) {
+          checkType(axesT, ['int64'], 1, ctx, 'axes');
+          axes = intsOf(axesT);
+        }
+        if (!axes || axes.length === 0) {
+          if (p.noopWithEmptyAxes) return [x];
+          axes = x.dims.map((_, i) => i);
+        }
+        const norm = axes.map((a) => normAxis(a, x.dims.length, ctx));
+        plan = p.last = reducePlan(x.dims, norm, p.keepdims, axesT);
       }
-      if (!axes || axes.length === 0) {
-        if (p.noopWithEmptyAxes) return [x];
-        axes = x.dims.map((_, i) => i);
-      }
-      const norm = axes.map((a) => normAxis(a, x.dims.length, ctx));
       let start = init;
       if (x.size === 0 && extremum) {
         // ReduceMax/ReduceMin-20 define the empty set: -inf/+inf, or the type's lowest/highest value.
@@ -119,7 +188,7 @@ function reduceOp(inputSince: number, init: number, step: (a: number, v: number)
           start = init < 0 ? bounds[0] : bounds[1];
         }
       }
-      return [reduce(x, norm, p.keepdims, start, step, finish, plainSum)];
+      return [reduce(x, plan, start, step, finish, plainSum)];
     },
   });
 }

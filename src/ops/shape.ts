@@ -1,7 +1,7 @@
 import { nodeError } from '../ir/errors.js';
 import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
 import { broadcastShapes, rowPlan, stridesOf } from './broadcast.js';
-import { copySlots, indexNumbers, wordsOf, type Words } from './copy.js';
+import { copyRuns, copySlots, indexNumbers, wordsOf, type Words } from './copy.js';
 import { checkType, defineOp, intsOf, need, normAxis, type Inputs, type OpContext } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };
@@ -208,23 +208,46 @@ export const Flatten = defineOp({
   },
 });
 
-export const Squeeze = defineOp({
-  parse: (ctx, a) => (ctx.opset < 13 ? a.ints('axes') : undefined),
-  run(inputs, attr, ctx) {
+/** The output shape of a Squeeze/Unsqueeze for one input shape and axes (a never-changing tensor from opset 13). */
+interface AxesPlan {
+  readonly inDims: readonly number[];
+  readonly axesT: Tensor | undefined;
+  readonly outDims: readonly number[];
+}
+
+interface AxesAttrs {
+  readonly axes: readonly number[] | undefined;
+  last: AxesPlan | null;
+}
+
+function axesHit(plan: AxesPlan | null, x: Tensor, inputs: Inputs, ctx: OpContext): plan is AxesPlan {
+  if (plan === null || !sameDims(plan.inDims, x.dims)) return false;
+  if (ctx.opset < 13) return true;
+  const t = inputs[1];
+  return t === plan.axesT && (t === undefined || (ctx.frozen?.(1) ?? false));
+}
+
+export const Squeeze = defineOp<AxesAttrs>({
+  parse: (ctx, a) => ({ axes: ctx.opset < 13 ? a.ints('axes') : undefined, last: null }),
+  run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'data');
+    if (axesHit(p.last, x, inputs, ctx)) return [x.reshape(p.last.outDims)];
     const r = x.dims.length;
-    const axesRaw = axesFrom(inputs, attr, ctx, 13, 1);
+    const axesRaw = axesFrom(inputs, p.axes, ctx, 13, 1);
     const axes = axesRaw ? axesRaw.map((a) => normAxis(a, r, ctx)) : x.dims.flatMap((d, i) => (d === 1 ? [i] : []));
     for (const a of axes) if (x.dims[a] !== 1) throw nodeError(ctx.node, `cannot squeeze axis ${a} of size ${x.dims[a]} (input [${x.dims}])`);
-    return [x.reshape(x.dims.filter((_, i) => !axes.includes(i)))];
+    const outDims = x.dims.filter((_, i) => !axes.includes(i));
+    p.last = { inDims: x.dims, axesT: inputs[1], outDims };
+    return [x.reshape(outDims)];
   },
 });
 
-export const Unsqueeze = defineOp({
-  parse: (ctx, a) => (ctx.opset < 13 ? a.ints('axes') : undefined),
-  run(inputs, attr, ctx) {
+export const Unsqueeze = defineOp<AxesAttrs>({
+  parse: (ctx, a) => ({ axes: ctx.opset < 13 ? a.ints('axes') : undefined, last: null }),
+  run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'data');
-    const axesRaw = axesFrom(inputs, attr, ctx, 13, 1);
+    if (axesHit(p.last, x, inputs, ctx)) return [x.reshape(p.last.outDims)];
+    const axesRaw = axesFrom(inputs, p.axes, ctx, 13, 1);
     if (!axesRaw) throw nodeError(ctx.node, 'axes are required');
     const r = x.dims.length + axesRaw.length;
     const axes = axesRaw.map((a) => normAxis(a, r, ctx));
@@ -232,11 +255,24 @@ export const Unsqueeze = defineOp({
     const dims: number[] = [];
     let j = 0;
     for (let i = 0; i < r; i++) dims.push(axes.includes(i) ? 1 : x.dims[j++]);
+    p.last = { inDims: x.dims, axesT: inputs[1], outDims: dims };
     return [x.reshape(dims)];
   },
 });
 
-export function concatTensors(ts: readonly Tensor[], axis: number, ctx: OpContext): Tensor {
+/** Output shape and per-input row lengths of a Concat, for one list of input shapes and type. */
+interface ConcatPlan {
+  readonly type: Tensor['type'];
+  readonly inDims: readonly (readonly number[])[];
+  readonly outDims: readonly number[];
+  readonly outer: number;
+  /** elements of one output row (the concat axis and everything after it) */
+  readonly row: number;
+  /** elements each input adds to a row */
+  readonly chunks: readonly number[];
+}
+
+function concatPlan(ts: readonly Tensor[], axis: number, ctx: OpContext): ConcatPlan {
   const first = ts[0];
   const r = first.dims.length;
   const ax = normAxis(axis, r, ctx);
@@ -251,49 +287,76 @@ export function concatTensors(ts: readonly Tensor[], axis: number, ctx: OpContex
   const total = ts.reduce((s, t) => s + t.dims[ax], 0);
   const dims = [...first.dims];
   dims[ax] = total;
-  const out = allocData(first.type, outer * total * inner);
-  const O = wordsOf(out), w = O.w;
-  let off = 0;
-  for (const t of ts) {
-    const chunk = t.dims[ax] * inner * w;
-    const T = wordsOf(t.data).a;
-    for (let o = 0; o < outer; o++) copySlots(O.a, o * total * inner * w + off, T, o * chunk, chunk);
-    off += chunk;
-  }
-  return new Tensor(first.type, out, dims);
+  return { type: first.type, inDims: ts.map((t) => t.dims), outDims: dims, outer, row: total * inner, chunks: ts.map((t) => t.dims[ax] * inner) };
 }
 
-export const Concat = defineOp({
+function concatHit(plan: ConcatPlan | null, ts: readonly Tensor[]): plan is ConcatPlan {
+  if (plan === null || plan.inDims.length !== ts.length) return false;
+  for (let i = 0; i < ts.length; i++) if (ts[i].type !== plan.type || !sameDims(plan.inDims[i], ts[i].dims)) return false;
+  return true;
+}
+
+function runConcat(ts: readonly Tensor[], p: ConcatPlan): Tensor {
+  const { outer, row, chunks } = p;
+  const out = allocData(p.type, outer * row);
+  if (out instanceof Float32Array) {
+    let off = 0;
+    for (let i = 0; i < ts.length; i++) {
+      const chunk = chunks[i], T = ts[i].data as Float32Array;
+      if (outer === 1) out.set(T, off);
+      else if (chunk >= 32) for (let o = 0; o < outer; o++) out.set(T.subarray(o * chunk, (o + 1) * chunk), o * row + off);
+      else for (let o = 0; o < outer; o++) for (let j = 0, d = o * row + off, s = o * chunk; j < chunk; j++) out[d + j] = T[s + j];
+      off += chunk;
+    }
+  } else {
+    const O = wordsOf(out), w = O.w;
+    let off = 0;
+    for (let i = 0; i < ts.length; i++) {
+      const chunk = chunks[i] * w;
+      const T = wordsOf(ts[i].data).a;
+      for (let o = 0; o < outer; o++) copySlots(O.a, o * row * w + off, T, o * chunk, chunk);
+      off += chunk;
+    }
+  }
+  return new Tensor(p.type, out, p.outDims);
+}
+
+export function concatTensors(ts: readonly Tensor[], axis: number, ctx: OpContext): Tensor {
+  return runConcat(ts, concatPlan(ts, axis, ctx));
+}
+
+export const Concat = defineOp<{ readonly axis: number; last: ConcatPlan | null }>({
   parse: (ctx, a) => {
     const axis = a.int('axis');
     if (axis === undefined) {
       if (ctx.opset >= 4) throw a.error('axis', 'is required');
-      return 1;
+      return { axis: 1, last: null };
     }
-    return axis;
+    return { axis, last: null };
   },
-  run(inputs, axis, ctx) {
+  run(inputs, p, ctx) {
     const ts = inputs.filter((t): t is Tensor => t !== undefined);
     if (ts.length === 0) throw nodeError(ctx.node, 'needs at least one input');
-    return [concatTensors(ts, axis, ctx)];
+    let plan = p.last;
+    if (!concatHit(plan, ts)) plan = p.last = concatPlan(ts, p.axis, ctx);
+    return [runConcat(ts, plan)];
   },
 });
 
 /** Copies x[..., start:start+len, ...] along axis. */
 export function sliceAxis(x: Tensor, axis: number, start: number, len: number): Tensor {
-  const outer = sizeOf(x.dims.slice(0, axis));
-  const inner = sizeOf(x.dims.slice(axis + 1));
-  const D = x.dims[axis];
-  const X = x.data as AnyArr;
-  const out = allocData(x.type, outer * len * inner) as AnyArr;
-  for (let o = 0; o < outer; o++) {
-    const src = (o * D + start) * inner;
-    const dst = o * len * inner;
-    for (let k = 0; k < len * inner; k++) out[dst + k] = X[src + k];
-  }
-  const dims = [...x.dims];
-  dims[axis] = len;
-  return new Tensor(x.type, out as TensorData, dims);
+  const dims = x.dims;
+  let outer = 1, inner = 1;
+  for (let d = 0; d < axis; d++) outer *= dims[d];
+  for (let d = axis + 1; d < dims.length; d++) inner *= dims[d];
+  const D = dims[axis];
+  const out = allocData(x.type, outer * len * inner);
+  const X = wordsOf(x.data), O = wordsOf(out).a, w = X.w, run = len * inner * w;
+  // One run per outer index (the whole slice when the axis is the first non-1 axis).
+  for (let o = 0; o < outer; o++) copySlots(O, o * run, X.a, (o * D + start) * inner * w, run);
+  const outDims = [...dims];
+  outDims[axis] = len;
+  return new Tensor(x.type, out, outDims);
 }
 
 export const Split = defineOp({
@@ -337,80 +400,121 @@ export const Split = defineOp({
   },
 });
 
-export const Slice = defineOp({
+/**
+ * A Slice as runs: run k of the output (`run` elements) starts at source offset `offs[k]`. Built per
+ * input shape and starts/ends/axes/steps, never changed.
+ */
+interface SlicePlan {
+  readonly inDims: readonly number[];
+  /** the starts/ends/axes/steps tensors the plan was built from (constants: OpContext.frozen) */
+  readonly args: readonly (Tensor | undefined)[];
+  readonly outDims: readonly number[];
+  readonly run: number;
+  readonly offs: Int32Array;
+}
+
+interface SliceAttrs {
+  readonly starts: readonly number[] | undefined;
+  readonly ends: readonly number[] | undefined;
+  readonly axes: readonly number[] | undefined;
+  last: SlicePlan | null;
+}
+
+function slicePlan(x: Tensor, starts: number[], ends: number[], axesIn: number[] | undefined, steps: number[] | undefined, args: readonly (Tensor | undefined)[], ctx: OpContext): SlicePlan {
+  const r = x.dims.length;
+  const axes = (axesIn ?? starts.map((_, i) => i)).map((a) => normAxis(a, r, ctx));
+  if (ends.length !== starts.length || axes.length !== starts.length || (steps && steps.length !== starts.length)) {
+    throw nodeError(ctx.node, `starts, ends, axes and steps must have the same length`);
+  }
+  const st = new Array<number>(r).fill(0);
+  const step = new Array<number>(r).fill(1);
+  const dims = [...x.dims];
+  axes.forEach((ax, i) => {
+    const D = x.dims[ax];
+    const s = steps ? steps[i] : 1;
+    if (s === 0) throw nodeError(ctx.node, `step for axis ${ax} is 0`);
+    let b = starts[i] < 0 ? starts[i] + D : starts[i];
+    let e = ends[i] < 0 ? ends[i] + D : ends[i];
+    if (s > 0) {
+      b = Math.min(Math.max(b, 0), D);
+      e = Math.min(Math.max(e, 0), D);
+    } else {
+      b = Math.min(Math.max(b, 0), D - 1);
+      e = Math.min(Math.max(e, -1), D - 1);
+    }
+    dims[ax] = Math.max(0, Math.ceil((e - b) / s));
+    st[ax] = b;
+    step[ax] = s;
+  });
+  const inStr = stridesOf(x.dims);
+  const n = sizeOf(dims);
+  // Trailing axes taken whole with step 1, and the axis before them if its step is 1, are one
+  // contiguous run in both tensors: copy runs, iterate over the axes before.
+  let inner = r;
+  while (inner > 0 && step[inner - 1] === 1 && st[inner - 1] === 0 && dims[inner - 1] === x.dims[inner - 1]) inner--;
+  if (inner > 0 && step[inner - 1] === 1) inner--;
+  let run = 1;
+  for (let d = inner; d < r; d++) run *= dims[d];
+  const rows = n === 0 ? 0 : n / run;
+  const offs = new Int32Array(rows);
+  const counter = new Array<number>(inner).fill(0);
+  let off = 0;
+  for (let d = 0; d < r; d++) off += st[d] * inStr[d];
+  for (let k = 0; k < rows; k++) {
+    offs[k] = off;
+    for (let d = inner - 1; d >= 0; d--) {
+      counter[d]++;
+      off += step[d] * inStr[d];
+      if (counter[d] < dims[d]) break;
+      off -= step[d] * inStr[d] * dims[d];
+      counter[d] = 0;
+    }
+  }
+  return { inDims: x.dims, args, outDims: dims, run, offs };
+}
+
+/** The plan still applies: same input shape, and the same never-changing starts/ends/axes/steps tensors. */
+function sliceHit(plan: SlicePlan | null, x: Tensor, inputs: Inputs, ctx: OpContext): plan is SlicePlan {
+  if (plan === null || !sameDims(plan.inDims, x.dims)) return false;
+  if (ctx.opset < 10) return true;
+  const frozen = ctx.frozen;
+  if (frozen === undefined) return false;
+  for (let i = 1; i <= 4; i++) {
+    const t = inputs[i];
+    if (t !== plan.args[i - 1] || (t !== undefined && !frozen(i))) return false;
+  }
+  return true;
+}
+
+export const Slice = defineOp<SliceAttrs>({
   parse: (ctx, a) =>
-    ctx.opset < 10 ? { starts: a.ints('starts'), ends: a.ints('ends'), axes: a.ints('axes') } : { starts: undefined, ends: undefined, axes: undefined },
+    ctx.opset < 10 ? { starts: a.ints('starts'), ends: a.ints('ends'), axes: a.ints('axes'), last: null } : { starts: undefined, ends: undefined, axes: undefined, last: null },
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'data');
-    const r = x.dims.length;
-    let starts: number[], ends: number[], axes: number[] | undefined, steps: number[] | undefined;
-    if (ctx.opset < 10) {
-      if (!p.starts || !p.ends) throw nodeError(ctx.node, "attributes 'starts' and 'ends' are required");
-      [starts, ends, axes] = [[...p.starts], [...p.ends], p.axes ? [...p.axes] : undefined];
-    } else {
-      const get = (i: number, what: string) => {
-        const t = inputs[i];
-        if (!t) return undefined;
-        checkType(t, INDEX_TYPES, i, ctx, what);
-        return intsOf(t);
-      };
-      starts = get(1, 'starts') ?? [];
-      ends = get(2, 'ends') ?? [];
-      if (!inputs[1] || !inputs[2]) throw nodeError(ctx.node, 'inputs starts and ends are required');
-      axes = get(3, 'axes');
-      steps = get(4, 'steps');
-    }
-    axes = (axes ?? starts.map((_, i) => i)).map((a) => normAxis(a, r, ctx));
-    if (ends.length !== starts.length || axes.length !== starts.length || (steps && steps.length !== starts.length)) {
-      throw nodeError(ctx.node, `starts, ends, axes and steps must have the same length`);
-    }
-    const st = new Array<number>(r).fill(0);
-    const step = new Array<number>(r).fill(1);
-    const dims = [...x.dims];
-    axes.forEach((ax, i) => {
-      const D = x.dims[ax];
-      const s = steps ? steps[i] : 1;
-      if (s === 0) throw nodeError(ctx.node, `step for axis ${ax} is 0`);
-      let b = starts[i] < 0 ? starts[i] + D : starts[i];
-      let e = ends[i] < 0 ? ends[i] + D : ends[i];
-      if (s > 0) {
-        b = Math.min(Math.max(b, 0), D);
-        e = Math.min(Math.max(e, 0), D);
-        dims[ax] = Math.max(0, Math.ceil((e - b) / s));
+    let plan = p.last;
+    if (!sliceHit(plan, x, inputs, ctx)) {
+      let starts: number[], ends: number[], axes: number[] | undefined, steps: number[] | undefined;
+      if (ctx.opset < 10) {
+        if (!p.starts || !p.ends) throw nodeError(ctx.node, "attributes 'starts' and 'ends' are required");
+        [starts, ends, axes] = [[...p.starts], [...p.ends], p.axes ? [...p.axes] : undefined];
       } else {
-        b = Math.min(Math.max(b, 0), D - 1);
-        e = Math.min(Math.max(e, -1), D - 1);
-        dims[ax] = Math.max(0, Math.ceil((e - b) / s));
+        const get = (i: number, what: string) => {
+          const t = inputs[i];
+          if (!t) return undefined;
+          checkType(t, INDEX_TYPES, i, ctx, what);
+          return intsOf(t);
+        };
+        starts = get(1, 'starts') ?? [];
+        ends = get(2, 'ends') ?? [];
+        if (!inputs[1] || !inputs[2]) throw nodeError(ctx.node, 'inputs starts and ends are required');
+        axes = get(3, 'axes');
+        steps = get(4, 'steps');
       }
-      st[ax] = b;
-      step[ax] = s;
-    });
-    const inStr = stridesOf(x.dims);
-    const n = sizeOf(dims);
-    const out = allocData(x.type, n);
-    if (n === 0) return [new Tensor(x.type, out, dims)];
-    // Trailing axes taken whole with step 1, and the axis before them if its step is 1, are one
-    // contiguous run in both tensors: copy runs, iterate over the axes before.
-    let inner = r;
-    while (inner > 0 && step[inner - 1] === 1 && st[inner - 1] === 0 && dims[inner - 1] === x.dims[inner - 1]) inner--;
-    if (inner > 0 && step[inner - 1] === 1) inner--;
-    let run = 1;
-    for (let d = inner; d < r; d++) run *= dims[d];
-    const X = wordsOf(x.data), O = wordsOf(out).a, w = X.w;
-    const counter = new Array<number>(inner).fill(0);
-    let off = 0;
-    for (let d = 0; d < r; d++) off += st[d] * inStr[d];
-    for (let k = 0; k < n; k += run) {
-      copySlots(O, k * w, X.a, off * w, run * w);
-      for (let d = inner - 1; d >= 0; d--) {
-        counter[d]++;
-        off += step[d] * inStr[d];
-        if (counter[d] < dims[d]) break;
-        off -= step[d] * inStr[d] * dims[d];
-        counter[d] = 0;
-      }
+      plan = p.last = slicePlan(x, starts, ends, axes, steps, [inputs[1], inputs[2], inputs[3], inputs[4]], ctx);
     }
-    return [new Tensor(x.type, out, dims)];
+    const out = allocData(x.type, plan.offs.length * plan.run);
+    if (plan.offs.length > 0) copyRuns(out, x.data, plan.offs, plan.run);
+    return [new Tensor(x.type, out, plan.outDims)];
   },
 });
 
@@ -433,33 +537,37 @@ function gatherIds(idx: Tensor, D: number, ax: number, ctx: OpContext): Float64A
   return ids;
 }
 
-export const Gather = defineOp({
-  parse: (_c, a) => a.int('axis', 0),
-  run(inputs, axis, ctx) {
+/** A Gather as runs of `run` elements from source offsets `offs`, for one data shape and one never-changing indices tensor. */
+interface GatherPlan {
+  readonly inDims: readonly number[];
+  readonly idx: Tensor;
+  readonly outDims: readonly number[];
+  readonly run: number;
+  readonly offs: Int32Array;
+}
+
+export const Gather = defineOp<{ readonly axis: number; last: GatherPlan | null }>({
+  parse: (_c, a) => ({ axis: a.int('axis', 0), last: null }),
+  run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'data');
     const idx = need(inputs, 1, ctx, 'indices');
-    checkType(idx, INDEX_TYPES, 1, ctx, 'indices');
-    const ax = normAxis(axis, x.dims.length, ctx);
-    const D = x.dims[ax];
-    const ids = gatherIds(idx, D, ax, ctx);
-    const outer = sizeOf(x.dims.slice(0, ax));
-    const inner = sizeOf(x.dims.slice(ax + 1));
-    const out = allocData(x.type, outer * ids.length * inner);
-    const X = wordsOf(x.data), O = wordsOf(out).a, w = X.w, run = inner * w;
-    let o = 0;
-    if (run === 1) {
-      // One slot per index (GTCRN's unfold gathers along the last axis): no call per element.
-      const XA = X.a, m = ids.length;
-      for (let a = 0; a < outer; a++) {
-        const base = a * D;
-        for (let j = 0; j < m; j++) O[o++] = XA[base + ids[j]];
-      }
-    } else {
-      for (let a = 0; a < outer; a++) {
-        for (let j = 0; j < ids.length; j++, o += run) copySlots(O, o, X.a, (a * D + ids[j]) * run, run);
-      }
+    let plan = p.last;
+    if (plan === null || plan.idx !== idx || !sameDims(plan.inDims, x.dims) || !(ctx.frozen?.(1) ?? false)) {
+      checkType(idx, INDEX_TYPES, 1, ctx, 'indices');
+      const ax = normAxis(p.axis, x.dims.length, ctx);
+      const D = x.dims[ax];
+      const ids = gatherIds(idx, D, ax, ctx);
+      const outer = sizeOf(x.dims.slice(0, ax));
+      const inner = sizeOf(x.dims.slice(ax + 1));
+      const m = ids.length;
+      const offs = new Int32Array(inner === 0 ? 0 : outer * m);
+      for (let a = 0, k = 0; a < outer && inner > 0; a++) for (let j = 0; j < m; j++) offs[k++] = (a * D + ids[j]) * inner;
+      plan = { inDims: x.dims, idx, outDims: [...x.dims.slice(0, ax), ...idx.dims, ...x.dims.slice(ax + 1)], run: inner, offs };
+      if (ctx.frozen?.(1)) p.last = plan;
     }
-    return [new Tensor(x.type, out, [...x.dims.slice(0, ax), ...idx.dims, ...x.dims.slice(ax + 1)])];
+    const out = allocData(x.type, plan.offs.length * plan.run);
+    if (plan.offs.length > 0) copyRuns(out, x.data, plan.offs, plan.run);
+    return [new Tensor(x.type, out, plan.outDims)];
   },
 });
 
