@@ -97,6 +97,37 @@ interface QuantAttrs {
   readonly blockSize: number;
   readonly outputDtype?: DataType;
   readonly precision?: DataType;
+  /** Constant per-tensor float32 scale and zero point, checked once (see perTensorConstants). */
+  readonly pt?: PerTensor;
+}
+
+/** A constant per-tensor float32 scale and zero point (the usual case), read out once. */
+interface PerTensor {
+  readonly s: Tensor;
+  readonly z: Tensor | undefined;
+  readonly scale: number;
+  readonly zp: number;
+  /** The integer type of the quantized side. */
+  readonly type: DataType;
+  readonly lo: number;
+  readonly hi: number;
+}
+
+/**
+ * Scale (input 1) and zero point (input 2) when both are constants the typed per-tensor loops can
+ * use with no check at run time: a float32 scalar scale and a one-element zero point of an integer
+ * type (`type` when the zero point is absent). Anything else is left to the checks at run time.
+ */
+function perTensorConstants(ctx: OpContext, type: DataType | undefined): PerTensor | undefined {
+  const s = ctx.constant?.(1);
+  const hasZ = !!ctx.node.inputs[2];
+  const z = hasZ ? ctx.constant?.(2) : undefined;
+  if (!s || (hasZ && !z) || s.type !== 'float32' || s.size !== 1 || s.dims.length > 1) return undefined;
+  if (z && (z.size !== 1 || z.dims.length > 1 || (type !== undefined && z.type !== type))) return undefined;
+  const t = z?.type ?? type;
+  const range = t === undefined ? undefined : RANGE[t];
+  if (t === undefined || range === undefined) return undefined;
+  return { s, z, scale: (s.data as Float32Array)[0], zp: z ? Number(z.data[0]) : 0, type: t, lo: range[0], hi: range[1] };
 }
 
 function dtypeAttr(a: AttrReader, name: string, allowed: readonly DataType[]): DataType | undefined {
@@ -159,10 +190,23 @@ export const QuantizeLinear = defineOp({
     const blockSize = ctx.opset >= 21 ? a.int('block_size', 0) : 0;
     const outputDtype = ctx.opset >= 21 ? dtypeAttr(a, 'output_dtype', QUANT_TYPES) : undefined;
     const precision = ctx.opset >= 23 ? dtypeAttr(a, 'precision', ['float32', 'float16', 'bfloat16', 'float64']) : undefined;
-    return { axis, saturate, blockSize, outputDtype, precision };
+    const pt = precision || blockSize !== 0 ? undefined : perTensorConstants(ctx, outputDtype ?? (ctx.node.inputs[2] ? undefined : 'uint8'));
+    return { axis, saturate, blockSize, outputDtype, precision, pt };
   },
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'x');
+    const pt = p.pt;
+    // Constant per-tensor scale and zero point, checked when the session was made.
+    if (pt !== undefined && x.type === 'float32' && inputs[1] === pt.s && inputs[2] === pt.z) {
+      const X = x.data as Float32Array, n = X.length, sc = pt.scale, zp = pt.zp, lo = pt.lo, hi = pt.hi;
+      const out = allocData(pt.type, n) as Uint8Array;
+      for (let i = 0; i < n; i++) {
+        const q = Math.fround(X[i] / sc);
+        const v = roundHalfEven(q) + zp;
+        out[i] = q !== q ? lo : v < lo ? lo : v > hi ? hi : v;
+      }
+      return [new Tensor(pt.type, out, x.dims)];
+    }
     const s = need(inputs, 1, ctx, 'y_scale');
     checkType(x, Q_X_TYPES, 0, ctx, 'x');
     checkType(s, Q_SCALE_TYPES, 1, ctx, 'y_scale');
@@ -212,10 +256,20 @@ export const DequantizeLinear = defineOp({
     const axis = ctx.opset >= 13 ? a.int('axis', 1) : 1;
     const blockSize = ctx.opset >= 21 ? a.int('block_size', 0) : 0;
     const outputDtype = ctx.opset >= 23 ? dtypeAttr(a, 'output_dtype', FLOAT_OUT) : undefined;
-    return { axis, saturate: true, blockSize, outputDtype };
+    // Without a zero point, x's type is known only at run time (checked there against pt.type).
+    const pt = blockSize !== 0 || (outputDtype !== undefined && outputDtype !== 'float32') ? undefined : perTensorConstants(ctx, undefined);
+    return { axis, saturate: true, blockSize, outputDtype, pt };
   },
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'x');
+    const pt = p.pt;
+    // Constant per-tensor scale and zero point, checked when the session was made.
+    if (pt !== undefined && x.type === pt.type && inputs[1] === pt.s && inputs[2] === pt.z) {
+      const X = x.data as Int8Array, n = X.length, sc = pt.scale, zp = pt.zp;
+      const out = allocData('float32', n) as Float32Array;
+      for (let i = 0; i < n; i++) out[i] = (X[i] - zp) * sc;
+      return [new Tensor('float32', out, x.dims)];
+    }
     const s = need(inputs, 1, ctx, 'x_scale');
     checkType(x, DQ_X_TYPES, 0, ctx, 'x');
     checkType(s, DQ_SCALE_TYPES, 1, ctx, 'x_scale');

@@ -10,6 +10,7 @@ import { AttrReader, type BodyRuns, type OpContext, type OpDef, type Scope, type
 import { checkArity, knownOp, lookupOp } from '../ops/registry.js';
 import { Arena } from './arena.js';
 import { fuseBiasAdds, fuseConvActivations } from './epilogue.js';
+import { fuseLayerNormChains } from './norm-fusion.js';
 import { shapeOnlyNodes } from './shape-cache.js';
 import { now, Profiler, type ProfileResult } from './profile.js';
 import { DEFAULT_MAX_ITERATIONS, defaultMemoryLimit, RunState, type RunLimits } from './run-state.js';
@@ -324,8 +325,9 @@ export class ExecutionPlan implements SubgraphPlan {
     const readCount = new Map<string, number>();
     for (const r of live) for (const n of readsOf(r.node)) if (n) readCount.set(n, (readCount.get(n) ?? 0) + 1);
     const graphOutputs = new Set(graph.outputs.map((o) => o.name));
-    const fused = fuseConvActivations(fuseBiasAdds(live, constants, (n) => readCount.get(n) ?? 0, (n) => graphOutputs.has(n)),
-      (n) => readCount.get(n) ?? 0, (n) => graphOutputs.has(n));
+    const readsOfName = (n: string) => readCount.get(n) ?? 0, isGraphOutput = (n: string) => graphOutputs.has(n);
+    const fused = fuseConvActivations(fuseBiasAdds(fuseLayerNormChains(live, constants, readsOfName, isGraphOutput), constants, readsOfName, isGraphOutput),
+      readsOfName, isGraphOutput);
     const reads = fused.map((r) => readsOf(r.node));
     const lastUse = new Map<string, number>();
     reads.forEach((names, i) => names.forEach((name) => name && lastUse.set(name, i)));

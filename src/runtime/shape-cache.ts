@@ -5,16 +5,16 @@ import type { Node } from '../ir/graph.js';
  * Concat → Reshape chains: most of the nodes of some exported models) is computed on the first
  * run and reused while the feeds keep their shapes. To be sound this needs to know, for each op,
  * whether its output shapes follow from its input shapes alone, and which inputs' values matter
- * too: those ops are listed here; any other op (NonZero, Unique, control flow, unknown domains)
- * ends the chain.
+ * too: those ops are listed here (with the plan's fused steps: MatMul+Add, Conv+Relu, LayerNorm
+ * chain); any other op (NonZero, Unique, control flow, unknown domains) ends the chain.
  */
 const SHAPE_FROM_SHAPES = new Set([
   'Abs', 'Acos', 'Acosh', 'Add', 'And', 'ArgMax', 'ArgMin', 'Asin', 'Asinh', 'Atan', 'Atanh', 'AveragePool',
-  'BatchNormalization', 'BitShift', 'Cast', 'CastLike', 'Ceil', 'Celu', 'Clip', 'Concat', 'Conv', 'ConvInteger',
+  'BatchNormalization', 'BitShift', 'Cast', 'CastLike', 'Ceil', 'Celu', 'Clip', 'Concat', 'Conv', 'Conv+Relu', 'ConvInteger',
   'ConvTranspose', 'Cos', 'Cosh', 'CumSum', 'DepthToSpace', 'DequantizeLinear', 'Div', 'Dropout', 'Einsum', 'Elu',
   'Equal', 'Erf', 'Exp', 'Flatten', 'Floor', 'GRU', 'LSTM', 'RNN', 'Gather', 'GatherElements', 'GatherND', 'Gemm',
   'GlobalAveragePool', 'GlobalMaxPool', 'Greater', 'GreaterOrEqual', 'HardSigmoid', 'HardSwish', 'Hardmax',
-  'Identity', 'InstanceNormalization', 'IsInf', 'IsNaN', 'LRN', 'LayerNormalization', 'LeakyRelu', 'Less',
+  'Identity', 'InstanceNormalization', 'IsInf', 'IsNaN', 'LRN', 'LayerNorm chain', 'LayerNormalization', 'LeakyRelu', 'Less',
   'LessOrEqual', 'Log', 'LogSoftmax', 'MatMul', 'MatMul+Add', 'MatMulInteger', 'Max', 'MaxPool', 'Mean',
   'MeanVarianceNormalization', 'Min', 'Mod', 'Mul', 'Neg', 'Not', 'Or', 'PRelu', 'Pow', 'QLinearConv',
   'QLinearMatMul', 'QuantizeLinear', 'Reciprocal', 'Relu', 'ReverseSequence', 'Round', 'Scatter',
