@@ -314,6 +314,34 @@ describe('shape arithmetic cached by feed shapes', () => {
     expect([...other.shp.data]).toEqual([5n, -1n]);
   });
 
+  it('through If(Equal(Shape(x)[d], 1), Squeeze, Identity), PyTorch\'s squeeze(d): the branch follows from the shapes', () => {
+    const i64 = (v: number[]) => new Tensor('int64', BigInt64Array.from(v.map(BigInt)), [v.length]);
+    const then = graph('then', [node('Squeeze', ['x', 'ax1'], ['sq'])], [], ['sq']);
+    const other = graph('else', [node('Identity', ['x'], ['id'])], [], ['id']);
+    const g = graph('g', [
+      node('Shape', ['x'], ['sx']),
+      node('Gather', ['sx', 'one'], ['d1'], [['axis', { type: 'int', value: 0 }]]),
+      node('Equal', ['d1', 'one'], ['is1']),
+      node('If', ['is1'], ['y'], [['then_branch', { type: 'graph', value: then }], ['else_branch', { type: 'graph', value: other }]]),
+      node('Shape', ['y'], ['sy']),
+      node('Gather', ['sy', 'zero'], ['n'], [['axis', { type: 'int', value: 0 }]]),
+      node('Unsqueeze', ['n', 'ax0'], ['n1']),
+      node('Concat', ['n1', 'minus1'], ['shp'], [['axis', { type: 'int', value: 0 }]]),
+      node('Reshape', ['y', 'shp'], ['flat']),
+      node('Relu', ['flat'], ['z']),
+    ], [{ name: 'x', type: 'float32', shape: ['n', 'a', 'b'] }], ['z', 'shp'],
+    [['zero', new Tensor('int64', BigInt64Array.of(0n), [])], ['one', new Tensor('int64', BigInt64Array.of(1n), [])], ['ax0', i64([0])], ['ax1', i64([1])], ['minus1', i64([-1])]]);
+    const s = InferenceSession.createSync(model(g));
+    expect(s.plan.steps.filter((st) => st.shapeOnly).map((st) => st.node.opType)).toEqual(['Shape', 'Gather', 'Equal', 'Shape', 'Gather', 'Unsqueeze', 'Concat']);
+    for (const dims of [[2, 1, 4], [2, 1, 4], [3, 2, 5], [3, 2, 5], [2, 1, 4]]) {
+      const x = randTensor(r, dims);
+      const out = s.runSync({ x });
+      expect(out.z.dims).toEqual([dims[0], dims[1] * dims[2]]);
+      expect([...out.shp.data]).toEqual([BigInt(dims[0]), -1n]);
+      expect([...out.z.data]).toEqual([...x.data].map((v) => Math.max(0, v)));
+    }
+  });
+
   it('inside bodies too, keyed by the shapes of the body inputs and the enclosing values it reads', () => {
     // Loop: acc grows by one row per iteration; the body reads Shape(acc)[0] (its row count) and
     // the enclosing x's Shape, so the cached shape values must follow both.

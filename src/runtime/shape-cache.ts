@@ -40,7 +40,24 @@ export function shapeOnlyNodes(nodes: readonly Node[], constants: ReadonlySet<st
   // stable: the value's shape follows from the feeds' shapes; known: its value does too.
   const stable = new Set<string>([...constants, ...feeds]);
   const known = new Set<string>(constants);
+  return analyse(nodes, stable, known, constants, deterministic);
+}
+
+function analyse(nodes: readonly Node[], stable: Set<string>, known: Set<string>, constants: ReadonlySet<string>, deterministic: (n: Node) => boolean): boolean[] {
   return nodes.map((n) => {
+    if (n.opType === 'If' && n.domain === '') {
+      // PyTorch's squeeze(dim) exports as If(Equal(Shape(x)[dim], 1), Squeeze, Identity): with a
+      // condition known from the feeds' shapes the branch taken is too, and when both branches'
+      // outputs have shapes that follow from the shapes they read, so do the If's.
+      if (n.inputs[0] && known.has(n.inputs[0]) && ['then_branch', 'else_branch'].every((b) => branchStable(n, b, stable, known, deterministic))) {
+        for (const o of n.outputs) if (o) stable.add(o);
+      }
+      return false;
+    }
+    if (n.opType === 'Constant' && n.domain === '' && n.inputs.length === 0) {
+      for (const o of n.outputs) if (o) { known.add(o); stable.add(o); }
+      return false;
+    }
     const ins = n.inputs.filter((i) => i);
     const rnnx = n.domain === 'ai.rnnx';
     const plain = n.domain === '' && (SHAPE_FROM_SHAPES.has(n.opType) || n.opType in SHAPE_FROM_VALUES);
@@ -59,4 +76,15 @@ export function shapeOnlyNodes(nodes: readonly Node[], constants: ReadonlySet<st
     }
     return false;
   });
+}
+
+/** Whether the outputs of If branch `name` have shapes that follow from the shapes (and known values) of what it reads. */
+function branchStable(n: Node, name: string, stable: ReadonlySet<string>, known: ReadonlySet<string>, deterministic: (n: Node) => boolean): boolean {
+  const a = n.attributes.get(name);
+  if (!a || a.type !== 'graph') return false;
+  const g = a.value;
+  const inits = new Set(g.initializers.keys());
+  const s = new Set([...stable, ...inits]), k = new Set([...known, ...inits]);
+  analyse(g.nodes, s, k, inits, deterministic);
+  return g.outputs.every((o) => s.has(o.name));
 }
