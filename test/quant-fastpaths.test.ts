@@ -13,6 +13,7 @@ const EXACT = { rtol: 0, atol: 0 };
 const r = rng(4242);
 const X = (t: Tensor, name = 'x') => ({ name, tensor: t });
 const C = (t: Tensor, name: string) => ({ name, tensor: t, constant: true });
+const C_ = C;
 const f32 = (v: number[], dims = v.length > 1 ? [v.length] : []) => new Tensor('float32', v, dims);
 const RANGES = { uint8: [0, 255], int8: [-128, 127] } as const;
 type Q = keyof typeof RANGES;
@@ -69,6 +70,13 @@ for (const t of ['int8', 'uint8'] as Q[]) {
     inputs: [X(q(t, [2, 8])), C(new Tensor('float32', Array.from({ length: 6 }, (_, i) => 0.01 + 0.007 * i), [2, 3]), 's'), C(q(t, [2, 3]), 'z')] });
 }
 
+// DynamicQuantizeLinear: scale 1 when the range is empty (all zeros), as onnxruntime gives.
+for (const [name, v] of [['all zeros', [0, 0, 0, 0]], ['positive', [1, 2, 3, 0.5]], ['negative', [-1, -2, -3]], ['one element', [5]],
+  ['tiny range', [1e-30, 0]], ['mixed', Array.from({ length: 40 }, () => r() * 6 - 2)]] as [string, number[]][]) {
+  add(`DynamicQuantizeLinear ${name}`, { opType: 'DynamicQuantizeLinear', opset: 11, outputs: ['y', 's', 'z'], outputTypes: ['uint8', 'float32', 'uint8'], inputs: [X(f32(v, [v.length]))] });
+}
+add('DynamicQuantizeLinear empty', { opType: 'DynamicQuantizeLinear', opset: 11, outputs: ['y', 's', 'z'], outputTypes: ['uint8', 'float32', 'uint8'], inputs: [X(new Tensor('float32', new Float32Array(0), [0, 4]))] });
+
 // QLinearConv: the integer kernel in its shapes, with requantisation as onnxruntime does it.
 const sc = (v: number[]) => f32(v, v.length > 1 ? [v.length] : []);
 interface QConv { xt: Q; wt: Q; xd: number[]; wd: number[]; attrs?: Record<string, number[] | number | string>; perChannel?: boolean; fedW?: boolean; bias?: 'none' | 'small' | 'saturate' | 'tiny'; zx?: number; zw?: number; zy?: number; scales?: [number, number, number]; spread?: number }
@@ -79,12 +87,16 @@ const qconv = (name: string, c: QConv) => {
   const b = c.bias ?? 'small';
   // `spread`: x and w within ± spread of their zero points (small accumulators that do not saturate).
   const near = (t: Q, dims: number[], z: number) => (c.spread === undefined ? q(t, dims) : randTensor(r, dims, t, z - c.spread, z + c.spread));
+  // uint8 x with int8 w: onnxruntime's x86 kernel (vpmaddubsw) adds pairs of products in int16 with
+  // saturation, so it is exact only while |x·w + x'·w'| <= 32767: int8 weights in [-64, 63] keep it so
+  // (onnxruntime's own reduce_range advice). rnnx computes the exact sum either way.
+  const wOf = (dims: number[]) => (c.xt === 'uint8' && c.wt === 'int8' && c.spread === undefined ? randTensor(r, dims, 'int8', -64, 63) : near(c.wt, dims, zw));
   const zx = c.zx ?? (c.xt === 'uint8' ? 120 : -3), zw = c.zw ?? (c.wt === 'uint8' ? 130 : 0);
   const bias = { small: 3000, saturate: 3e6, tiny: 5, none: 0 }[b];
   add(`QLinearConv ${name}`, {
     opType: 'QLinearConv', outputs: ['y'], outputTypes: [c.xt], opset: 10, attrs: c.attrs ?? {},
     inputs: [X(near(c.xt, c.xd, zx)), C(sc([sx]), 'sx'), C(new Tensor(c.xt, [zx], []), 'zx'),
-      W(near(c.wt, c.wd, zw), 'w'), C(sc(c.perChannel ? Array.from({ length: M }, (_, i) => sw * (0.5 + 0.1 * i)) : [sw]), 'sw'), C(new Tensor(c.wt, [zw], []), 'zw'),
+      W(wOf(c.wd), 'w'), C(sc(c.perChannel ? Array.from({ length: M }, (_, i) => sw * (0.5 + 0.1 * i)) : [sw]), 'sw'), C(new Tensor(c.wt, [zw], []), 'zw'),
       C(sc([sy]), 'sy'), C(new Tensor(c.xt, [c.zy ?? (c.xt === 'uint8' ? 128 : 2)], []), 'zy'),
       ...(b === 'none' ? [] : [C(randTensor(r, [M], 'int32', -bias, bias), 'b')])],
   });
@@ -126,6 +138,31 @@ describe('quantize fast paths against onnxruntime-node (bit-exact)', () => {
       expect(res.messages.join('; ')).toBe('');
     });
   }
+});
+
+describe('QLinearConv uint8 x int8 w beyond onnxruntime\'s int16 pair sums', () => {
+  it('is exact: matches the integer formula written out (onnxruntime saturates pairs of products on x86)', () => {
+    const C = 4, L = 9, M = 5;
+    const x = q('uint8', [1, C, L]), w = q('int8', [M, C, 1]), b = randTensor(r, [M], 'int32', -500, 500);
+    const SW = Array.from({ length: M }, (_, m) => 0.002 + 0.0005 * m);
+    const spec: SingleNodeSpec = { opType: 'QLinearConv', opset: 10, outputs: ['y'], outputTypes: ['uint8'],
+      inputs: [X(x), C_(sc([0.05]), 'sx'), C_(new Tensor('uint8', [120], []), 'zx'), C_(w, 'w'), C_(f32(SW, [M]), 'sw'), C_(new Tensor('int8', [0], []), 'zw'),
+        C_(sc([0.11]), 'sy'), C_(new Tensor('uint8', [128], []), 'zy'), C_(b, 'b')] };
+    const y = InferenceSession.createSync(singleNodeModel(spec)).runSync({ x }).y.data as Uint8Array;
+    const XD = x.data as Uint8Array, WD = w.data as Int8Array, BD = b.data as Int32Array;
+    const rhe = (v: number) => { const f = Math.floor(v), d = v - f; return d > 0.5 ? f + 1 : d < 0.5 ? f : f % 2 === 0 ? f : f + 1; };
+    let pairsBeyondInt16 = 0;
+    for (let m = 0; m < M; m++) {
+      const scale = Math.fround(Math.fround(0.05 * Math.fround(SW[m])) / Math.fround(0.11));
+      for (let p = 0; p < L; p++) {
+        let acc = BD[m];
+        for (let c = 0; c < C; c++) acc += (XD[c * L + p] - 120) * WD[m * C + c];
+        for (let c = 0; c + 1 < C; c += 2) if (Math.abs(XD[c * L + p] * WD[m * C + c] + XD[(c + 1) * L + p] * WD[m * C + c + 1]) > 32767) pairsBeyondInt16++;
+        expect(y[m * L + p]).toBe(Math.min(255, Math.max(0, rhe(Math.fround(Math.fround(acc) * scale)) + 128)));
+      }
+    }
+    expect(pairsBeyondInt16).toBeGreaterThan(0);
+  });
 });
 
 describe('quantize ops: named errors', () => {

@@ -301,20 +301,32 @@ export const DequantizeLinear = defineOp({
   },
 });
 
-/** DynamicQuantizeLinear: uint8 with scale and zero point from the data's range (including 0). */
+/**
+ * DynamicQuantizeLinear: uint8 with scale and zero point from the data's range (including 0), as
+ * onnxruntime computes them: scale = float32(max − min) / 255, or 1 when max = min (all zeros or
+ * empty: the ONNX reference would give 1/255 there and its function body 0/0; onnxruntime, the
+ * oracle, gives 1), zero point = round half to even of −min / scale, saturated.
+ */
 export const DynamicQuantizeLinear = defineOp({
   parse: () => null,
   run(inputs, _p, ctx) {
     const x = need(inputs, 0, ctx, 'x');
     checkType(x, ['float32'], 0, ctx, 'x');
-    const X = x.data as Float32Array;
+    const X = x.data as Float32Array, n = X.length;
     let mn = 0, mx = 0;
-    for (let i = 0; i < X.length; i++) { if (X[i] < mn) mn = X[i]; if (X[i] > mx) mx = X[i]; }
-    const scale = Math.fround((mx - mn) / 255);
+    for (let i = 0; i < n; i++) { const v = X[i]; if (v < mn) mn = v; if (v > mx) mx = v; }
+    const scale = mx === mn ? 1 : Math.fround(Math.fround(mx - mn) / 255);
+    // A range so narrow that the scale underflows to 0: every element quantizes to the zero point 0.
     const zp = scale === 0 ? 0 : Math.min(255, Math.max(0, roundHalfEven(Math.fround(0 - mn / scale))));
-    const out = new Uint8Array(X.length);
-    for (let i = 0; i < X.length; i++) out[i] = scale === 0 ? zp : Math.min(255, Math.max(0, roundHalfEven(Math.fround(X[i] / scale)) + zp));
-    return [new Tensor('uint8', out, x.dims), new Tensor('float32', [scale], []), new Tensor('uint8', [zp], [])];
+    const out = allocData('uint8', n) as Uint8Array;
+    if (scale === 0) out.fill(zp);
+    else {
+      for (let i = 0; i < n; i++) {
+        const v = roundHalfEven(Math.fround(X[i] / scale)) + zp;
+        out[i] = v < 0 ? 0 : v > 255 ? 255 : v;
+      }
+    }
+    return [new Tensor('uint8', out, x.dims), new Tensor('float32', Float32Array.of(scale), []), new Tensor('uint8', Uint8Array.of(zp), [])];
   },
 });
 
