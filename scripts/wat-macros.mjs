@@ -8,7 +8,7 @@
 //   (@act-locals $r ...)  declares $r and its scratch locals $r.x $r.y $r.p $r.q (all v128)
 //   (@gemm-tile $name R)  a whole GEMM tile function of R rows × 8 columns (see gemmTile)
 //   (@log4 $r EXPR)       sets local $r to ln(EXPR), lane-wise (see log4)
-//   (@map4 STMT ...)      a loop y[i..i+3] = $t over x[i..i+3] from $x to $end (see map4)
+//   (@map4 STMT ...)      a loop y[i..i+3] = $t over x[i..i+3] from $x to $end, two vectors a step (see map4)
 //   (@binop-rows $name OP) the row-broadcast kernels of one binary op (see binopRows)
 // tanh is the clamped odd rational function of degree 13/6 that Eigen and MLAS use. The clamp is
 // f32x4.pmin/pmax (one minps/maxps each on x86; f32x4.min/max expand to NaN-fixing sequences),
@@ -138,19 +138,25 @@ function log4(r, x) {
   return out;
 }
 
-// A loop over whole vectors: $v = x[i..i+3], STMTs set $t, y[i..i+3] = $t, from $x up to $end
-// (callers round n up to a multiple of 4: arena buffers have the slack), then return. Needs locals
-// $x $y $end (i32) and $v $t (v128).
+// A loop over whole vectors, two at a time (two independent chains: measured 1.3–1.7× faster
+// on σ, tanh and exp than one): $v = x[i..i+3] and $w = x[i+4..i+7]; STMTs set $t from $v, and
+// the same STMTs with $t $v $m renamed $u $w $m2 set $u from $w; y[i..i+7] = $t, $u; from $x up to
+// $end, then return. Callers round n up to a multiple of 4 and leave one spare vector after x and
+// y (so the last pair may read and write it). Needs locals $x $y $end (i32) and $v $w $m $m2
+// (v128), with (@act-locals $t $u).
 let mapCount = 0;
 function map4(stmts) {
   const k = mapCount++;
+  const twin = stmts.map((st) => st.replace(/\$(t|v|m)(?![\w$])/g, (_, c) => ({ t: '$u', v: '$w', m: '$m2' })[c]));
   return [`(block $map${k}d (loop $map${k}l`,
     `(br_if $map${k}d (i32.ge_u (local.get $x) (local.get $end)))`,
     '(local.set $v (v128.load (local.get $x)))',
-    ...stmts,
+    '(local.set $w (v128.load offset=16 (local.get $x)))',
+    ...stmts, ...twin,
     '(v128.store (local.get $y) (local.get $t))',
-    '(local.set $x (i32.add (local.get $x) (i32.const 16)))',
-    '(local.set $y (i32.add (local.get $y) (i32.const 16)))',
+    '(v128.store offset=16 (local.get $y) (local.get $u))',
+    '(local.set $x (i32.add (local.get $x) (i32.const 32)))',
+    '(local.set $y (i32.add (local.get $y) (i32.const 32)))',
     `(br $map${k}l)))`, '(return)'];
 }
 

@@ -130,6 +130,28 @@ describe('float32 elementwise SIMD kernels against onnxruntime-node', () => {
     }
   }
 
+  const C = (t: Tensor, name: string) => ({ name, tensor: t, constant: true });
+  const f32 = (v: number) => new Tensor('float32', [v], []);
+  for (const n of [7, 64, 65, 1610]) {
+    const sp = () => withSpecials(n, SPECIALS, -5, 5);
+    const cases: [string, Parameters<typeof crossCheck>[0]][] = [
+      ['Clip [-0.5, 0.7]', { opType: 'Clip', inputs: [X(sp()), C(f32(-0.5), 'lo'), C(f32(0.7), 'hi')], outputs: ['y'] }],
+      ['Clip max only', { opType: 'Clip', inputs: [X(sp()), null, C(f32(2), 'hi')], outputs: ['y'] }],
+      ['Clip min only, fed', { opType: 'Clip', inputs: [X(sp()), X(f32(0), 'lo')], outputs: ['y'] }],
+      ['Clip opset 6 attributes', { opType: 'Clip', inputs: [X(sp())], outputs: ['y'], attrs: { min: { f: -0.3 }, max: { f: 0.4 } }, opset: 6 }],
+      ['LeakyRelu default alpha', { opType: 'LeakyRelu', inputs: [X(sp())], outputs: ['y'] }],
+      ['LeakyRelu alpha 0.2', { opType: 'LeakyRelu', inputs: [X(sp())], outputs: ['y'], attrs: { alpha: { f: 0.2 } } }],
+      ['PRelu scalar slope', { opType: 'PRelu', inputs: [X(sp()), C(f32(0.25), 's')], outputs: ['y'] }],
+      ['PRelu [1] slope fed', { opType: 'PRelu', inputs: [X(sp()), X(new Tensor('float32', [-1.5], [1]), 's')], outputs: ['y'] }],
+    ];
+    for (const [name, spec] of cases) {
+      it(`${name} on ${n} values with special values`, async () => {
+        const res = await crossCheck(spec, EXACT);
+        expect(res.messages.join('; ')).toBe('');
+      });
+    }
+  }
+
   for (const op of ['Softmax', 'LogSoftmax']) {
     for (const dims of [[3, 1], [2, 3], [4, 5], [2, 7], [2, 10, 10], [2, 26, 26], [3, 33], [1, 161, 17], [5, 64]]) {
       it(`${op} on [${dims}] over the last axis`, async () => {

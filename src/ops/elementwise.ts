@@ -290,6 +290,8 @@ export const PRelu = defineOp({
     if (bl) {
       const X = x.data as Float32Array, S = s.data as Float32Array, n = X.length, inner = bl.inner, block = bl.block;
       const out = reuse?.(0) ? X : (allocData(x.type, n) as Float32Array);
+      // one slope for all (a scalar or [1, 1, 1]): the float32 SIMD kernel (exact: k·v is one float32 product)
+      if (x.type === 'float32' && block === 1 && unaryF32(U.leaky, X, out, n, S[0])) return [new Tensor(x.type, out, x.dims)];
       let i = 0;
       while (i < n) {
         for (let j = 0; j < block; j++) {

@@ -125,12 +125,15 @@ export const Shrink = paramUnary([['lambd', 0.5], ['bias', 0]], ([l, b]) => (v) 
 export const ThresholdedRelu = paramUnary([['alpha', 1]], ([a]) => (v) => (v > a ? v : 0));
 
 export const LeakyRelu = defineOp({
-  parse: (_c, a) => a.float('alpha', 0.01),
+  // a float attribute: the default too is float32's 0.01, as onnxruntime has it
+  parse: (_c, a) => Math.fround(a.float('alpha', 0.01)),
   run(inputs, alpha, ctx, reuse) {
     const x = need(inputs, 0, ctx, 'X');
     checkType(x, FLOATS, 0, ctx, 'X');
     const X = x.data as NumArr;
     const out = reuse?.(0) ? X : (allocData(x.type, X.length) as NumArr);
+    // float32: the SIMD kernel multiplies by alpha rounded to float32, as onnxruntime does
+    if (x.type === 'float32' && unaryF32(U.leaky, X as Float32Array, out as Float32Array, X.length, alpha)) return [new Tensor(x.type, out as unknown as TensorData, x.dims)];
     for (let i = 0; i < X.length; i++) { const v = X[i]; out[i] = v >= 0 ? v : alpha * v; }
     return [new Tensor(x.type, out as unknown as TensorData, x.dims)];
   },
@@ -165,11 +168,15 @@ export const Not = defineOp({
   },
 });
 
-/** Clip: bounds are attributes before opset 11, optional scalar inputs after. */
+/**
+ * Clip: bounds are attributes before opset 11, optional scalar inputs after. A missing bound is
+ * the type's lowest / largest finite value (the spec's numeric_limits::lowest() and max(), as in
+ * onnxruntime), so ±inf become ∓FLT_MAX (float32) or ∓DBL_MAX (float64) unless a bound says otherwise.
+ */
 export const Clip = defineOp({
   parse(ctx, a) {
-    if (ctx.opset < 11) return { min: a.float('min', -Infinity), max: a.float('max', Infinity) };
-    return { min: -Infinity, max: Infinity };
+    if (ctx.opset < 11) return { min: a.float('min'), max: a.float('max') };
+    return { min: undefined, max: undefined };
   },
   run(inputs, attrs, ctx, reuse) {
     const x = need(inputs, 0, ctx, 'input');
@@ -192,10 +199,13 @@ export const Clip = defineOp({
       }
       return [new Tensor(x.type, out, x.dims)];
     }
-    const lo = Number(bound(1, attrs.min));
-    const hi = Number(bound(2, attrs.max));
+    const big = x.type === 'float32' ? 3.4028234663852886e38 : x.type === 'float64' ? Number.MAX_VALUE : Infinity;
+    const lo = Number(bound(1, attrs.min ?? -big));
+    const hi = Number(bound(2, attrs.max ?? big));
     const X = x.data as NumArr;
     const out = reuse?.(0) ? X : (allocData(x.type, X.length) as NumArr);
+    // float32 bounds are float32 values (tensors or float attributes), so the kernel compares exactly as this loop
+    if (x.type === 'float32' && unaryF32(U.clip, X as Float32Array, out as Float32Array, X.length, lo, hi)) return [new Tensor(x.type, out as unknown as TensorData, x.dims)];
     for (let i = 0; i < X.length; i++) {
       const v = X[i], w = v < lo ? lo : v;
       out[i] = w > hi ? hi : w;

@@ -11,7 +11,7 @@ import { WasmArena, wasmModule, type Kernels } from './runtime.js';
 
 /** Unary kernel codes (kernels.wat `unary`). */
 export const U = {
-  relu: 0, sigmoid: 1, tanh: 2, exp: 3, log: 4, sqrt: 5, neg: 6, abs: 7, reciprocal: 8, square: 9, cube: 10, powHalf: 11,
+  relu: 0, sigmoid: 1, tanh: 2, exp: 3, log: 4, sqrt: 5, neg: 6, abs: 7, reciprocal: 8, square: 9, cube: 10, powHalf: 11, clip: 12, leaky: 13,
 } as const;
 export type UnaryCode = (typeof U)[keyof typeof U];
 
@@ -80,15 +80,15 @@ function window(w: Mem, ptr: number, n: number): Float32Array {
 
 const transcendental = (op: UnaryCode) => op === U.sigmoid || op === U.tanh || op === U.exp || op === U.log;
 
-/** out[i] = op(X[i]) for i < n (out may be X). */
-export function unaryF32(op: UnaryCode, X: Float32Array, out: Float32Array, n = X.length): boolean {
+/** out[i] = op(X[i]) for i < n (out may be X); p0, p1: Clip's bounds, LeakyRelu's slope. */
+export function unaryF32(op: UnaryCode, X: Float32Array, out: Float32Array, n = X.length, p0 = 0, p1 = 0): boolean {
   if (n < (transcendental(op) ? MIN_TRANSCENDENTAL : MIN_UNARY)) return false;
   const w = instance();
   if (!w) return false;
   const p = 16;
   room(w, p + slot(n));
   w.f32.set(n === X.length ? X : X.subarray(0, n), p >> 2);
-  w.k.unary(op, p, p, n);
+  w.k.unary(op, p, p, n, p0, p1);
   out.set(window(w, p, n));
   return true;
 }

@@ -736,20 +736,23 @@
 
   ;; ---------------------------------------------------------------------------------------
   ;; Elementwise float32 kernels for the Relu … Reciprocal ops and Add/Sub/Mul/Div (src/wasm/eltwise.ts).
-  ;; unary: y = f(x) over n floats rounded up to a multiple of 4 (arena buffers have the slack);
-  ;; y may be x. Ops: 0 Relu (a NaN stays NaN, -0 gives +0), 1 Sigmoid (@sigmoid4), 2 Tanh
+  ;; unary: y = f(x) over n floats rounded up to a multiple of 4, two vectors a step: x and y need
+  ;; one spare vector after that (the last step may read and write it); y may be x. Ops: 0 Relu (a NaN stays NaN, -0 gives +0), 1 Sigmoid (@sigmoid4), 2 Tanh
   ;; (@tanh4), 3 Exp (@exp4; above 88, e^(x−c)·e^c with c = 0.693359375 so that e^x is exact up to
   ;; FLT_MAX and +inf past it; 0 below -87.3), 4 Log (@log4), 5 Sqrt, 6 Neg, 7 Abs,
   ;; 8 Reciprocal, 9 x·x, 10 x·x·x (Pow 2 and 3 as onnxruntime computes them), 11 x^0.5 (√x, with
-  ;; pow's -0 → +0 and -inf → +inf). Sqrt, Neg, Abs, Reciprocal and the products are exact:
+  ;; pow's -0 → +0 and -inf → +inf), 12 Clip to [p0, p1] (x < p0 ? p0 : x, then > p1 ? p1: a NaN
+  ;; stays NaN), 13 LeakyRelu / PRelu with one slope p0 (x ≥ 0 ? x : p0·x). All but 1–4 are exact:
   ;; the same float32 results as the TypeScript loops.
   ;; ---------------------------------------------------------------------------------------
-  (func (export "unary") (param $op i32) (param $x i32) (param $y i32) (param $n i32)
-    (local $end i32) (local $v v128) (local $m v128)
-    (@act-locals $t)
+  (func (export "unary") (param $op i32) (param $x i32) (param $y i32) (param $n i32) (param $p0 f32) (param $p1 f32)
+    (local $end i32) (local $v v128) (local $m v128) (local $w v128) (local $m2 v128) (local $a v128) (local $b v128)
+    (@act-locals $t $u)
     (local.set $end (i32.add (local.get $x) (i32.shl (i32.and (i32.add (local.get $n) (i32.const 3)) (i32.const -4)) (i32.const 2))))
-    (block $b11 (block $b10 (block $b9 (block $b8 (block $b7 (block $b6 (block $b5 (block $b4 (block $b3 (block $b2 (block $b1 (block $b0
-      (br_table $b0 $b1 $b2 $b3 $b4 $b5 $b6 $b7 $b8 $b9 $b10 $b11 $b11 (local.get $op)))
+    (local.set $a (f32x4.splat (local.get $p0)))
+    (local.set $b (f32x4.splat (local.get $p1)))
+    (block $b13 (block $b12 (block $b11 (block $b10 (block $b9 (block $b8 (block $b7 (block $b6 (block $b5 (block $b4 (block $b3 (block $b2 (block $b1 (block $b0
+      (br_table $b0 $b1 $b2 $b3 $b4 $b5 $b6 $b7 $b8 $b9 $b10 $b11 $b12 $b13 $b13 (local.get $op)))
       (@map4 (local.set $t (f32x4.add (f32x4.pmax (local.get $v) (v128.const f32x4 0 0 0 0)) (v128.const f32x4 0 0 0 0)))))
       (@map4 (@sigmoid4 $t (local.get $v))))
       (@map4 (@tanh4 $t (local.get $v))))
@@ -762,6 +765,8 @@
     (@map4 (local.set $t (f32x4.mul (local.get $v) (local.get $v)))))
     (@map4 (local.set $t (f32x4.mul (f32x4.mul (local.get $v) (local.get $v)) (local.get $v)))))
     (@map4 (local.set $t (v128.bitselect (v128.const f32x4 inf inf inf inf) (f32x4.add (f32x4.sqrt (local.get $v)) (v128.const f32x4 0 0 0 0)) (f32x4.eq (local.get $v) (v128.const f32x4 -inf -inf -inf -inf))))))
+    (@map4 (local.set $t (f32x4.pmin (f32x4.pmax (local.get $v) (local.get $a)) (local.get $b)))))
+    (@map4 (local.set $t (v128.bitselect (local.get $v) (f32x4.mul (local.get $v) (local.get $a)) (f32x4.ge (local.get $v) (v128.const f32x4 0 0 0 0))))))
 
   ;; binop: y = a OP b (OP 0 add, 1 sub, 2 mul, 3 div) over `rows` rows of `len` floats; row r
   ;; reads a from element oa[r], b from ob[r] (i32 arrays at oa, ob), each running along or, by

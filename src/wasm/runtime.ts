@@ -21,7 +21,7 @@ export interface Kernels {
   tanh(x: number, y: number, n: number): void;
   add_bias(y: number, b: number, rows: number, n: number, ld: number): void;
   softmax_rows(x: number, y: number, rows: number, n: number, logmode: number): void;
-  unary(op: number, x: number, y: number, n: number): void;
+  unary(op: number, x: number, y: number, n: number, p0: number, p1: number): void;
   binop(op: number, a: number, b: number, y: number, rows: number, len: number, kind: number, oa: number, ob: number): void;
 }
 
