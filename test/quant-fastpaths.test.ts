@@ -122,6 +122,18 @@ qconv('ties, uint8 x int8 w', { xt: 'uint8', wt: 'int8', xd: [1, 4, 6], wd: [3, 
 qconv('weights fed', { xt: 'int8', wt: 'int8', xd: [1, 3, 6], wd: [4, 3, 3], attrs: { pads: [1, 1] }, fedW: true, perChannel: true });
 qconv('empty batch', { xt: 'uint8', wt: 'uint8', xd: [0, 3, 6], wd: [4, 3, 3] });
 
+// QLinearMatMul: per-tensor and per-column b scale, ties (scale 0.5), saturation.
+const qmm = (name: string, at: Q, bt: Q, ad: number[], bd: number[], sb: Tensor, zb: Tensor, scales: [number, number], spread?: number) => add(`QLinearMatMul ${name}`, {
+  opType: 'QLinearMatMul', opset: 10, outputs: ['y'], outputTypes: [at],
+  inputs: [X(spread ? randTensor(r, ad, at, -spread, spread) : q(at, ad), 'a'), C(sc([scales[0]]), 'sa'), C(new Tensor(at, [0], []), 'za'),
+    C(spread ? randTensor(r, bd, bt, -spread, spread) : bt === 'int8' && at === 'uint8' ? randTensor(r, bd, 'int8', -64, 63) : q(bt, bd), 'b'), C(sb, 'sb'), C(zb, 'zb'),
+    C(sc([scales[1]]), 'sy'), C(new Tensor(at, [at === 'uint8' ? 128 : 0], []), 'zy')],
+});
+qmm('uint8 per tensor', 'uint8', 'uint8', [5, 16], [16, 7], sc([0.004]), new Tensor('uint8', [130], []), [0.02, 0.09]);
+qmm('int8 batched, saturating', 'int8', 'int8', [2, 3, 8], [8, 4], sc([0.05]), new Tensor('int8', [0], []), [0.05, 0.01]);
+qmm('int8 ties', 'int8', 'int8', [4, 3], [3, 5], sc([1]), new Tensor('int8', [0], []), [0.5, 1], 3);
+qmm('uint8 x int8 per column [1,N]', 'uint8', 'int8', [3, 6], [6, 4], new Tensor('float32', [0.002, 0.003, 0.004, 0.005], [1, 4]), new Tensor('int8', [0, 0, 0, 0], [1, 4]), [0.03, 0.07]);
+
 // ConvInteger (uint8, as onnxruntime runs it).
 const convInteger = (name: string, xd: number[], wd: number[], attrs: Record<string, number[] | number | string>, zx?: number, zw?: number) => add(`ConvInteger ${name}`, {
   opType: 'ConvInteger', opset: 10, outputs: ['y'], outputTypes: ['int32'], attrs,
@@ -143,7 +155,10 @@ describe('quantize fast paths against onnxruntime-node (bit-exact)', () => {
 describe('QLinearConv uint8 x int8 w beyond onnxruntime\'s int16 pair sums', () => {
   it('is exact: matches the integer formula written out (onnxruntime saturates pairs of products on x86)', () => {
     const C = 4, L = 9, M = 5;
-    const x = q('uint8', [1, C, L]), w = q('int8', [M, C, 1]), b = randTensor(r, [M], 'int32', -500, 500);
+    const r2 = rng(99);
+    const x = randTensor(r2, [1, C, L], 'uint8', 0, 255), w = randTensor(r2, [M, C, 1], 'int8', -128, 127), b = randTensor(r2, [M], 'int32', -500, 500);
+    // Position 0 of output channel 0: a pair of products far beyond int16 (255·127·2).
+    (x.data as Uint8Array)[0] = 255; (x.data as Uint8Array)[L] = 255; (w.data as Int8Array)[0] = 127; (w.data as Int8Array)[1] = 127;
     const SW = Array.from({ length: M }, (_, m) => 0.002 + 0.0005 * m);
     const spec: SingleNodeSpec = { opType: 'QLinearConv', opset: 10, outputs: ['y'], outputTypes: ['uint8'],
       inputs: [X(x), C_(sc([0.05]), 'sx'), C_(new Tensor('uint8', [120], []), 'zx'), C_(w, 'w'), C_(f32(SW, [M]), 'sw'), C_(new Tensor('int8', [0], []), 'zw'),

@@ -154,15 +154,24 @@ export const QLinearMatMul = defineOp({
       if (t.type !== ts) throw nodeError(ctx.node, `input ${i}: scales must share one type, got ${t.type} and ${ts}`);
     }
     const { acc, dims, N } = intMatmul(a, b, zp(za), zp(zb), ctx);
+    for (const [i, t, what] of [[4, sb, 'b_scale'], [5, zb, 'b_zero_point']] as const) {
+      if (t.size !== 1 && !(t.size === N && t.dims[t.dims.length - 1] === N)) throw nodeError(ctx.node, `input ${i} (${what}) must be a scalar or hold one value per column of b (${N}), got shape [${t.dims}]`);
+    }
     const num = (t: Tensor) => Array.from(t.data as Uint16Array | Float32Array, ts === 'float16' ? fromHalfBits : ts === 'bfloat16' ? fromBfloatBits : Number);
     const round = ts === 'float16' ? (v: number) => fromHalfBits(toHalfBits(v)) : ts === 'bfloat16' ? (v: number) => fromBfloatBits(toBfloatBits(v)) : undefined;
     const SA = num(sa)[0], SB = num(sb), SY = num(sy)[0];
     const [lo, hi] = zy.type === 'uint8' ? [0, 255] : [-128, 127];
     const out = allocData(zy.type, acc.length) as Uint8Array;
-    for (let i = 0; i < acc.length; i++) {
-      const sab = SA * SB[SB.length > 1 ? i % N : 0];
-      const scale = round ? round(round(sab) / SY) : sab / SY;
-      out[i] = Math.min(hi, Math.max(lo, roundHalfEven(round ? acc[i] * scale : Math.fround(acc[i] * scale)) + Number(zy.data[0])));
+    // One scale per column (or one in all), formed once: float32 scales as onnxruntime forms them,
+    // float32(float32(a_scale · b_scale) / y_scale), applied as float32(float32(acc) · scale).
+    const scales = new Float64Array(SB.length);
+    for (let j = 0; j < SB.length; j++) scales[j] = round ? round(round(SA * SB[j]) / SY) : Math.fround(Math.fround(SA * SB[j]) / SY);
+    const zyv = Number(zy.data[0]), perCol = SB.length > 1;
+    for (let i = 0, j = 0; i < acc.length; i++) {
+      const scale = scales[perCol ? j : 0];
+      const v = roundHalfEven(round ? acc[i] * scale : Math.fround(Math.fround(acc[i]) * scale)) + zyv;
+      out[i] = v < lo ? lo : v > hi ? hi : v;
+      if (++j === N) j = 0;
     }
     return [new Tensor(zy.type, out, dims)];
   },
