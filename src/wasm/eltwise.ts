@@ -166,3 +166,23 @@ function cycle(rows: number, block: number): Int32Array {
   }
   return o;
 }
+
+/**
+ * Softmax or LogSoftmax over each of `rows` contiguous rows of n float32 values (kernels.wat
+ * `softmax_rows`), into `out` (which may be X). Rows in chunks of at most CHUNK floats; y apart
+ * from x, since the kernel's whole-vector stores spill up to 3 floats past each row.
+ */
+export function softmaxF32(X: Float32Array, rows: number, n: number, log: boolean, out: Float32Array): boolean {
+  const w = instance();
+  if (!w) return false;
+  const chunk = Math.max(1, Math.min(rows, Math.floor(CHUNK / n)));
+  const px = 16, py = px + slot(chunk * n);
+  room(w, py + slot(chunk * n));
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const m = Math.min(chunk, rows - r0);
+    w.f32.set(r0 === 0 && m * n === X.length ? X : X.subarray(r0 * n, (r0 + m) * n), px >> 2);
+    w.k.softmax_rows(px, py, m, n, log ? 1 : 0);
+    out.set(window(w, py, m * n), r0 * n);
+  }
+  return true;
+}
