@@ -179,8 +179,9 @@ export class Tensor {
       else arr = (info.ctor as typeof Float32Array).from((data as unknown as (number | boolean)[]).map(Number));
     } else {
       arr = data as TensorData;
-      // a typed array of another element type would be read with the wrong width or meaning
-      if (info.ctor ? !(arr instanceof info.ctor) : !Array.isArray(arr)) {
+      // a typed array of another element type would be read with the wrong width or meaning (the
+      // constructor compare first: one load, where instanceof walks the prototype chain)
+      if (info.ctor ? arr.constructor !== info.ctor && !(arr instanceof info.ctor) : !Array.isArray(arr)) {
         throw new RnnxError(`Tensor: type '${type}' needs ${info.ctor ? info.ctor.name : 'an Array of strings'}, got ${describeData(arr)}`);
       }
     }
