@@ -107,6 +107,14 @@ export function sizeOf(dims: readonly number[]): number {
   return n;
 }
 
+/** Whether two dims arrays hold the same dims (the same array, or equal element by element). */
+export function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 type Allocator = (type: DataType, n: number, ctor: new (n: number) => TensorData) => TensorData;
 let allocator: Allocator | null = null;
 
