@@ -180,7 +180,7 @@ export const MatMul = viaFloat32(defineOp({
     checkType(a, MATMUL_TYPES, 0, ctx, 'A');
     if (packed && a.type === 'float32' && a.dims.length >= 2 && a.dims[a.dims.length - 1] === packed.K) {
       const M = a.size / packed.K;
-      const out = new Float32Array(M * packed.N);
+      const out = allocData('float32', M * packed.N) as Float32Array; // from the run's arena, not a fresh off-heap array per call
       packed.multiply(a.data as Float32Array, M, out);
       return [new Tensor('float32', out, [...a.dims.slice(0, -1), packed.N])];
     }
@@ -221,7 +221,7 @@ export const Gemm = defineOp({
     const noC = c === undefined || p.beta === 0;
     const cRow = !noC && p.beta === 1 && c.type === 'float32' && c.size === N && c.dims.length <= 2 && c.dims[c.dims.length - 1] === N;
     if (p.packed && a.type === 'float32' && p.packed.K === K && p.alpha === 1 && (noC || cRow)) {
-      const out = new Float32Array(M * N);
+      const out = allocData('float32', M * N) as Float32Array;
       p.packed.multiply(A instanceof Float32Array ? A : Float32Array.from(A), M, out, cRow ? (c.data as Float32Array) : undefined);
       return [new Tensor('float32', out, [M, N])];
     }

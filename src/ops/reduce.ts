@@ -69,28 +69,40 @@ function reducePlan(dims: readonly number[], axes: readonly number[], keepdims: 
   return { inDims: dims, axesT, outDims, nOut, nRed, adjacent, outer, inner, redOffsets, baseOffsets };
 }
 
-/** Sum scratch for the middle-axis reductions (grown as needed; the kernels are synchronous). */
-let rowAcc = new Float64Array(64);
-
 /**
  * float32 sums over [outer, nRed, inner]: each output adds its nRed values in order in a double
- * (the same order and bits as the generic loop), a row of `inner` sums at a time.
+ * (the same order and bits as the generic loop). Four outputs at a time, in four registers (four
+ * columns of a middle-axis reduction, or four rows of a last-axis one): a single running sum is
+ * bound by the latency of its additions, four independent ones are not.
  */
 function sumF32(out: Float32Array, X: Float32Array, outer: number, nRed: number, inner: number, finish: (acc: number, count: number) => number): void {
   if (inner === 1) {
-    for (let o = 0, k = 0; o < outer; o++) {
-      let acc = 0;
-      for (const e = k + nRed; k < e; k++) acc += X[k];
-      out[o] = finish(acc, nRed);
+    let o = 0;
+    for (; o + 4 <= outer; o += 4) {
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let k = 0, s = o * nRed; k < nRed; k++, s++) { a0 += X[s]; a1 += X[s + nRed]; a2 += X[s + 2 * nRed]; a3 += X[s + 3 * nRed]; }
+      out[o] = finish(a0, nRed); out[o + 1] = finish(a1, nRed); out[o + 2] = finish(a2, nRed); out[o + 3] = finish(a3, nRed);
+    }
+    for (; o < outer; o++) {
+      let a = 0;
+      for (let k = 0, s = o * nRed; k < nRed; k++, s++) a += X[s];
+      out[o] = finish(a, nRed);
     }
     return;
   }
-  if (rowAcc.length < inner) rowAcc = new Float64Array(inner);
-  const acc = rowAcc;
-  for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) acc[i] = 0;
-    for (let k = 0, s = o * nRed * inner; k < nRed; k++) for (let i = 0; i < inner; i++, s++) acc[i] += X[s];
-    for (let i = 0, d = o * inner; i < inner; i++) out[d + i] = finish(acc[i], nRed);
+  for (let oo = 0; oo < outer; oo++) {
+    const base = oo * nRed * inner, ob = oo * inner;
+    let i = 0;
+    for (; i + 4 <= inner; i += 4) {
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let k = 0, s = base + i; k < nRed; k++, s += inner) { a0 += X[s]; a1 += X[s + 1]; a2 += X[s + 2]; a3 += X[s + 3]; }
+      out[ob + i] = finish(a0, nRed); out[ob + i + 1] = finish(a1, nRed); out[ob + i + 2] = finish(a2, nRed); out[ob + i + 3] = finish(a3, nRed);
+    }
+    for (; i < inner; i++) {
+      let a = 0;
+      for (let k = 0, s = base + i; k < nRed; k++, s += inner) a += X[s];
+      out[ob + i] = finish(a, nRed);
+    }
   }
 }
 

@@ -359,44 +359,58 @@ export function sliceAxis(x: Tensor, axis: number, start: number, len: number): 
   return new Tensor(x.type, out, outDims);
 }
 
-export const Split = defineOp({
+/** Split's axis and part sizes for one input shape (and never-changing split tensor). */
+interface SplitPlan {
+  readonly inDims: readonly number[];
+  readonly splitT: Tensor | undefined;
+  readonly axis: number;
+  readonly sizes: readonly number[];
+}
+
+export const Split = defineOp<{ readonly axis: number; readonly split: readonly number[] | undefined; readonly numOutputs: number | undefined; last: SplitPlan | null }>({
   parse: (ctx, a) => ({
     axis: a.int('axis', 0),
     split: ctx.opset < 13 ? a.ints('split') : undefined,
     numOutputs: ctx.opset >= 18 ? a.int('num_outputs') : undefined,
+    last: null,
   }),
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'input');
-    const ax = normAxis(p.axis, x.dims.length, ctx);
-    const D = x.dims[ax];
-    const nOut = ctx.node.outputs.length;
-    let sizes: number[];
     const splitIn = ctx.opset >= 13 ? inputs[1] : undefined;
-    if (splitIn) {
-      checkType(splitIn, ['int64'], 1, ctx, 'split');
-      sizes = intsOf(splitIn);
-    } else if (p.split) {
-      sizes = [...p.split];
-    } else {
-      const parts = p.numOutputs ?? nOut;
-      // checked before the sizes are made: num_outputs = 2^31 − 1 must not allocate 2^31 sizes
-      if (parts !== nOut) throw nodeError(ctx.node, `num_outputs ${parts} but the node has ${nOut} outputs`);
-      const each = Math.ceil(D / parts);
-      sizes = Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, D - i * each)));
-      if (p.numOutputs === undefined && D % parts !== 0) {
-        throw nodeError(ctx.node, `axis ${ax} of size ${D} does not split evenly into ${parts} outputs`);
+    let plan = p.last;
+    if (plan === null || !sameDims(plan.inDims, x.dims) || plan.splitT !== splitIn || (splitIn !== undefined && !(ctx.frozen?.(1) ?? false))) {
+      const ax = normAxis(p.axis, x.dims.length, ctx);
+      const D = x.dims[ax];
+      const nOut = ctx.node.outputs.length;
+      let sizes: number[];
+      if (splitIn) {
+        checkType(splitIn, ['int64'], 1, ctx, 'split');
+        sizes = intsOf(splitIn);
+      } else if (p.split) {
+        sizes = [...p.split];
+      } else {
+        const parts = p.numOutputs ?? nOut;
+        // checked before the sizes are made: num_outputs = 2^31 − 1 must not allocate 2^31 sizes
+        if (parts !== nOut) throw nodeError(ctx.node, `num_outputs ${parts} but the node has ${nOut} outputs`);
+        const each = Math.ceil(D / parts);
+        sizes = Array.from({ length: parts }, (_, i) => Math.max(0, Math.min(each, D - i * each)));
+        if (p.numOutputs === undefined && D % parts !== 0) {
+          throw nodeError(ctx.node, `axis ${ax} of size ${D} does not split evenly into ${parts} outputs`);
+        }
       }
+      if (sizes.length !== nOut) throw nodeError(ctx.node, `split has ${sizes.length} parts but the node has ${nOut} outputs`);
+      if (sizes.reduce((s, v) => s + v, 0) !== D || sizes.some((v) => v < 0)) {
+        throw nodeError(ctx.node, `split [${sizes}] does not sum to axis ${ax} size ${D}`);
+      }
+      plan = p.last = { inDims: x.dims, splitT: splitIn, axis: ax, sizes };
     }
-    if (sizes.length !== nOut) throw nodeError(ctx.node, `split has ${sizes.length} parts but the node has ${nOut} outputs`);
-    if (sizes.reduce((s, v) => s + v, 0) !== D || sizes.some((v) => v < 0)) {
-      throw nodeError(ctx.node, `split [${sizes}] does not sum to axis ${ax} size ${D}`);
+    const { axis, sizes } = plan;
+    const outs = new Array<Tensor>(sizes.length);
+    for (let i = 0, start = 0; i < sizes.length; i++) {
+      outs[i] = sliceAxis(x, axis, start, sizes[i]);
+      start += sizes[i];
     }
-    let start = 0;
-    return sizes.map((len) => {
-      const t = sliceAxis(x, ax, start, len);
-      start += len;
-      return t;
-    });
+    return outs;
   },
 });
 
