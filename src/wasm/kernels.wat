@@ -774,20 +774,22 @@
     (@map4 (local.set $t (f32x4.pmin (f32x4.pmax (local.get $v) (local.get $a)) (local.get $b)))))
     (@map4 (local.set $t (v128.bitselect (local.get $v) (f32x4.mul (local.get $v) (local.get $a)) (f32x4.ge (local.get $v) (v128.const f32x4 0 0 0 0))))))
 
-  ;; binop: y = a OP b (OP 0 add, 1 sub, 2 mul, 3 div) over `rows` rows of `len` floats; row r
+  ;; binop: y = a OP b (OP 0 add, 1 sub, 2 mul, 3 div, 4 PRelu: a < 0 ? b·a : a) over `rows` rows of `len` floats; row r
   ;; reads a from element oa[r], b from ob[r] (i32 arrays at oa, ob), each running along or, by
   ;; `kind` (0 both run, 1 b repeats, 2 a repeats, 3 both repeat), repeating one element. y is
   ;; contiguous. Exact: each element is one correctly rounded float32 operation, as in the
   ;; TypeScript loops.
   ;; ---------------------------------------------------------------------------------------
   (type $binrows (func (param i32 i32 i32 i32 i32 i32 i32)))
-  (table 16 funcref)
-  (elem (i32.const 0) $add_vv $add_vs $add_sv $add_ss $sub_vv $sub_vs $sub_sv $sub_ss $mul_vv $mul_vs $mul_sv $mul_ss $div_vv $div_vs $div_sv $div_ss)
+  (table 20 funcref)
+  (elem (i32.const 0) $add_vv $add_vs $add_sv $add_ss $sub_vv $sub_vs $sub_sv $sub_ss $mul_vv $mul_vs $mul_sv $mul_ss $div_vv $div_vs $div_sv $div_ss
+    $prelu_vv $prelu_vs $prelu_sv $prelu_ss)
   (func (export "binop") (param $op i32) (param $a i32) (param $b i32) (param $y i32) (param $rows i32) (param $len i32) (param $kind i32) (param $oa i32) (param $ob i32)
     (call_indirect (type $binrows) (local.get $a) (local.get $b) (local.get $y) (local.get $rows) (local.get $len) (local.get $oa) (local.get $ob)
-      (i32.add (i32.shl (i32.and (local.get $op) (i32.const 3)) (i32.const 2)) (i32.and (local.get $kind) (i32.const 3)))))
+      (i32.add (i32.shl (select (local.get $op) (i32.const 0) (i32.le_u (local.get $op) (i32.const 4))) (i32.const 2)) (i32.and (local.get $kind) (i32.const 3)))))
   (@binop-rows $add add)
   (@binop-rows $sub sub)
   (@binop-rows $mul mul)
   (@binop-rows $div div)
+  (@binop-rows $prelu prelu)
 )
