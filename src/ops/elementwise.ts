@@ -1,5 +1,5 @@
 import { nodeError } from '../ir/errors.js';
-import { Tensor, allocData, isBig, type DataType, type TensorData } from '../ir/tensor.js';
+import { Tensor, allocData, isBig, sameDims, type DataType, type TensorData } from '../ir/tensor.js';
 import { broadcastShapes, rowPlan } from './broadcast.js';
 import { castTensor } from './cast.js';
 import { viaFloat32 } from './float-io.js';
@@ -31,7 +31,6 @@ function blockOf(small: readonly number[], out: readonly number[]): { inner: num
   return { inner, block };
 }
 
-const sameDims = (a: readonly number[], b: readonly number[]) => a.length === b.length && a.every((d, i) => d === b[i]);
 
 /**
  * Loops for the four arithmetic ops on float arrays, one per op so each has its own
