@@ -165,7 +165,10 @@ function map4(stmts) {
 // len floats. Four functions $NAME_vv, $NAME_vs, $NAME_sv, $NAME_ss (v: runs, s: repeats), whole
 // vectors and then a scalar tail per row, so rows of any length and offset need no padding and
 // y may be a (row-aligned) copy of a or b.
+// OP is an f32x4/f32 instruction name (add, sub, mul, div) or `prelu` (a < 0 ? b·a : a).
 function binopRows(name, op) {
+  const vec = (a, b) => (op === 'prelu' ? `(v128.bitselect (f32x4.mul ${b} ${a}) ${a} (f32x4.lt ${a} (v128.const f32x4 0 0 0 0)))` : `(f32x4.${op} ${a} ${b})`);
+  const sca = (a, b) => (op === 'prelu' ? `(select (f32.mul ${b} ${a}) ${a} (f32.lt ${a} (f32.const 0)))` : `(f32.${op} ${a} ${b})`);
   const out = [];
   for (const [ka, kb] of [['v', 'v'], ['v', 's'], ['s', 'v'], ['s', 's']]) {
     const va = ka === 'v' ? '(v128.load (local.get $pa))' : '(local.get $sa)';
@@ -176,6 +179,7 @@ function binopRows(name, op) {
     const step1 = (p, k) => (k === 'v' ? `(local.set ${p} (i32.add (local.get ${p}) (i32.const 4)))` : '');
     out.push(`(func ${name}_${ka}${kb} (param $a i32) (param $b i32) (param $y i32) (param $rows i32) (param $len i32) (param $oa i32) (param $ob i32)`,
       '(local $r i32) (local $pa i32) (local $pb i32) (local $qa i32) (local $qb i32) (local $end i32) (local $end4 i32) (local $sa v128) (local $sb v128)',
+      '(local $xa v128) (local $xb v128) (local $fa f32) (local $fb f32)',
       '(block $dr (loop $lr',
       '(br_if $dr (i32.ge_u (local.get $r) (local.get $rows)))',
       '(local.set $pa (i32.add (local.get $a) (i32.shl (i32.load (i32.add (local.get $oa) (i32.shl (local.get $r) (i32.const 2)))) (i32.const 2))))',
@@ -187,13 +191,15 @@ function binopRows(name, op) {
       '(local.set $end4 (i32.add (local.get $y) (i32.shl (i32.and (local.get $len) (i32.const -4)) (i32.const 2))))',
       '(block $dv (loop $lv',
       '(br_if $dv (i32.ge_u (local.get $y) (local.get $end4)))',
-      `(v128.store (local.get $y) (f32x4.${op} ${va} ${vb}))`,
+      `(local.set $xa ${va}) (local.set $xb ${vb})`,
+      `(v128.store (local.get $y) ${vec('(local.get $xa)', '(local.get $xb)')})`,
       step('$pa', ka), step('$pb', kb),
       '(local.set $y (i32.add (local.get $y) (i32.const 16)))',
       '(br $lv)))',
       '(block $dt (loop $lt',
       '(br_if $dt (i32.ge_u (local.get $y) (local.get $end)))',
-      `(f32.store (local.get $y) (f32.${op} ${fa} ${fb}))`,
+      `(local.set $fa ${fa}) (local.set $fb ${fb})`,
+      `(f32.store (local.get $y) ${sca('(local.get $fa)', '(local.get $fb)')})`,
       step1('$pa', ka), step1('$pb', kb),
       '(local.set $y (i32.add (local.get $y) (i32.const 4)))',
       '(br $lt)))',

@@ -152,6 +152,19 @@ describe('float32 elementwise SIMD kernels against onnxruntime-node', () => {
     }
   }
 
+  const preluShapes: [number[], number[]][] = [[[2, 16, 3, 9], [16, 1, 1]], [[1, 161, 26], [161, 1]], [[1, 161, 26], [26]], [[5, 131], [5, 131]],
+    [[3, 40, 8], [40, 1]], [[2, 4, 3, 5], [4, 1, 1]], [[4, 50], [1, 50]]];
+  for (const [xd, sd] of preluShapes) {
+    it(`PRelu [${xd}] slope [${sd}] with special values`, async () => {
+      const x = randTensor(r, xd, 'float32', -3, 3);
+      (x.data as Float32Array).set(SPECIALS.slice(0, x.size));
+      const s = randTensor(r, sd, 'float32', -1, 1);
+      (s.data as Float32Array).set([0, -0, 1e-40, 2].slice(0, s.size));
+      const res = await crossCheck({ opType: 'PRelu', inputs: [X(x), C(s, 's')], outputs: ['y'] }, EXACT);
+      expect(res.messages.join('; ')).toBe('');
+    });
+  }
+
   for (const op of ['Softmax', 'LogSoftmax']) {
     for (const dims of [[3, 1], [2, 3], [4, 5], [2, 7], [2, 10, 10], [2, 26, 26], [3, 33], [1, 161, 17], [5, 64]]) {
       it(`${op} on [${dims}] over the last axis`, async () => {

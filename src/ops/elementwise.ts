@@ -290,8 +290,11 @@ export const PRelu = defineOp({
     if (bl) {
       const X = x.data as Float32Array, S = s.data as Float32Array, n = X.length, inner = bl.inner, block = bl.block;
       const out = reuse?.(0) ? X : (allocData(x.type, n) as Float32Array);
-      // one slope for all (a scalar or [1, 1, 1]): the float32 SIMD kernel (exact: k·v is one float32 product)
-      if (x.type === 'float32' && block === 1 && unaryF32(U.leaky, X, out, n, S[0])) return [new Tensor(x.type, out, x.dims)];
+      // float32 on the SIMD kernels (exact: k·v is one float32 product): one slope for all (a scalar
+      // or [1, 1, 1]) as LeakyRelu, a slope per channel or per position as binop's PRelu
+      if (x.type === 'float32' && (block === 1 ? unaryF32(U.leaky, X, out, n, S[0]) : blockF32(SIMD_OP.prelu, X, S as Float32Array, out, n, inner, block, true))) {
+        return [new Tensor(x.type, out, x.dims)];
+      }
       let i = 0;
       while (i < n) {
         for (let j = 0; j < block; j++) {

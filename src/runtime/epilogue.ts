@@ -1,5 +1,5 @@
 import type { Node } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
+import { Tensor, allocData } from '../ir/tensor.js';
 import { Conv, convForward, type ConvParsed } from '../ops/conv.js';
 import { Add } from '../ops/elementwise.js';
 import { MatMul } from '../ops/matmul.js';
@@ -15,11 +15,22 @@ export interface ParsedStep {
 }
 
 interface MatMulBiasAttrs {
+  /** The output dims for the input dims last seen (replaced, never mutated). */
+  last?: { readonly a: readonly number[]; readonly y: readonly number[] };
   readonly packed: PackedMatrix;
   readonly bias: Tensor;
   /** The Add read the bias first (`Add(b, x·W)`); only matters for the fallback, addition commutes. */
   readonly biasFirst: boolean;
   readonly add: { readonly attrs: unknown; readonly ctx: OpContext };
+}
+
+/** A's dims with the last one N, kept for the dims last seen. */
+function outDims(f: MatMulBiasAttrs, a: readonly number[], N: number): readonly number[] {
+  const last = f.last;
+  if (last && (last.a === a || (last.a.length === a.length && last.a.every((d, i) => d === a[i])))) return last.y;
+  const y = [...a.slice(0, -1), N];
+  f.last = { a, y };
+  return y;
 }
 
 /**
@@ -37,9 +48,10 @@ const MatMulBias = defineOp<MatMulBiasAttrs>({
     const { packed, bias } = f;
     if (a && a.type === 'float32' && a.dims.length >= Math.max(2, bias.dims.length) && a.dims[a.dims.length - 1] === packed.K) {
       const M = a.size / packed.K;
-      const out = new Float32Array(M * packed.N);
+      // every element is written: the run's arena may hand back a recycled array
+      const out = allocData('float32', M * packed.N) as Float32Array;
       packed.multiply(a.data as Float32Array, M, out, bias.data as Float32Array);
-      return [new Tensor('float32', out, [...a.dims.slice(0, -1), packed.N])];
+      return [new Tensor('float32', out, outDims(f, a.dims, packed.N))];
     }
     const [y] = MatMul.run([inputs[0], inputs[1]], packed, ctx);
     return Add.run(f.biasFirst ? [bias, y] : [y, bias], f.add.attrs as null, f.add.ctx, (i) => i === (f.biasFirst ? 1 : 0));

@@ -1,5 +1,5 @@
 import type { Node } from '../ir/graph.js';
-import { Tensor } from '../ir/tensor.js';
+import { Tensor, allocData } from '../ir/tensor.js';
 import { defineOp, type OpDef } from '../ops/op.js';
 import type { ParsedStep } from './epilogue.js';
 
@@ -37,6 +37,8 @@ interface NormChainAttrs {
   readonly x: string;
   readonly constants: ReadonlyMap<string, Tensor>;
   readonly output: string;
+  /** The normalised block's size for the input dims last seen (replaced, never mutated). */
+  last?: { readonly dims: readonly number[]; readonly inner: number };
 }
 
 const NormChain = defineOp<NormChainAttrs>({
@@ -46,7 +48,10 @@ const NormChain = defineOp<NormChainAttrs>({
   run(inputs, f, ctx) {
     const x = inputs[0];
     if (x && x.type === 'float32' && x.dims.length > 0) {
-      const inner = trailingSize(x.dims, f.axes);
+      const last = f.last;
+      let inner: number;
+      if (last && (last.dims === x.dims || (last.dims.length === x.dims.length && last.dims.every((d, i) => d === x.dims[i])))) inner = last.inner;
+      else f.last = { dims: x.dims, inner: (inner = trailingSize(x.dims, f.axes)) };
       if (inner > 0 && fitsBlock(f.gamma, x.dims, inner) && fitsBlock(f.beta, x.dims, inner)) {
         return [new Tensor('float32', normRows(x.data as Float32Array, inner, f), x.dims)];
       }
@@ -88,7 +93,7 @@ function fitsBlock(t: Tensor | null, dims: readonly number[], inner: number): bo
 
 /** The chain's arithmetic over rows of `inner` values, rounding to float32 where each node would. */
 function normRows(X: Float32Array, inner: number, f: NormChainAttrs): Float32Array {
-  const Y = new Float32Array(X.length);
+  const Y = allocData('float32', X.length) as Float32Array; // every element is written
   const G = f.gamma ? (f.gamma.data as Float32Array) : null;
   const B = f.beta ? (f.beta.data as Float32Array) : null;
   const eps = f.eps, fr = Math.fround;

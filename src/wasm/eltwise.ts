@@ -16,7 +16,7 @@ export const U = {
 export type UnaryCode = (typeof U)[keyof typeof U];
 
 /** Binary kernel codes (kernels.wat `binop`). */
-export const B = { add: 0, sub: 1, mul: 2, div: 3 } as const;
+export const B = { add: 0, sub: 1, mul: 2, div: 3, prelu: 4 } as const;
 export type BinaryCode = (typeof B)[keyof typeof B];
 
 /**

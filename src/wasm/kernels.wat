@@ -677,9 +677,10 @@
   ;; row's spill). The max ignores NaNs (pmax), but a NaN still makes Σ and so the whole row NaN.
   (func (export "softmax_rows") (param $x i32) (param $y i32) (param $rows i32) (param $n i32) (param $logmode i32)
     (local $r i32) (local $j i32) (local $xr i32) (local $yr i32) (local $mx v128) (local $sm v128)
-    (local $m f32) (local $sum f32) (local $shift v128) (local $v v128) (local $nn v128)
+    (local $m f32) (local $sum f32) (local $shift v128) (local $v v128) (local $nn v128) (local $n4 i32)
     (@act-locals $e)
     (local.set $nn (i32x4.splat (local.get $n)))
+    (local.set $n4 (i32.and (local.get $n) (i32.const -4)))
     (block $dr (loop $lr
       (br_if $dr (i32.ge_s (local.get $r) (local.get $rows)))
       (local.set $xr (i32.add (local.get $x) (i32.shl (i32.mul (local.get $r) (local.get $n)) (i32.const 2))))
@@ -687,12 +688,14 @@
       (local.set $mx (v128.const f32x4 -inf -inf -inf -inf))
       (local.set $j (i32.const 0))
       (block $d1 (loop $l1
-        (br_if $d1 (i32.ge_s (local.get $j) (local.get $n)))
-        (local.set $mx (f32x4.pmax (local.get $mx)
-          (v128.bitselect (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (v128.const f32x4 -inf -inf -inf -inf)
-            (i32x4.lt_s (i32x4.add (i32x4.splat (local.get $j)) (v128.const i32x4 0 1 2 3)) (local.get $nn)))))
+        (br_if $d1 (i32.ge_s (local.get $j) (local.get $n4)))
+        (local.set $mx (f32x4.pmax (local.get $mx) (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2))))))
         (local.set $j (i32.add (local.get $j) (i32.const 4)))
         (br $l1)))
+      (if (i32.lt_s (local.get $j) (local.get $n)) (then
+        (local.set $mx (f32x4.pmax (local.get $mx)
+          (v128.bitselect (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (v128.const f32x4 -inf -inf -inf -inf)
+            (i32x4.lt_s (i32x4.add (i32x4.splat (local.get $j)) (v128.const i32x4 0 1 2 3)) (local.get $nn)))))))
       (local.set $m (f32.max (f32.max (f32x4.extract_lane 0 (local.get $mx)) (f32x4.extract_lane 1 (local.get $mx)))
                              (f32.max (f32x4.extract_lane 2 (local.get $mx)) (f32x4.extract_lane 3 (local.get $mx)))))
       (local.set $shift (f32x4.splat (local.get $m)))
@@ -700,8 +703,11 @@
       (local.set $j (i32.const 0))
       (block $d2 (loop $l2
         (br_if $d2 (i32.ge_s (local.get $j) (local.get $n)))
-        (local.set $v (v128.bitselect (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))) (v128.const f32x4 -inf -inf -inf -inf)
-          (i32x4.lt_s (i32x4.add (i32x4.splat (local.get $j)) (v128.const i32x4 0 1 2 3)) (local.get $nn))))
+        (local.set $v (v128.load (i32.add (local.get $xr) (i32.shl (local.get $j) (i32.const 2)))))
+        ;; the last, partial vector: lanes past the row are -inf
+        (if (i32.gt_s (i32.add (local.get $j) (i32.const 4)) (local.get $n)) (then
+          (local.set $v (v128.bitselect (local.get $v) (v128.const f32x4 -inf -inf -inf -inf)
+            (i32x4.lt_s (i32x4.add (i32x4.splat (local.get $j)) (v128.const i32x4 0 1 2 3)) (local.get $nn))))))
         (@exp4 $e (f32x4.sub (local.get $v) (local.get $shift)))
         ;; exp(-inf) must be 0 (the lanes past the row): the clamp gave a tiny positive value
         (local.set $e (v128.and (local.get $e) (f32x4.ne (local.get $v) (v128.const f32x4 -inf -inf -inf -inf))))
@@ -768,20 +774,22 @@
     (@map4 (local.set $t (f32x4.pmin (f32x4.pmax (local.get $v) (local.get $a)) (local.get $b)))))
     (@map4 (local.set $t (v128.bitselect (local.get $v) (f32x4.mul (local.get $v) (local.get $a)) (f32x4.ge (local.get $v) (v128.const f32x4 0 0 0 0))))))
 
-  ;; binop: y = a OP b (OP 0 add, 1 sub, 2 mul, 3 div) over `rows` rows of `len` floats; row r
+  ;; binop: y = a OP b (OP 0 add, 1 sub, 2 mul, 3 div, 4 PRelu: a < 0 ? b·a : a) over `rows` rows of `len` floats; row r
   ;; reads a from element oa[r], b from ob[r] (i32 arrays at oa, ob), each running along or, by
   ;; `kind` (0 both run, 1 b repeats, 2 a repeats, 3 both repeat), repeating one element. y is
   ;; contiguous. Exact: each element is one correctly rounded float32 operation, as in the
   ;; TypeScript loops.
   ;; ---------------------------------------------------------------------------------------
   (type $binrows (func (param i32 i32 i32 i32 i32 i32 i32)))
-  (table 16 funcref)
-  (elem (i32.const 0) $add_vv $add_vs $add_sv $add_ss $sub_vv $sub_vs $sub_sv $sub_ss $mul_vv $mul_vs $mul_sv $mul_ss $div_vv $div_vs $div_sv $div_ss)
+  (table 20 funcref)
+  (elem (i32.const 0) $add_vv $add_vs $add_sv $add_ss $sub_vv $sub_vs $sub_sv $sub_ss $mul_vv $mul_vs $mul_sv $mul_ss $div_vv $div_vs $div_sv $div_ss
+    $prelu_vv $prelu_vs $prelu_sv $prelu_ss)
   (func (export "binop") (param $op i32) (param $a i32) (param $b i32) (param $y i32) (param $rows i32) (param $len i32) (param $kind i32) (param $oa i32) (param $ob i32)
     (call_indirect (type $binrows) (local.get $a) (local.get $b) (local.get $y) (local.get $rows) (local.get $len) (local.get $oa) (local.get $ob)
-      (i32.add (i32.shl (i32.and (local.get $op) (i32.const 3)) (i32.const 2)) (i32.and (local.get $kind) (i32.const 3)))))
+      (i32.add (i32.shl (select (local.get $op) (i32.const 0) (i32.le_u (local.get $op) (i32.const 4))) (i32.const 2)) (i32.and (local.get $kind) (i32.const 3)))))
   (@binop-rows $add add)
   (@binop-rows $sub sub)
   (@binop-rows $mul mul)
   (@binop-rows $div div)
+  (@binop-rows $prelu prelu)
 )
