@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import type { Graph, Model } from '../src/ir/graph.js';
 import { Tensor } from '../src/ir/tensor.js';
 import { kernelInfo } from '../src/wasm/runtime.js';
-import { binaryF32, blockF32, MIN_BINARY, MIN_TRANSCENDENTAL, MIN_UNARY, U, unaryF32 } from '../src/wasm/eltwise.js';
+import { binaryF32, blockF32, CHUNK, MIN_BINARY, MIN_TRANSCENDENTAL, MIN_UNARY, U, unaryF32 } from '../src/wasm/eltwise.js';
 import { crossCheck, crossCheckModel, OP_TOL, randTensor, rng } from './helpers.js';
 
 const r = rng(4242);
@@ -58,6 +58,23 @@ describe('float32 elementwise SIMD kernels against onnxruntime-node', () => {
       expect(res.messages.join('; ')).toBe('');
     });
   }
+
+  it('unary ops over more than one chunk, and binary ops past the size limit, give the same results', () => {
+    if (!kernelInfo().simd) return;
+    const n = CHUNK * 2 + 5, x = new Float32Array(n);
+    for (let i = 0; i < n; i++) x[i] = Math.sin(i) * 3;
+    const y = new Float32Array(n);
+    expect(unaryF32(U.neg, x, y)).toBe(true);
+    let bad = 0;
+    for (let i = 0; i < n; i++) if (y[i] !== -x[i]) bad++;
+    expect(bad).toBe(0);
+    const x0 = x.slice();
+    expect(unaryF32(U.sqrt, x, x)).toBe(true); // in place
+    let bad2 = 0;
+    for (let i = 0; i < n; i++) if (!Object.is(x[i], Math.fround(Math.sqrt(x0[i])))) bad2++;
+    expect(bad2).toBe(0);
+    expect(binaryF32(0, y, y, new Float32Array(n), 1, n, 1, 1, 0, 0)).toBe(false);
+  });
 
   it('Log of every float32 exponent and the mantissas around √½', async () => {
     const v: number[] = [];

@@ -107,6 +107,14 @@ export function sizeOf(dims: readonly number[]): number {
   return n;
 }
 
+/** Whether two dims arrays hold the same dims (the same array, or equal element by element). */
+export function sameDims(a: readonly number[], b: readonly number[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 type Allocator = (type: DataType, n: number, ctor: new (n: number) => TensorData) => TensorData;
 let allocator: Allocator | null = null;
 
@@ -179,8 +187,9 @@ export class Tensor {
       else arr = (info.ctor as typeof Float32Array).from((data as unknown as (number | boolean)[]).map(Number));
     } else {
       arr = data as TensorData;
-      // a typed array of another element type would be read with the wrong width or meaning
-      if (info.ctor ? !(arr instanceof info.ctor) : !Array.isArray(arr)) {
+      // a typed array of another element type would be read with the wrong width or meaning (the
+      // constructor compare first: one load, where instanceof walks the prototype chain)
+      if (info.ctor ? arr.constructor !== info.ctor && !(arr instanceof info.ctor) : !Array.isArray(arr)) {
         throw new RnnxError(`Tensor: type '${type}' needs ${info.ctor ? info.ctor.name : 'an Array of strings'}, got ${describeData(arr)}`);
       }
     }

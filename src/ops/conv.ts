@@ -1,5 +1,5 @@
 import { nodeError } from '../ir/errors.js';
-import { Tensor, allocData } from '../ir/tensor.js';
+import { Tensor, allocData, sameDims } from '../ir/tensor.js';
 import { ConvKernel, ConvTransposeKernel, type ConvAct, type ConvGeom } from '../wasm/conv.js';
 import { viaFloat32 } from './float-io.js';
 import { checkType, defineOp, FLOATS, need, type AttrReader, type Inputs, type OpContext } from './op.js';
@@ -68,13 +68,6 @@ export const Conv = viaFloat32(defineOp<ConvParsed>({
   },
   run: (inputs, p, ctx) => [convForward(inputs, p, ctx, 'none')],
 }));
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /** Checks X, W and B against each other and the attributes, and lifts the geometry to 2-D. */
 function convPlan(x: Tensor, w: Tensor, b: Tensor | undefined, sp: number, p: ConvParsed, ctx: OpContext): ConvPlan {

@@ -1,5 +1,5 @@
 import type { Node } from '../ir/graph.js';
-import { Tensor, allocData } from '../ir/tensor.js';
+import { Tensor, allocData, sameDims } from '../ir/tensor.js';
 import { Conv, convForward, type ConvParsed } from '../ops/conv.js';
 import { Add } from '../ops/elementwise.js';
 import { MatMul } from '../ops/matmul.js';
@@ -27,7 +27,7 @@ interface MatMulBiasAttrs {
 /** A's dims with the last one N, kept for the dims last seen. */
 function outDims(f: MatMulBiasAttrs, a: readonly number[], N: number): readonly number[] {
   const last = f.last;
-  if (last && (last.a === a || (last.a.length === a.length && last.a.every((d, i) => d === a[i])))) return last.y;
+  if (last && sameDims(last.a, a)) return last.y;
   const y = [...a.slice(0, -1), N];
   f.last = { a, y };
   return y;

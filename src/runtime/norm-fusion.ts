@@ -1,5 +1,5 @@
 import type { Node } from '../ir/graph.js';
-import { Tensor, allocData } from '../ir/tensor.js';
+import { Tensor, allocData, sameDims } from '../ir/tensor.js';
 import { defineOp, type OpDef } from '../ops/op.js';
 import type { ParsedStep } from './epilogue.js';
 
@@ -50,7 +50,7 @@ const NormChain = defineOp<NormChainAttrs>({
     if (x && x.type === 'float32' && x.dims.length > 0) {
       const last = f.last;
       let inner: number;
-      if (last && (last.dims === x.dims || (last.dims.length === x.dims.length && last.dims.every((d, i) => d === x.dims[i])))) inner = last.inner;
+      if (last && sameDims(last.dims, x.dims)) inner = last.inner;
       else f.last = { dims: x.dims, inner: (inner = trailingSize(x.dims, f.axes)) };
       if (inner > 0 && fitsBlock(f.gamma, x.dims, inner) && fitsBlock(f.beta, x.dims, inner)) {
         return [new Tensor('float32', normRows(x.data as Float32Array, inner, f), x.dims)];

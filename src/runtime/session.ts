@@ -1,6 +1,6 @@
 import { NodeError, RnnxError, nodeError, type NodeRef } from '../ir/errors.js';
 import { outerReads, readsOf, subgraphsOf, validateGraph, type Graph, type Model, type Node, type ValueInfo } from '../ir/graph.js';
-import { asTensor, setAllocator, Tensor, type TensorData } from '../ir/tensor.js';
+import { asTensor, sameDims, setAllocator, Tensor, type TensorData } from '../ir/tensor.js';
 import { OptionalValue, TensorSequence, describeValue, type Value } from '../ir/value.js';
 import { loadModel, type LoadOptions } from '../import/model.js';
 import { GemmPool } from '../wasm/threads.js';
@@ -621,7 +621,7 @@ export class ExecutionPlan implements SubgraphPlan {
       for (; k < ks.length; k++) {
         const v = slots[ks[k]];
         if (v instanceof Tensor) {
-          if (v.type !== c.key.types[k] || !sameDims(v.dims, c.key.dims[k])) break;
+          if (v.type !== c.key.types[k] || !sameDims(v.dims, c.key.dims[k]!)) break;
         } else if (c.key.types[k] !== null) {
           break;
         }
@@ -798,12 +798,6 @@ export class ExecutionPlan implements SubgraphPlan {
   }
 }
 
-function sameDims(a: readonly number[], b: readonly number[] | null): boolean {
-  if (a === b) return true;
-  if (b === null || a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 const CHECK_ALIASING = Boolean((globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.RNNX_CHECK_ALIASING);
 

@@ -31,6 +31,13 @@ export const MIN_BINARY = 128;
 export const MIN_TRANSCENDENTAL = 8;
 
 /**
+ * The module's memory never shrinks, so it is kept small: unary ops run in chunks of this many
+ * floats, and binary ops whose operands and result together exceed 3 chunks keep the loops
+ * (memory-bound there anyway).
+ */
+export const CHUNK = 1 << 20;
+
+/**
  * One instance of its own, used only here, with a fixed layout instead of an allocator: operands
  * from byte 16 on, each rounded up to whole vectors plus one spare. The memory grows only in
  * room(), so the views made there stay valid across kernel calls (no re-reading after each call),
@@ -86,10 +93,15 @@ export function unaryF32(op: UnaryCode, X: Float32Array, out: Float32Array, n = 
   const w = instance();
   if (!w) return false;
   const p = 16;
-  room(w, p + slot(n));
-  w.f32.set(n === X.length ? X : X.subarray(0, n), p >> 2);
-  w.k.unary(op, p, p, n, p0, p1);
-  out.set(window(w, p, n));
+  // in chunks, so the memory stays at most CHUNK floats (it never shrinks)
+  const m = Math.min(n, CHUNK);
+  room(w, p + slot(m));
+  for (let i = 0; i < n; i += m) {
+    const k = Math.min(m, n - i);
+    w.f32.set(i === 0 && k === X.length ? X : X.subarray(i, i + k), p >> 2);
+    w.k.unary(op, p, p, k, p0, p1);
+    out.set(window(w, p, k), i);
+  }
   return true;
 }
 
@@ -103,7 +115,7 @@ export function binaryF32(op: BinaryCode, A: Float32Array, B: Float32Array, out:
   sa: number, sb: number, oa: ArrayLike<number> | number, ob: ArrayLike<number> | number): boolean {
   const n = rows * len;
   // Short rows: a call per row in the kernel, and the offsets copied in, cost more than the TypeScript loop.
-  if (n < MIN_BINARY || len < 8) return false;
+  if (n < MIN_BINARY || len < 8 || A.length + B.length + n > 3 * CHUNK) return false;
   const w = instance();
   if (!w) return false;
   const pa = 16;
@@ -153,4 +165,24 @@ function cycle(rows: number, block: number): Int32Array {
     if (++j === block) j = 0;
   }
   return o;
+}
+
+/**
+ * Softmax or LogSoftmax over each of `rows` contiguous rows of n float32 values (kernels.wat
+ * `softmax_rows`), into `out` (which may be X). Rows in chunks of at most CHUNK floats; y apart
+ * from x, since the kernel's whole-vector stores spill up to 3 floats past each row.
+ */
+export function softmaxF32(X: Float32Array, rows: number, n: number, log: boolean, out: Float32Array): boolean {
+  const w = instance();
+  if (!w) return false;
+  const chunk = Math.max(1, Math.min(rows, Math.floor(CHUNK / n)));
+  const px = 16, py = px + slot(chunk * n);
+  room(w, py + slot(chunk * n));
+  for (let r0 = 0; r0 < rows; r0 += chunk) {
+    const m = Math.min(chunk, rows - r0);
+    w.f32.set(r0 === 0 && m * n === X.length ? X : X.subarray(r0 * n, (r0 + m) * n), px >> 2);
+    w.k.softmax_rows(px, py, m, n, log ? 1 : 0);
+    out.set(window(w, py, m * n), r0 * n);
+  }
+  return true;
 }
