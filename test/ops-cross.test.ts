@@ -262,7 +262,9 @@ add('DequantizeLinear int32 no zero point', { opType: 'DequantizeLinear', inputs
     add(`QLinearConv ${name}`, {
       opType: 'QLinearConv', outputs: ['y'], outputTypes: [xt], opset: 10, attrs,
       inputs: [X(q(xt, xd)), C(sc([0.05]), 'sx'), C(new Tensor(xt, [xt === 'uint8' ? 120 : -3], []), 'zx'),
-        W(q(wt, wd), 'w'), C(sc(perChannel ? Array.from({ length: M }, (_, i) => 0.002 + 0.001 * i) : [0.004]), 'sw'), C(new Tensor(wt, [wt === 'uint8' ? 130 : 0], []), 'zw'),
+        // uint8 x with int8 w: onnxruntime's x86 kernel sums pairs of products in saturating int16,
+        // exact only for |w| <= 64 or so (see DEVELOPERS.md); rnnx is exact either way.
+        W(xt === 'uint8' && wt === 'int8' ? randTensor(r, wd, 'int8', -64, 63) : q(wt, wd), 'w'), C(sc(perChannel ? Array.from({ length: M }, (_, i) => 0.002 + 0.001 * i) : [0.004]), 'sw'), C(new Tensor(wt, [wt === 'uint8' ? 130 : 0], []), 'zw'),
         C(sc([0.11]), 'sy'), C(new Tensor(xt, [xt === 'uint8' ? 128 : 2], []), 'zy'), C(randTensor(r, [M], 'int32', -3000, 3000), 'b')],
     });
   };

@@ -188,6 +188,18 @@ describe('Slice, Gather, Concat, Split, Squeeze/Unsqueeze and reductions over se
     const un = dynamic({ opType: 'Unsqueeze', inputs: [X(f([3, 2])), C(i64([0, -1]), 'a')], outputs: ['y'], opset: 13 });
     expect(await sameOverRuns(un, [{ x: f([3, 2]) }, { x: f([4, 1]) }, { x: f([3, 2]) }])).toBe('');
   });
+  it('Reshape: a constant shape with 0 and -1 over several input shapes, and a shape fed as an input that changes', async () => {
+    const constant = dynamic({ opType: 'Reshape', inputs: [X(f([2, 3, 4])), C(i64([0, -1]), 's')], outputs: ['y'], opset: 14 });
+    expect(await sameOverRuns(constant, [{ x: f([2, 3, 4]) }, { x: f([5, 2]) }, { x: f([2, 3, 4]) }, { x: f([3, 0, 2]) }])).toBe('');
+    const fed = dynamic({ opType: 'Reshape', inputs: [X(f([2, 3, 4])), X(i64([4, 6]), 's')], outputs: ['y'], opset: 14 });
+    expect(await sameOverRuns(fed, [{ x: f([2, 3, 4]), s: i64([4, 6]) }, { x: f([2, 3, 4]), s: i64([-1, 2]) }, { x: f([2, 3, 4]), s: i64([24]) }])).toBe('');
+    const s = InferenceSession.createSync(constant);
+    s.runSync({ x: f([2, 3, 4]) });
+    expect(() => s.runSync({ x: f([2, 3, 5]) })).not.toThrow();
+    const bad = InferenceSession.createSync(dynamic({ opType: 'Reshape', inputs: [X(f([2, 3])), C(i64([4, -1]), 's')], outputs: ['y'], opset: 14 }));
+    bad.runSync({ x: f([2, 4]) });
+    expect(() => bad.runSync({ x: f([2, 3]) })).toThrow(/Reshape.*cannot reshape \[2,3\]/);
+  });
   it('Squeeze of a non-1 axis after a good run is a named error', () => {
     const s = InferenceSession.createSync(dynamic({ opType: 'Squeeze', inputs: [X(f([1, 3])), C(i64([0]), 'a')], outputs: ['y'], opset: 13 }));
     s.runSync({ x: f([1, 3]) });

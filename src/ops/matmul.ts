@@ -110,13 +110,13 @@ function matmulWasm(w: WasmArena, C: Float32Array, A: Float32Array, B: Float32Ar
   const mark = w.mark();
   // B's last column block reads up to npad − N floats past its last row (kept inside the arena).
   const ap = w.alloc(A.length), bp = w.alloc(B.length + npad), cp = w.alloc(M * npad);
-  let f32 = w.f32();
+  // One view for the whole call: memory only grows in alloc, before it.
+  const f32 = w.f32();
   f32.set(A, ap >> 2);
   f32.set(B, bp >> 2);
   const k = w.k;
   for (let p = 0; p < count; p++) {
     k.gemm_rm(ap + 4 * aBatch[p], K, bp + 4 * bBatch[p], N, K, npad, cp, npad, M, 0);
-    f32 = w.f32();
     const c0 = cp >> 2, o = p * M * N;
     if (npad === N) C.set(f32.subarray(c0, c0 + M * N), o);
     else for (let m = 0; m < M; m++) C.set(f32.subarray(c0 + m * npad, c0 + m * npad + N), o + m * N);

@@ -162,14 +162,23 @@ export const Transpose = defineOp<TransposeAttrs>({
   },
 });
 
-export const Reshape = defineOp({
+/** Reshape's output dims for one input shape and one never-changing shape tensor. */
+interface ReshapePlan {
+  readonly inDims: readonly number[];
+  readonly shapeT: Tensor;
+  readonly outDims: readonly number[];
+}
+
+export const Reshape = defineOp<{ readonly allowzero: boolean; last: ReshapePlan | null }>({
   parse: (ctx, a) => {
     if (ctx.opset < 5) throw nodeError(ctx.node, 'Reshape-1 (shape as attribute) is not supported; re-export with opset >= 5');
-    return { allowzero: a.int('allowzero', 0) !== 0 };
+    return { allowzero: a.int('allowzero', 0) !== 0, last: null };
   },
   run(inputs, p, ctx) {
     const x = need(inputs, 0, ctx, 'data');
     const s = need(inputs, 1, ctx, 'shape');
+    const last = p.last;
+    if (last !== null && last.shapeT === s && sameDims(last.inDims, x.dims) && (ctx.frozen?.(1) ?? false)) return [x.reshape(last.outDims)];
     checkType(s, ['int64'], 1, ctx, 'shape');
     const shape = intsOf(s);
     let infer = -1;
@@ -193,6 +202,7 @@ export const Reshape = defineOp({
       dims[infer] = x.size / known;
     }
     if (sizeOf(dims) !== x.size) throw nodeError(ctx.node, `cannot reshape [${x.dims}] (${x.size} elements) to [${shape}]`);
+    if (ctx.frozen?.(1)) p.last = { inDims: x.dims, shapeT: s, outDims: dims };
     return [x.reshape(dims)];
   },
 });
