@@ -216,7 +216,7 @@
   ;; LSTM cell for one batch row, PyTorch gate order i f g o, H a multiple of 4:
   ;;   c = σ(f)·c + σ(i)·tanh(g);  h = σ(o)·tanh(c)      (g: gate pre-activations [4H])
   ;; ---------------------------------------------------------------------------------------
-  (func (export "lstm_cell") (param $g i32) (param $c i32) (param $h i32) (param $H i32)
+  (func $lstm_cell (param $g i32) (param $c i32) (param $h i32) (param $H i32)
     (local $hb i32) (local $k i32) (local $cc v128)
     (@act-locals $i $f $gg $o $tc)
     (local.set $hb (i32.shl (local.get $H) (i32.const 2)))
@@ -240,7 +240,7 @@
   ;; GRU cell (linear_before_reset = 1), PyTorch gate order r z n, H a multiple of 4:
   ;;   r = σ(x_r + h_r); z = σ(x_z + h_z); n = tanh(x_n + r·(h_n + b_hn)); h = (1 − z)·n + z·h
   ;; x: input projection row [3H] (biases folded in, except b_hn); hh: h·W_hhᵀ row [3H].
-  (func (export "gru_cell") (param $x i32) (param $hh i32) (param $bhn i32) (param $h i32) (param $H i32)
+  (func $gru_cell (param $x i32) (param $hh i32) (param $bhn i32) (param $h i32) (param $H i32)
     (local $hb i32) (local $k i32)
     (@act-locals $r $z $n)
     (local.set $hb (i32.shl (local.get $H) (i32.const 2)))
@@ -258,6 +258,28 @@
       (local.set $bhn (i32.add (local.get $bhn) (i32.const 16)))
       (local.set $h (i32.add (local.get $h) (i32.const 16)))
       (local.set $k (i32.sub (local.get $k) (i32.const 4)))
+      (br $l))))
+
+;; The cells for N batch rows in one call (a call from JavaScript costs more than a small cell):
+  ;; row n's operands at each pointer plus n times its stride in bytes.
+  (func (export "lstm_rows") (param $g i32) (param $gs i32) (param $c i32) (param $cs i32) (param $h i32) (param $hs i32) (param $H i32) (param $N i32)
+    (block $d (loop $l
+      (br_if $d (i32.le_s (local.get $N) (i32.const 0)))
+      (call $lstm_cell (local.get $g) (local.get $c) (local.get $h) (local.get $H))
+      (local.set $g (i32.add (local.get $g) (local.get $gs)))
+      (local.set $c (i32.add (local.get $c) (local.get $cs)))
+      (local.set $h (i32.add (local.get $h) (local.get $hs)))
+      (local.set $N (i32.sub (local.get $N) (i32.const 1)))
+      (br $l))))
+
+  (func (export "gru_rows") (param $x i32) (param $xs i32) (param $hh i32) (param $hhs i32) (param $bhn i32) (param $h i32) (param $hs i32) (param $H i32) (param $N i32)
+    (block $d (loop $l
+      (br_if $d (i32.le_s (local.get $N) (i32.const 0)))
+      (call $gru_cell (local.get $x) (local.get $hh) (local.get $bhn) (local.get $h) (local.get $H))
+      (local.set $x (i32.add (local.get $x) (local.get $xs)))
+      (local.set $hh (i32.add (local.get $hh) (local.get $hhs)))
+      (local.set $h (i32.add (local.get $h) (local.get $hs)))
+      (local.set $N (i32.sub (local.get $N) (i32.const 1)))
       (br $l))))
 
   ;; im2col of one group of a 2-D convolution (1-D: H = 1) for N batch items, columns j0 .. j1-1

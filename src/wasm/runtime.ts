@@ -16,8 +16,8 @@ export interface Kernels {
   fill_rows(dst: number, ld: number, src: number, rows: number, n: number): void;
   transpose(src: number, lds: number, dst: number, ldd: number, rows: number, cols: number): void;
   copy_rows(src: number, lds: number, dst: number, ldd: number, rows: number, len: number): void;
-  lstm_cell(g: number, c: number, h: number, H: number): void;
-  gru_cell(x: number, hh: number, bhn: number, h: number, H: number): void;
+  lstm_rows(g: number, gs: number, c: number, cs: number, h: number, hs: number, H: number, N: number): void;
+  gru_rows(x: number, xs: number, hh: number, hhs: number, bhn: number, h: number, hs: number, H: number, N: number): void;
   tanh(x: number, y: number, n: number): void;
   add_bias(y: number, b: number, rows: number, n: number, ld: number): void;
   softmax_rows(x: number, y: number, rows: number, n: number, logmode: number): void;

@@ -100,6 +100,8 @@ export class FastLayer {
     // Step t's rows of XW: contiguous for layout 0, T rows apart for layout 1.
     const stepPtr = (t: number) => xw + (layout ? t : t * N) * GHp * 4;
     const ldStep = layout ? T * GHp : GHp;
+    // bytes from one batch row's gates to the next within a step
+    const rowStride = (layout ? T : 1) * GHp * 4;
     const relu = mode === 'RNN' && this.layer.activations[0][0].name === 'Relu';
     // State rows in wasm memory: h [N, Sp], c [N, H]; in the caller's tensors [D, N, ·] or [N, D, ·].
     const stateAt = (d: number, n: number, w: number) => (r.stateLayout ? (n * D + d) * w : (d * N + n) * w);
@@ -118,11 +120,11 @@ export class FastLayer {
         const g0 = stepPtr(t);
         if (mode === 'GRU') {
           this.gemm.gemm(h, Sp, q.whh, S, GHp, hh, GHp, N, 0);
-          for (let n = 0; n < N; n++) k.gru_cell(xw + row(t, n) * GHp * 4, hh + n * GHp * 4, q.bhn, h + n * Sp * 4, H);
+          k.gru_rows(xw + row(t, 0) * GHp * 4, rowStride, hh, GHp * 4, q.bhn, h, Sp * 4, H, N);
         } else {
           this.gemm.gemm(h, Sp, q.whh, S, GHp, g0, ldStep, N, 1);
           if (mode === 'LSTM') {
-            for (let n = 0; n < N; n++) k.lstm_cell(xw + row(t, n) * GHp * 4, c + n * H * 4, ht ? ht + n * H * 4 : h + n * Sp * 4, H);
+            k.lstm_rows(xw + row(t, 0) * GHp * 4, rowStride, c, H * 4, ht || h, ht ? H * 4 : Sp * 4, H, N);
             if (ht) this.gemm.gemm(ht, H, q.whr, H, Sp, h, Sp, N, 0);
           } else {
             for (let n = 0; n < N; n++) {
