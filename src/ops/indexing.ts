@@ -1,8 +1,7 @@
 import { nodeError } from '../ir/errors.js';
-import { Tensor, allocData, dtypeFromOnnx, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
+import { Tensor, allocData, dtypeFromOnnx, isBig, sameDims, sizeOf, type TensorData } from '../ir/tensor.js';
 import { stridesOf } from './broadcast.js';
 import { copySlots, indexNumbers, wordsOf, type Words } from './copy.js';
-import { sameDims } from './shape.js';
 import { checkType, defineOp, intsOf, need, normAxis, NUMERIC, type OpContext } from './op.js';
 
 type AnyArr = { length: number; [i: number]: unknown };

@@ -1,12 +1,11 @@
 import { nodeError } from '../ir/errors.js';
-import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
+import { Tensor, allocData, isBig, sameDims, sizeOf, type TensorData } from '../ir/tensor.js';
 import { broadcastShapes, stridesOf } from './broadcast.js';
 import { matmul } from './gemm-kernel.js';
 import { checkType, defineOp, need, type OpContext } from './op.js';
 import { viaFloat32 } from './float-io.js';
 import { PackedMatrix, padPanel } from '../wasm/gemm.js';
 import { WasmArena, wasmModule } from '../wasm/runtime.js';
-import { sameDims } from './shape.js';
 
 const MATMUL_TYPES = ['float32', 'float64', 'int32', 'int64', 'uint32', 'uint64'] as const;
 

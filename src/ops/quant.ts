@@ -1,7 +1,7 @@
 import { nodeError } from '../ir/errors.js';
 import { Conv, type ConvAttrs } from './conv.js';
 import type { ConvGeom } from '../wasm/conv.js';
-import { Tensor, allocData, dtypeFromOnnx, onnxDtypeName, sizeOf, type DataType, type TensorData } from '../ir/tensor.js';
+import { Tensor, allocData, dtypeFromOnnx, onnxDtypeName, sameDims, sizeOf, type DataType, type TensorData } from '../ir/tensor.js';
 import { reader } from './cast.js';
 import { fromBfloatBits, fromHalfBits, toHalfBits } from './half.js';
 import { narrowEncoder } from './narrow.js';
@@ -62,12 +62,6 @@ function zeroPoint(inputs: Inputs, i: number, scale: Tensor, ctx: OpContext): Te
     throw nodeError(ctx.node, `zero point of shape [${z.dims}] does not match the scale's [${scale.dims}]`);
   }
   return z;
-}
-
-function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /** Rounds a number to a float type's precision (the type an operation's numpy reference computes in). */

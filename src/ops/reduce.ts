@@ -1,8 +1,7 @@
 import { nodeError } from '../ir/errors.js';
-import { Tensor, allocData, isBig, sizeOf, type TensorData } from '../ir/tensor.js';
+import { Tensor, allocData, isBig, sameDims, sizeOf, type TensorData } from '../ir/tensor.js';
 import { softmaxRows } from '../wasm/rows.js';
 import { checkType, defineOp, intsOf, need, normAxis, NUMERIC, type OpDef } from './op.js';
-import { sameDims } from './shape.js';
 
 interface ReduceAttrs {
   axes?: readonly number[];

@@ -1,5 +1,5 @@
 import { nodeError } from '../ir/errors.js';
-import { Tensor, allocData, sizeOf, type TensorData } from '../ir/tensor.js';
+import { Tensor, allocData, sameDims, sizeOf, type TensorData } from '../ir/tensor.js';
 import { broadcastShapes, rowPlan, stridesOf } from './broadcast.js';
 import { copyRuns, copySlots, indexNumbers, wordsOf, type Words } from './copy.js';
 import { checkType, defineOp, intsOf, need, normAxis, type Inputs, type OpContext } from './op.js';
@@ -16,13 +16,6 @@ function axesFrom(inputs: Inputs, attr: readonly number[] | undefined, ctx: OpCo
   return intsOf(t);
 }
 
-/** True when two shapes are equal (shared frozen dims arrays usually make this one comparison). */
-export function sameDims(a: readonly number[], b: readonly number[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
-}
 
 /**
  * A transpose as rows: output row r (`len` elements) reads the source from `offs[r]` in steps of
