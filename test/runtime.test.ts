@@ -122,6 +122,26 @@ describe('what a run returns belongs to the caller', () => {
     expect(compareTensors(first.y, new Tensor('float32', keep, [64, 64]), { rtol: 0, atol: 0 }).ok).toBe(true);
     expect(s.memoryStats.reused).toBeGreaterThan(0);
   });
+
+  it('arrays of up to 64 bytes bypass the arena (made fresh, never handed back), with the same results', () => {
+    const b = new GraphBuilder({ opset: 17 });
+    const x = b.input('x', 'float32', [2, 3]);
+    let v = x;
+    for (let i = 0; i < 6; i++) {
+      const m = b.mul(v, x);
+      v = b.tanh(b.add(m, m));
+    }
+    b.output(v, 'y', 'float32');
+    const s = InferenceSession.createSync(b.build());
+    const xt = randTensor(r, [2, 3]);
+    const first = s.runSync({ x: xt });
+    for (let k = 0; k < 3; k++) {
+      const again = s.runSync({ x: xt });
+      expect(again.y.data).not.toBe(first.y.data);
+      expect(compareTensors(again.y, first.y, { rtol: 0, atol: 0 }).ok).toBe(true);
+    }
+    expect(s.memoryStats.reused).toBe(0);
+  });
 });
 
 describe('runs are bounded', () => {

@@ -1,6 +1,12 @@
 import type { TensorData } from '../ir/tensor.js';
 
 type Ctor = new (n: number) => TensorData;
+
+/**
+ * Typed arrays up to this many bytes are allocated inside V8's heap (no ArrayBuffer backing
+ * store): new ones cost less than the arena's two Map lookups and zero-fill, so they bypass it.
+ */
+export const SMALL_ARRAY_BYTES = 64;
 type Typed = Exclude<TensorData, string[]>;
 
 /**
@@ -41,9 +47,9 @@ export class Arena {
     return buf;
   }
 
-  /** Gives a whole, unshared buffer back. */
+  /** Gives a whole, unshared buffer back (small ones are left to the garbage collector). */
   give(data: Typed): void {
-    if (this.held + data.byteLength > this.capacity) return;
+    if (data.byteLength <= SMALL_ARRAY_BYTES || this.held + data.byteLength > this.capacity) return;
     const ctor = data.constructor as Ctor;
     let byLen = this.free.get(ctor);
     if (!byLen) this.free.set(ctor, (byLen = new Map()));

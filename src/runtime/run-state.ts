@@ -1,6 +1,6 @@
 import { RnnxError, type NodeRef } from '../ir/errors.js';
 import type { DataType, TensorData } from '../ir/tensor.js';
-import type { Arena } from './arena.js';
+import { SMALL_ARRAY_BYTES, type Arena } from './arena.js';
 import { now, type Profiler } from './profile.js';
 
 /** Iterations of Loop/Scan/SequenceMap bodies one run may take, all nesting levels together. */
@@ -121,7 +121,9 @@ export class RunState {
     if (bytes >= LARGE_ALLOCATION) this.checkMemory(bytes, this.current);
     const arena = this.arena;
     if (arena === null) return new ctor(n);
-    const data = arena.take(ctor, n) ?? new ctor(n);
+    // Arrays of up to 64 bytes live inside the JS heap (no separate backing store): making one is
+    // cheaper than the arena's lookups, so they never go through it (see Arena.give).
+    const data = bytes <= SMALL_ARRAY_BYTES ? new ctor(n) : arena.take(ctor, n) ?? new ctor(n);
     this.made[this.recent++] = data;
     return data;
   };
