@@ -99,18 +99,22 @@ describe('what a run returns belongs to the caller', () => {
     expect([...out.z.data]).toEqual([1, 2, 3, 4, 5, 6]); // two outputs never share memory either
   });
 
-  it('reused buffers never reach outputs already handed out, and results stay identical run after run', () => {
+  /** Six rounds of tanh(m + m), m = v·x: m + m reads m twice, so it cannot be written in place (a
+   * fresh buffer per step, m's going back to the arena); Mul and Tanh overwrite their dying inputs. */
+  const chain = (dims: number[]) => {
     const b = new GraphBuilder({ opset: 17 });
-    const x = b.input('x', 'float32', [64, 64]);
+    const x = b.input('x', 'float32', dims);
     let v = x;
-    // m + m reads m twice, so it cannot be written in place: a fresh buffer per step, and m's
-    // buffer goes back to the arena (Mul and Tanh overwrite their dying inputs).
     for (let i = 0; i < 6; i++) {
       const m = b.mul(v, x);
       v = b.tanh(b.add(m, m));
     }
     b.output(v, 'y', 'float32');
-    const s = InferenceSession.createSync(b.build());
+    return InferenceSession.createSync(b.build());
+  };
+
+  it('reused buffers never reach outputs already handed out, and results stay identical run after run', () => {
+    const s = chain([64, 64]);
     const xt = randTensor(r, [64, 64]);
     const first = s.runSync({ x: xt });
     const keep = Float32Array.from(first.y.data as Float32Array);
@@ -124,15 +128,7 @@ describe('what a run returns belongs to the caller', () => {
   });
 
   it('arrays of up to 64 bytes bypass the arena (made fresh, never handed back), with the same results', () => {
-    const b = new GraphBuilder({ opset: 17 });
-    const x = b.input('x', 'float32', [2, 3]);
-    let v = x;
-    for (let i = 0; i < 6; i++) {
-      const m = b.mul(v, x);
-      v = b.tanh(b.add(m, m));
-    }
-    b.output(v, 'y', 'float32');
-    const s = InferenceSession.createSync(b.build());
+    const s = chain([2, 3]);
     const xt = randTensor(r, [2, 3]);
     const first = s.runSync({ x: xt });
     for (let k = 0; k < 3; k++) {
