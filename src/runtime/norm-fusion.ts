@@ -45,7 +45,7 @@ const NormChain = defineOp<NormChainAttrs>({
   parse: () => {
     throw new Error('LayerNorm chains are made by fuseLayerNormChains, never parsed');
   },
-  run(inputs, f, ctx) {
+  run(inputs, f) {
     const x = inputs[0];
     if (x && x.type === 'float32' && x.dims.length > 0) {
       const last = f.last;
@@ -63,7 +63,6 @@ const NormChain = defineOp<NormChainAttrs>({
       const outs = s.def.run(args, s.attrs, s.ctx);
       s.outputs.forEach((o, i) => o && values.set(o, outs[i]));
     }
-    void ctx;
     return [values.get(f.output)];
   },
 });
@@ -154,6 +153,11 @@ export function fuseLayerNormChains(
     const l = readers.get(name);
     return l && l.length === 1 ? l[0] : undefined;
   };
+  /** The step, of type `op`, that alone reads `name`. */
+  const nextStep = (name: string | undefined, op: string): number | undefined => {
+    const j = onlyReader(name, 1);
+    return j !== undefined && plain(steps[j], op) ? j : undefined;
+  };
   const axesOf = (s: ParsedStep): readonly number[] | undefined => {
     if (intAttr(s.node, 'keepdims', 1) !== 1) return undefined;
     const fromInput = s.node.inputs[1] ? constants.get(s.node.inputs[1]) : undefined;
@@ -170,10 +174,11 @@ export function fuseLayerNormChains(
     if (!axes || !x) return;
     const chain: number[] = [i0];
     // d = Sub(x, m)
-    const iSub = onlyReader(s0.node.outputs[0], 1);
-    const sub = iSub === undefined ? undefined : steps[iSub];
-    if (!sub || !plain(sub, 'Sub') || sub.node.inputs[0] !== x || sub.node.inputs[1] !== s0.node.outputs[0]) return;
-    chain.push(iSub!);
+    const iSub = nextStep(s0.node.outputs[0], 'Sub');
+    if (iSub === undefined) return;
+    const sub = steps[iSub];
+    if (sub.node.inputs[0] !== x || sub.node.inputs[1] !== s0.node.outputs[0]) return;
+    chain.push(iSub);
     const d = sub.node.outputs[0];
     if (!d || isOutput(d)) return;
     // Pow(d, 2) and Div(d, s), or through a Cast to float of d for either or both (PyTorch 1.x
@@ -193,41 +198,42 @@ export function fuseLayerNormChains(
     if (div.node.inputs[0] !== d && div.node.inputs[0] !== dc) return;
     if (iCast !== undefined) chain.push(iCast);
     // v = ReduceMean(p) over the same axes
-    const iVar = onlyReader(pow.node.outputs[0], 1);
-    const rv = iVar === undefined ? undefined : steps[iVar];
-    if (!rv || !plain(rv, 'ReduceMean') || rv.node.inputs[0] !== pow.node.outputs[0]) return;
+    const iVar = nextStep(pow.node.outputs[0], 'ReduceMean');
+    if (iVar === undefined) return;
+    const rv = steps[iVar];
+    if (rv.node.inputs[0] !== pow.node.outputs[0]) return;
     const axes2 = axesOf(rv);
     if (!axes2 || axes2.length !== axes.length || axes2.some((a, k) => a !== axes[k])) return;
     // e = Add(v, ε)
-    const iEps = onlyReader(rv.node.outputs[0], 1);
-    const add = iEps === undefined ? undefined : steps[iEps];
-    if (!add || !plain(add, 'Add')) return;
+    const iEps = nextStep(rv.node.outputs[0], 'Add');
+    if (iEps === undefined) return;
+    const add = steps[iEps];
     const vAt = add.node.inputs.indexOf(rv.node.outputs[0]);
     const eps = vAt < 0 ? undefined : scalarOf(constants.get(add.node.inputs[1 - vAt]));
     if (eps === undefined || constants.get(add.node.inputs[1 - vAt])!.type !== 'float32') return;
     // s = Sqrt(e), read by the Div alone
-    const iSqrt = onlyReader(add.node.outputs[0], 1);
-    const sqrt = iSqrt === undefined ? undefined : steps[iSqrt];
-    if (!sqrt || !plain(sqrt, 'Sqrt') || onlyReader(sqrt.node.outputs[0], 1) !== iDiv || div.node.inputs[1] !== sqrt.node.outputs[0]) return;
-    chain.push(iPow, iVar!, iEps!, iSqrt!, iDiv);
+    const iSqrt = nextStep(add.node.outputs[0], 'Sqrt');
+    if (iSqrt === undefined) return;
+    const sqrt = steps[iSqrt];
+    if (onlyReader(sqrt.node.outputs[0], 1) !== iDiv || div.node.inputs[1] !== sqrt.node.outputs[0]) return;
+    chain.push(iPow, iVar, iEps, iSqrt, iDiv);
     let y = div.node.outputs[0];
     let last = iDiv;
     // optional Mul(·, γ), then Add(·, β), γ and β constants
-    let gamma: Tensor | null = null, beta: Tensor | null = null;
     const affine = (op: 'Mul' | 'Add'): Tensor | null => {
-      const j = onlyReader(y, 1);
-      const s = j === undefined ? undefined : steps[j];
-      if (!s || !plain(s, op) || s.node.inputs.length !== 2) return null;
+      const j = nextStep(y, op);
+      if (j === undefined || steps[j].node.inputs.length !== 2) return null;
+      const s = steps[j];
       const at = s.node.inputs.indexOf(y);
       const c = at < 0 ? undefined : constants.get(s.node.inputs[1 - at]);
       if (!c || c.type !== 'float32') return null;
-      chain.push(j!);
+      chain.push(j);
       y = s.node.outputs[0];
-      last = j!;
+      last = j;
       return c;
     };
-    gamma = affine('Mul');
-    if (gamma) beta = affine('Add');
+    const gamma = affine('Mul');
+    const beta = gamma ? affine('Add') : null;
     if (!y || chain.some((j) => used.has(j)) || chain.some((j) => j > last)) return;
     // Every step of the chain must come after x exists and before anything reads y: the fused
     // step takes the last node's place, so the chain's nodes must be the only readers in between.
